@@ -1,0 +1,3 @@
+"""tradebot: crypto trading research and operation from one engine."""
+
+__version__ = "0.1.0"

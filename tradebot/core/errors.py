@@ -1,0 +1,61 @@
+"""One error hierarchy for the whole project.
+
+Every error a user can cause or meet carries an ``exit_code`` (2 for usage and
+configuration, 1 for runtime failures) and a one-line message that names the file,
+field or value at fault. Vendor exceptions are translated at the adapter
+(``raise ExchangeUnavailable(...) from e``).
+"""
+
+from __future__ import annotations
+
+
+class TradebotError(Exception):
+    """Base of every error tradebot raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(TradebotError):
+    """The user asked for something impossible (bad option, bad value)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A configuration file, preset or environment variable is invalid."""
+
+
+class ParameterError(UsageError):
+    """A strategy parameter is unknown, of the wrong type or out of range."""
+
+
+class UnknownStrategyError(UsageError):
+    """No strategy is registered under the requested name."""
+
+
+class StrategyLoadError(UsageError):
+    """A user strategy file or entry point could not be loaded."""
+
+
+class DataValidationError(UsageError):
+    """Candle data failed validation (file, row and rule are in the message)."""
+
+
+class DataNotFoundError(TradebotError):
+    """Requested market data is not in the cache."""
+
+
+class StoreError(TradebotError):
+    """The database could not be opened, migrated or written."""
+
+
+class RunNotFoundError(UsageError):
+    """No stored run has the requested id."""
+
+
+class ExchangeError(TradebotError):
+    """An exchange refused or failed a request."""
+
+
+class ExchangeUnavailable(ExchangeError):
+    """The exchange could not be reached (network, maintenance, rate limit)."""
