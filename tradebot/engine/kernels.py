@@ -1,0 +1,357 @@
+"""Compiled execution kernels: decisions and fills bar by bar.
+
+Every mode runs the same loop, :func:`run_bars_nb`. For each bar it:
+
+1. fills the pending market order whose time has come, at this bar's open;
+2. checks stop-loss / trailing stop / take-profit inside this bar (stop first when a
+   bar touches both: the conservative assumption);
+3. marks the position to this bar's close;
+4. decides at the close from this bar's signals; a decision becomes a market order
+   that fills ``latency`` bars later.
+
+The backtest (:func:`simulate_nb`) runs it over all bars; the step runner (paper,
+live) runs it over the bars that closed since its last run, with the persisted
+``state`` vector. Arrays in, arrays out; no Python objects.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from tradebot.engine.config import (
+    N_PARAMS,
+    P_HAS_STOPS,
+    P_INIT,
+    P_LATENCY,
+    P_MAKER,
+    P_SHORT,
+    P_SIZE_MODE,
+    P_SIZE_VALUE,
+    P_SL,
+    P_SLIP,
+    P_SLIP_ATR,
+    P_TAKER,
+    P_TP,
+    P_TRAIL,
+    SIZE_FIXED_AMOUNT,
+)
+from tradebot.engine.result import (
+    EXIT_OPEN,
+    EXIT_SIGNAL,
+    EXIT_STOP_LOSS,
+    EXIT_TAKE_PROFIT,
+    EXIT_TRAILING_STOP,
+)
+
+# State vector layout (float64): everything the step runner must persist.
+S_CASH, S_UNITS, S_ENTRY_PRICE, S_ENTRY_FEE, S_ENTRY_IDX = 0, 1, 2, 3, 4
+S_EXTREME, S_PENDING, S_PENDING_AT = 5, 6, 7
+N_STATE = 8
+
+# Pending order kinds.
+NO_ORDER, BUY_LONG, SELL_SHORT, CLOSE = 0.0, 1.0, -1.0, 2.0
+
+# Trade buffer columns (float64 rows; converted to TRADE_DTYPE by the runner).
+T_ENTRY_IDX, T_EXIT_IDX, T_DIR, T_UNITS, T_ENTRY_PRICE, T_EXIT_PRICE = 0, 1, 2, 3, 4, 5
+T_ENTRY_FEE, T_EXIT_FEE, T_PNL, T_RETURN, T_REASON = 6, 7, 8, 9, 10
+N_TRADE_COLS = 11
+
+
+@njit(cache=True)
+def new_state_nb(params):
+    """A flat account holding the initial capital in cash."""
+    state = np.zeros(N_STATE, dtype=np.float64)
+    state[S_CASH] = params[P_INIT]
+    state[S_PENDING_AT] = -1.0
+    state[S_ENTRY_IDX] = -1.0
+    return state
+
+
+@njit(cache=True, inline="always")
+def _record_close_nb(state, t, exit_price, exit_fee, reason, trades, n_trades):
+    units = state[S_UNITS]
+    qty = abs(units)
+    entry_price = state[S_ENTRY_PRICE]
+    entry_fee = state[S_ENTRY_FEE]
+    if units > 0:
+        pnl = qty * (exit_price - entry_price) - entry_fee - exit_fee
+    else:
+        pnl = qty * (entry_price - exit_price) - entry_fee - exit_fee
+    row = trades[n_trades]
+    row[T_ENTRY_IDX] = state[S_ENTRY_IDX]
+    row[T_EXIT_IDX] = t
+    row[T_DIR] = 1.0 if units > 0 else -1.0
+    row[T_UNITS] = qty
+    row[T_ENTRY_PRICE] = entry_price
+    row[T_EXIT_PRICE] = exit_price
+    row[T_ENTRY_FEE] = entry_fee
+    row[T_EXIT_FEE] = exit_fee
+    row[T_PNL] = pnl
+    row[T_RETURN] = pnl / (qty * entry_price + entry_fee) * 100.0
+    row[T_REASON] = reason
+    return n_trades + 1
+
+
+@njit(cache=True, inline="always")
+def _close_position_nb(state, t, price, fee_rate, reason, trades, n_trades):
+    """Close the whole position at ``price`` (already slipped) and book the trade."""
+    units = state[S_UNITS]
+    qty = abs(units)
+    fee = qty * price * fee_rate
+    if units > 0:
+        state[S_CASH] += qty * price - fee
+    else:
+        state[S_CASH] -= qty * price + fee
+    n_trades = _record_close_nb(state, t, price, fee, reason, trades, n_trades)
+    state[S_UNITS] = 0.0
+    state[S_PENDING] = NO_ORDER
+    state[S_PENDING_AT] = -1.0
+    return n_trades
+
+
+@njit(cache=True, inline="always")
+def _slip_nb(params, price, atr_prev):
+    """Adverse price move (fraction) for a market or stop order.
+
+    ``atr_prev`` is the ATR known at the previous close (NaN when unknown or unused).
+    """
+    slip = params[P_SLIP]
+    if params[P_SLIP_ATR] > 0.0 and atr_prev == atr_prev:
+        slip += params[P_SLIP_ATR] * atr_prev / price
+    return slip
+
+
+@njit(cache=True, inline="always")
+def fill_pending_nb(t, price, atr_prev, params, state, trades, n_trades):
+    """Fill the pending market order at this bar's open ``price`` if its time has come."""
+    kind = state[S_PENDING]
+    if kind == NO_ORDER or state[S_PENDING_AT] != t:
+        return n_trades
+    slip = _slip_nb(params, price, atr_prev)
+    fee_rate = params[P_TAKER]
+    if kind == CLOSE:
+        if state[S_UNITS] > 0:
+            return _close_position_nb(state, t, price * (1.0 - slip), fee_rate, EXIT_SIGNAL,
+                                      trades, n_trades)
+        return _close_position_nb(state, t, price * (1.0 + slip), fee_rate, EXIT_SIGNAL,
+                                  trades, n_trades)
+    # Entry: size from cash (the account is flat), fee included in the budget.
+    cash = state[S_CASH]
+    if params[P_SIZE_MODE] == SIZE_FIXED_AMOUNT:
+        budget = min(params[P_SIZE_VALUE], cash)
+    else:
+        budget = cash * params[P_SIZE_VALUE]
+    state[S_PENDING] = NO_ORDER
+    state[S_PENDING_AT] = -1.0
+    if budget <= 0.0:
+        return n_trades
+    fill = price * (1.0 + slip) if kind == BUY_LONG else price * (1.0 - slip)
+    units = budget / (fill * (1.0 + fee_rate))
+    fee = units * fill * fee_rate
+    if kind == BUY_LONG:
+        state[S_CASH] = cash - units * fill - fee
+        state[S_UNITS] = units
+    else:
+        state[S_CASH] = cash + units * fill - fee
+        state[S_UNITS] = -units
+    state[S_ENTRY_PRICE] = fill
+    state[S_ENTRY_FEE] = fee
+    state[S_ENTRY_IDX] = t
+    state[S_EXTREME] = fill
+    return n_trades
+
+
+@njit(cache=True, inline="always")
+def check_stops_nb(t, o, h, lo, atr_prev, params, state, trades, n_trades):
+    """Stop-loss, trailing stop and take-profit inside bar ``t`` (stop first).
+
+    ``o``/``h``/``lo`` are the bar's open, high and low.
+    """
+    units = state[S_UNITS]
+    if units == 0.0:
+        return n_trades
+    sl, tp, trail = params[P_SL], params[P_TP], params[P_TRAIL]
+    entry = state[S_ENTRY_PRICE]
+    entry_bar = state[S_ENTRY_IDX] == t  # entered at this open: the open is the entry
+    if units > 0:
+        stop = -np.inf
+        reason = EXIT_STOP_LOSS
+        if sl == sl:
+            stop = entry * (1.0 - sl)
+        if trail == trail:
+            tstop = state[S_EXTREME] * (1.0 - trail)
+            if tstop > stop:
+                stop = tstop
+                reason = EXIT_TRAILING_STOP
+        if lo <= stop:
+            px = stop if (entry_bar or o > stop) else o  # gapped through: fill at the open
+            slip = _slip_nb(params, px, atr_prev)
+            return _close_position_nb(state, t, px * (1.0 - slip), params[P_TAKER], reason,
+                                      trades, n_trades)
+        if tp == tp:
+            target = entry * (1.0 + tp)
+            if h >= target:
+                px = target if (entry_bar or o < target) else o
+                return _close_position_nb(state, t, px, params[P_MAKER], EXIT_TAKE_PROFIT,
+                                          trades, n_trades)
+        if h > state[S_EXTREME]:
+            state[S_EXTREME] = h
+    else:
+        stop = np.inf
+        reason = EXIT_STOP_LOSS
+        if sl == sl:
+            stop = entry * (1.0 + sl)
+        if trail == trail:
+            tstop = state[S_EXTREME] * (1.0 + trail)
+            if tstop < stop:
+                stop = tstop
+                reason = EXIT_TRAILING_STOP
+        if h >= stop:
+            px = stop if (entry_bar or o < stop) else o
+            slip = _slip_nb(params, px, atr_prev)
+            return _close_position_nb(state, t, px * (1.0 + slip), params[P_TAKER], reason,
+                                      trades, n_trades)
+        if tp == tp:
+            target = entry * (1.0 - tp)
+            if lo <= target:
+                px = target if (entry_bar or o > target) else o
+                return _close_position_nb(state, t, px, params[P_MAKER], EXIT_TAKE_PROFIT,
+                                          trades, n_trades)
+        if lo < state[S_EXTREME]:
+            state[S_EXTREME] = lo
+    return n_trades
+
+
+@njit(cache=True, inline="always")
+def decide_nb(t, entry, exit_, short_entry, short_exit, params, state):
+    """At bar ``t``'s close, turn this bar's signals into a pending market order."""
+    if state[S_PENDING] != NO_ORDER:
+        return  # an order is in flight: one at a time
+    units = state[S_UNITS]
+    at = t + params[P_LATENCY]
+    if units == 0.0:
+        if entry:
+            state[S_PENDING] = BUY_LONG
+            state[S_PENDING_AT] = at
+        elif short_entry and params[P_SHORT] != 0.0:
+            state[S_PENDING] = SELL_SHORT
+            state[S_PENDING_AT] = at
+    elif (units > 0.0 and exit_) or (units < 0.0 and short_exit):
+        state[S_PENDING] = CLOSE
+        state[S_PENDING_AT] = at
+
+
+@njit(cache=True)
+def _grow_nb(trades, n_trades):
+    grown = np.empty((trades.shape[0] * 2 + 2, N_TRADE_COLS), dtype=np.float64)
+    grown[:n_trades] = trades[:n_trades]
+    return grown
+
+
+@njit(cache=True)
+def run_bars_nb(start, stop, open_, high, low, close, atr, entries, exits, short_entries,
+                short_exits, params, state, trades, n_trades, equity, position):
+    """Advance the account over bars ``[start, stop)``: the one loop of every mode.
+
+    The backtest runs it once over the whole history; the step runner (paper, live)
+    runs it over the bars that closed since its last run, with the persisted
+    ``state``. Writes ``equity``/``position`` at each bar's close and appends closed
+    trades to ``trades`` (grown as needed). Returns ``(trades, n_trades)``.
+    ``atr`` and the short signal arrays may be empty (unused). The guards keep the
+    common bar (nothing to do) free of work.
+    """
+    has_atr = atr.shape[0] > 0
+    has_se = short_entries.shape[0] > 0
+    has_sx = short_exits.shape[0] > 0
+    has_stops = params[P_HAS_STOPS] != 0.0
+    for t in range(start, stop):
+        fill_now = state[S_PENDING] != NO_ORDER and state[S_PENDING_AT] == t
+        stops_now = has_stops and (state[S_UNITS] != 0.0 or fill_now)
+        if fill_now or stops_now:
+            if n_trades + 2 > trades.shape[0]:
+                trades = _grow_nb(trades, n_trades)
+            atr_prev = atr[t - 1] if (has_atr and t > 0) else np.nan
+            if fill_now:
+                n_trades = fill_pending_nb(t, open_[t], atr_prev, params, state, trades,
+                                           n_trades)
+            if stops_now and state[S_UNITS] != 0.0:
+                n_trades = check_stops_nb(t, open_[t], high[t], low[t], atr_prev, params,
+                                          state, trades, n_trades)
+        equity[t] = state[S_CASH] + state[S_UNITS] * close[t]
+        position[t] = state[S_UNITS]
+        if state[S_PENDING] == NO_ORDER:
+            se = has_se and short_entries[t]
+            sx = has_sx and short_exits[t]
+            if entries[t] or exits[t] or se or sx:
+                decide_nb(t, entries[t], exits[t], se, sx, params, state)
+    return trades, n_trades
+
+
+@njit(cache=True)
+def close_open_trade_nb(t, close, state, trades, n_trades):
+    """Book a still-open position as a trade valued at ``close[t]`` without exit fee."""
+    if state[S_UNITS] == 0.0:
+        return n_trades
+    return _record_close_nb(state, t, close[t], 0.0, EXIT_OPEN, trades, n_trades)
+
+
+@njit(cache=True)
+def simulate_nb(open_, high, low, close, atr, entries, exits, short_entries, short_exits,
+                params):
+    """Run the whole history. Returns (equity, position, trades[:n])."""
+    n = close.shape[0]
+    equity = np.empty(n, dtype=np.float64)
+    position = np.empty(n, dtype=np.float64)
+    trades = np.empty((64, N_TRADE_COLS), dtype=np.float64)
+    state = new_state_nb(params)
+    trades, n_trades = run_bars_nb(0, n, open_, high, low, close, atr, entries, exits,
+                                   short_entries, short_exits, params, state, trades, 0,
+                                   equity, position)
+    if n > 0:
+        n_trades = close_open_trade_nb(n - 1, close, state, trades, n_trades)
+    return equity, position, trades[:n_trades].copy()
+
+
+@njit(cache=True)
+def _summary_nb(open_, high, low, close, atr, entries, exits, short_entries, short_exits,
+                params, out):
+    """Trades, final equity and max drawdown of one run (for sweeps)."""
+    equity, _, trades = simulate_nb(open_, high, low, close, atr, entries, exits,
+                                    short_entries, short_exits, params)
+    peak = -np.inf
+    max_dd = 0.0
+    for t in range(equity.shape[0]):
+        if equity[t] > peak:
+            peak = equity[t]
+        dd = 1.0 - equity[t] / peak
+        if dd > max_dd:
+            max_dd = dd
+    out[0] = trades.shape[0]
+    out[1] = equity[-1] if equity.shape[0] > 0 else params[P_INIT]
+    out[2] = max_dd
+
+
+@njit(cache=True, parallel=True)
+def sweep_nb(open_, high, low, close, atr, entries2d, exits2d, short_entries2d,
+             short_exits2d, params2d):
+    """Many runs over the same candles, one per row of the signal matrices.
+
+    Signal matrices are (n_runs, n_bars), C-ordered; the short ones may have zero rows
+    (no short signals). Returns (n_runs, 3): trades entered, final equity, max drawdown
+    fraction. Runs are independent, so results do not depend on the number of threads.
+    """
+    n_runs = entries2d.shape[0]
+    out = np.empty((n_runs, 3), dtype=np.float64)
+    no_signal = np.zeros(0, dtype=np.bool_)
+    for j in prange(n_runs):
+        se = short_entries2d[j] if short_entries2d.shape[0] > 0 else no_signal
+        sx = short_exits2d[j] if short_exits2d.shape[0] > 0 else no_signal
+        _summary_nb(open_, high, low, close, atr, entries2d[j], exits2d[j], se, sx,
+                    params2d[j], out[j])
+    return out
+
+
+def check_params_vector(params: np.ndarray) -> None:
+    if params.shape != (N_PARAMS,):
+        raise ValueError(f"engine params must have shape ({N_PARAMS},), got {params.shape}")
