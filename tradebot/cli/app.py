@@ -1,0 +1,72 @@
+"""The ``tradebot`` command: sub-commands are thin wrappers over tradebot.services."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from tradebot.cli import config as config_cmd
+from tradebot.cli import data as data_cmd
+from tradebot.cli import db as db_cmd
+from tradebot.cli import strategies as strategies_cmd
+from tradebot.cli.backtest import backtest
+from tradebot.cli.report import report
+
+app = typer.Typer(
+    name="tradebot",
+    help="Crypto trading toolkit: data, backtests, optimization, paper and live trading.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("backtest")(backtest)
+app.command("report")(report)
+app.add_typer(strategies_cmd.app, name="strategies")
+app.add_typer(data_cmd.app, name="data")
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(db_cmd.app, name="db")
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        from tradebot.services.provenance import code_version
+
+        typer.echo(f"tradebot {code_version()}")
+        raise typer.Exit()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors with exit codes, tracebacks only with --debug."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("TRADEBOT_DEBUG", "") not in ("", "0")
+    if "--debug" in args:
+        args.remove("--debug")
+    from tradebot.core.errors import TradebotError
+
+    try:
+        app(args=args, prog_name="tradebot", standalone_mode=True)
+    except TradebotError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:  # a bug: say so in one line, traceback with --debug
+        if debug:
+            raise
+        print(f"error: internal error: {type(e).__name__}: {e} (run with --debug for the "
+              "traceback)", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""``tradebot backtest``: parse options, run one backtest, render the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt, console, context
+
+
+def backtest(
+    strategy: str = typer.Option(None, "--strategy", "-s", help="Strategy name (see `tradebot strategies list`)."),
+    symbol: str = typer.Option(None, "--symbol", help="Market symbol, e.g. BTC/USDT."),
+    exchange: str = typer.Option(None, "--exchange", help="Exchange id of the cached candles (or sim)."),
+    timeframe: str = typer.Option(None, "--timeframe", "-t", help="Candle timeframe, e.g. 1m, 1h, 1d."),
+    since: str = typer.Option(None, "--since", help="First candle (YYYY-MM-DD or ISO, UTC)."),
+    until: str = typer.Option(None, "--until", help="End, exclusive (YYYY-MM-DD or ISO, UTC)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Strategy parameter NAME=VALUE (repeatable)."),
+    capital: float = typer.Option(None, "--capital", help="Initial capital in quote currency."),
+    fee: float = typer.Option(None, "--fee", help="Fee per side as a fraction (maker and taker), e.g. 0.001."),
+    slippage: float = typer.Option(None, "--slippage", help="Slippage in basis points."),
+    preset: str = PresetOpt,
+    config: Path = ConfigOpt,
+    strategy_path: Path = StrategyPathOpt,
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    trades: bool = typer.Option(False, "--trades", help="Include every trade in the report."),
+    no_save: bool = typer.Option(False, "--no-save", help="Do not store the run."),
+) -> None:
+    """Backtest a strategy on cached candles (or the built-in sim market) and report."""
+    from tradebot.strategies.params import parse_assignments
+
+    overrides: dict[str, object] = {
+        "strategy.name": strategy, "market.symbol": symbol, "market.exchange": exchange,
+        "market.timeframe": timeframe, "backtest.since": since, "backtest.until": until,
+        "backtest.initial_capital": capital, "slippage.bps": slippage,
+        "fees.maker": fee, "fees.taker": fee,
+    }
+    params = parse_assignments(param)
+    if params:
+        overrides["strategy.params"] = params  # merged over the config file's params
+    ctx = context(config, preset, overrides, strategy_path)
+    from tradebot.services.backtest import run_backtest
+
+    err = console(stderr=True)
+    try:
+        if json_out:
+            outcome = run_backtest(ctx, save=not no_save, include_trades=trades)
+        else:
+            with err.status("backtesting…") as status:
+                outcome = run_backtest(ctx, save=not no_save, include_trades=trades,
+                                       progress=lambda m: status.update(m + "…"))
+    finally:
+        ctx.close()
+    if json_out:
+        from tradebot.analysis.report import report_to_json
+
+        typer.echo(report_to_json(outcome.report, indent=2))
+        return
+    from tradebot.cli.render import render_report
+
+    out = console()
+    render_report(outcome.report, out)
+    if outcome.run_id is not None:
+        out.print(f"Stored as run {outcome.run_id}: `tradebot report {outcome.run_id}` "
+                  "shows it again, `--rerun` reproduces it.")

@@ -1,0 +1,68 @@
+"""``tradebot report``: show, list and re-run stored backtests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tradebot.cli.common import ConfigOpt, StrategyPathOpt, console, context
+
+
+def report(
+    run_id: int = typer.Argument(None, help="Stored run id (see --list)."),
+    list_runs: bool = typer.Option(False, "--list", "-l", help="List stored runs."),
+    limit: int = typer.Option(50, "--limit", help="How many runs --list shows."),
+    rerun: bool = typer.Option(False, "--rerun", help="Run it again from its stored config and data range and compare."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    trades: bool = typer.Option(False, "--trades", help="Include every trade."),
+    config: Path = ConfigOpt,
+    strategy_path: Path = StrategyPathOpt,
+) -> None:
+    """Show a stored backtest run again (or list them, or re-run one)."""
+    from tradebot.analysis.report import report_to_json
+    from tradebot.core.errors import UsageError
+    from tradebot.services import backtest as svc
+
+    if not list_runs and run_id is None:
+        raise UsageError("give a RUN_ID or --list")
+    ctx = context(config, None, None, strategy_path)
+    out = console()
+    try:
+        if list_runs:
+            runs = svc.list_runs(ctx, limit)
+            if json_out:
+                typer.echo(report_to_json({"runs": runs}, indent=2))
+            else:
+                from tradebot.cli.render import render_run_list
+
+                render_run_list(runs, out)
+            return
+        if rerun:
+            result = svc.rerun(ctx, run_id)
+            if json_out:
+                typer.echo(report_to_json({"run_id": run_id, "identical": not result.differences,
+                                           "differences": result.differences,
+                                           "report": result.outcome.report}, indent=2))
+            else:
+                from tradebot.cli.render import render_report
+
+                render_report(result.outcome.report, out)
+                if result.differences:
+                    out.print(f"[red]Run {run_id} did NOT reproduce:[/red]")
+                    for d in result.differences:
+                        out.print(f"  - {d}")
+                else:
+                    out.print(f"[green]Run {run_id} reproduced: identical numbers.[/green]")
+            if result.differences:
+                raise typer.Exit(1)
+            return
+        rep = svc.stored_report(ctx, run_id, include_trades=trades)
+        if json_out:
+            typer.echo(report_to_json(rep, indent=2))
+        else:
+            from tradebot.cli.render import render_report
+
+            render_report(rep, out)
+    finally:
+        ctx.close()

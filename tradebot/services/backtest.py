@@ -1,0 +1,297 @@
+"""Backtest use case: settings → candles → strategy → engine → metrics → stored run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tradebot.core.candles import Candles
+from tradebot.core.errors import DataValidationError
+from tradebot.engine.config import EngineConfig
+from tradebot.services.context import Context
+from tradebot.services.provenance import candles_sha256, code_version
+
+if TYPE_CHECKING:
+    from tradebot.analysis.metrics import Metrics
+    from tradebot.core.config import Settings
+    from tradebot.engine.result import BacktestResult
+    from tradebot.strategies.base import Strategy
+
+Progress = Callable[[str], None]
+
+SIM_SOURCE = "sim"
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    """Everything one backtest produced; ``run_id`` is None when not saved."""
+
+    run_id: int | None
+    report: dict[str, Any]
+    result: BacktestResult
+    metrics: Metrics
+    strategy: Strategy
+    candles: Candles
+    data_sha256: str
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    """The engine's execution rules from the settings."""
+    atr = settings.slippage.mode == "atr"
+    fixed = settings.sizing.mode == "fixed_amount"
+    return EngineConfig(
+        initial_capital=settings.backtest.initial_capital,
+        maker_fee=settings.fees.maker,
+        taker_fee=settings.fees.taker,
+        slippage_bps=settings.slippage.bps,
+        slippage_atr_mult=settings.slippage.atr_mult if atr else 0.0,
+        atr_period=settings.slippage.atr_period,
+        latency_bars=settings.execution.latency_bars,
+        sizing=settings.sizing.mode,
+        size_value=settings.sizing.amount if fixed else settings.sizing.fraction,
+        stop_loss_pct=settings.stops.stop_loss_pct,
+        take_profit_pct=settings.stops.take_profit_pct,
+        trailing_stop_pct=settings.stops.trailing_stop_pct,
+        allow_short=settings.market.market_type == "futures",
+    )
+
+
+def load_market(ctx: Context, since_ms: int | None, until_ms: int | None) -> Candles:
+    """Cached candles for the configured market, or the built-in ``sim`` market.
+
+    The ``sim`` market is used when nothing is cached (or the exchange is ``sim``);
+    ``source`` on the returned candles says which.
+    """
+    m = ctx.settings.market
+    if m.exchange != SIM_SOURCE and ctx.cache.exists(m.exchange, m.symbol, m.timeframe):
+        candles = ctx.cache.load(m.exchange, m.symbol, m.timeframe)
+        what = f"cached {m.exchange} {m.symbol} {m.timeframe}"
+    else:
+        from tradebot.exchanges.sim import sim_candles
+
+        candles = sim_candles(m.symbol, m.timeframe, since_ms=since_ms, until_ms=until_ms,
+                              seed=ctx.settings.seed)
+        what = f"sim {m.symbol} {m.timeframe}"
+    candles = candles.between(since_ms, until_ms)
+    if len(candles) < 2:
+        raise DataValidationError(f"{what}: fewer than 2 candles in the requested range")
+    return candles
+
+
+def _data_source_label(candles: Candles, seed: int) -> str:
+    if candles.source == SIM_SOURCE:
+        return f"sim: built-in synthetic market (seed {seed})"
+    return f"cache: {candles.meta.get('path', '')}"
+
+
+def _trade_rows(result: BacktestResult) -> list[dict[str, Any]]:
+    from tradebot.engine.result import EXIT_REASONS
+
+    tr = result.trades
+    ts = result.timestamp
+    return [
+        {
+            "seq": i,
+            "entry_ts_ms": int(ts[tr["entry_idx"][i]]),
+            "exit_ts_ms": int(ts[tr["exit_idx"][i]]),
+            "direction": int(tr["direction"][i]),
+            "units": float(tr["units"][i]),
+            "entry_price": float(tr["entry_price"][i]),
+            "exit_price": float(tr["exit_price"][i]),
+            "entry_fee": float(tr["entry_fee"][i]),
+            "exit_fee": float(tr["exit_fee"][i]),
+            "pnl": float(tr["pnl"][i]),
+            "return_pct": float(tr["return_pct"][i]),
+            "exit_reason": EXIT_REASONS[int(tr["exit_reason"][i])],
+        }
+        for i in range(tr.shape[0])
+    ]
+
+
+def run_backtest(
+    ctx: Context,
+    *,
+    save: bool = True,
+    progress: Progress | None = None,
+    include_trades: bool = False,
+) -> BacktestOutcome:
+    """Run the backtest the settings describe; store it unless ``save`` is False."""
+    from tradebot.analysis.metrics import compute_metrics
+    from tradebot.analysis.report import build_report
+    from tradebot.core.config import settings_to_dict
+    from tradebot.engine.backtest import run_strategy
+
+    def step(msg: str) -> None:
+        if progress is not None:
+            progress(msg)
+
+    s = ctx.settings
+    strategy = ctx.registry.create(s.strategy.name, dict(s.strategy.params))
+    step("loading candles")
+    candles = load_market(ctx, s.since_ms(), s.until_ms())
+    config = engine_config(s)
+    step(f"simulating {len(candles):,} bars")
+    result = run_strategy(candles, strategy, config)
+    step("computing metrics")
+    metrics = compute_metrics(result, s.market.timeframe, s.risk.daily_profit_target)
+    data_sha = candles_sha256(candles)
+    gaps = candles.meta.get("gap_report")
+    resolved = settings_to_dict(s)
+    resolved.pop("home", None)
+    resolved.pop("database_url", None)
+    resolved["strategy"] = {"name": strategy.name, "params": strategy.parameters}
+    header: dict[str, Any] = {
+        "strategy": strategy.name,
+        "version": strategy.version,
+        "params": strategy.parameters,
+        "exchange": candles.exchange or s.market.exchange,
+        "symbol": s.market.symbol,
+        "timeframe": s.market.timeframe,
+        "market_type": s.market.market_type,
+        "data_source": _data_source_label(candles, s.seed),
+        "rows": len(candles),
+        "gaps": None if gaps is None else {"count": gaps.gap_count, "missing": gaps.missing},
+        "code_version": code_version(),
+        "seed": s.seed,
+        "fees": {"maker": s.fees.maker, "taker": s.fees.taker},
+        "slippage": {"mode": s.slippage.mode, "bps": s.slippage.bps,
+                     "atr_mult": s.slippage.atr_mult},
+        "data_sha256": data_sha,
+        "preset": s.preset,
+    }
+    run_id = None
+    if save:
+        step("saving run")
+        run_id = _save_run(ctx, strategy, candles, result, metrics, resolved, data_sha)
+        header["run_id"] = run_id
+    report = build_report(metrics, header, result.trades if include_trades else None,
+                          result.timestamp if include_trades else None)
+    return BacktestOutcome(run_id, report, result, metrics, strategy, candles, data_sha)
+
+
+def _save_run(ctx: Context, strategy: Strategy, candles: Candles, result: BacktestResult,
+              metrics: Metrics, resolved: dict[str, Any], data_sha: str) -> int:
+    from tradebot.data.repositories import NewRun, RunRepository, StrategyRepository
+
+    s = ctx.settings
+    summary = metrics.to_dict()
+    daily = summary.pop("daily")
+    new = NewRun(
+        strategy_name=strategy.name,
+        strategy_version=strategy.version,
+        params=strategy.parameters,
+        config=resolved,
+        exchange=candles.exchange or s.market.exchange,
+        symbol=s.market.symbol,
+        timeframe=s.market.timeframe,
+        data_source=candles.source,
+        data_start_ms=int(candles.timestamp[0]),
+        data_end_ms=int(candles.timestamp[-1]),
+        data_rows=len(candles),
+        data_sha256=data_sha,
+        code_version=code_version(),
+        seed=s.seed,
+        metrics=summary,
+        trades=_trade_rows(result),
+        daily=[_daily_row(d) for d in metrics.daily],
+    )
+    del daily
+    with ctx.store.session() as session:
+        StrategyRepository(session).upsert(strategy.name, strategy.version, strategy.description,
+                                           strategy.parameter_schema())
+        return RunRepository(session).add(new)
+
+
+def _daily_row(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {"day": d["day"], "equity": d["equity"], "pnl": d["pnl"],
+            "return_pct": d["return_pct"], "trades": d["trades"],
+            "target_met": bool(d["target_met"])}
+
+
+# -- stored runs ---------------------------------------------------------------------------
+def stored_report(ctx: Context, run_id: int, include_trades: bool = False) -> dict[str, Any]:
+    """The report of a stored run, rebuilt from the database alone."""
+    from tradebot.analysis.metrics import Metrics
+    from tradebot.analysis.report import build_report
+    from tradebot.data.repositories import RunRepository
+
+    with ctx.store.session() as session:
+        repo = RunRepository(session)
+        run = repo.get(run_id)
+        trades = repo.trades(run_id) if include_trades else None
+    metrics = Metrics.from_dict(run.metrics)
+    cfg = run.config
+    header = {
+        "strategy": run.strategy_name, "version": run.strategy_version, "params": run.params,
+        "exchange": run.exchange, "symbol": run.symbol, "timeframe": run.timeframe,
+        "data_source": run.data_source if run.data_source != SIM_SOURCE
+        else f"sim: built-in synthetic market (seed {run.seed})",
+        "rows": run.data_rows, "run_id": run.id, "code_version": run.code_version,
+        "seed": run.seed, "fees": cfg.get("fees"), "slippage": cfg.get("slippage"),
+        "data_sha256": run.data_sha256, "created_at": run.created_at.isoformat(),
+        "preset": cfg.get("preset"),
+    }
+    report = build_report(metrics, header)
+    if trades is not None:
+        report["trades"] = trades
+    return report
+
+
+def list_runs(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
+    from tradebot.data.repositories import RunRepository
+
+    with ctx.store.session() as session:
+        runs = RunRepository(session).list(limit=limit)
+    out = []
+    for r in runs:
+        row = {k: getattr(r, k) for k in ("id", "created_at", "strategy", "symbol", "timeframe",
+                                          "exchange", "data_source") if hasattr(r, k)}
+        row.update(r.metrics or {})
+        out.append(row)
+    return out
+
+
+@dataclass(frozen=True)
+class RerunOutcome:
+    run_id: int
+    outcome: BacktestOutcome
+    differences: list[str]  # empty when the numbers are identical
+
+
+def rerun(ctx: Context, run_id: int) -> RerunOutcome:
+    """Run a stored backtest again from its stored config and data range; compare."""
+    from tradebot.core.config import load_settings
+    from tradebot.data.repositories import RunRepository
+
+    with ctx.store.session() as session:
+        run = RunRepository(session).get(run_id)
+    overrides = dict(run.config)
+    overrides["home"] = str(ctx.home)
+    if ctx.settings.database_url is not None:
+        overrides["database_url"] = ctx.settings.database_url
+    overrides.pop("exchanges", None)
+    overrides["backtest"] = dict(overrides.get("backtest") or {})
+    overrides["backtest"]["since"] = _iso(run.data_start_ms)
+    overrides["backtest"]["until"] = _iso(run.data_end_ms + 1)
+    settings = load_settings(overrides=overrides, env={})
+    sub = Context(settings, ctx.strategy_path)
+    sub.__dict__["store"] = ctx.store
+    outcome = run_backtest(sub, save=False)
+    diffs: list[str] = []
+    if outcome.strategy.version != run.strategy_version:
+        diffs.append(f"strategy version {run.strategy_version} -> {outcome.strategy.version}")
+    if outcome.data_sha256 != run.data_sha256:
+        diffs.append("data changed since the run (sha256 differs)")
+    new = outcome.metrics.to_dict()
+    for key in ("trades", "final_equity", "total_return_pct", "max_drawdown_pct", "sharpe"):
+        a, b = run.metrics.get(key), new.get(key)
+        if a != b:
+            diffs.append(f"{key}: stored {a} vs now {b}")
+    return RerunOutcome(run_id, outcome, diffs)
+
+
+def _iso(ms: int) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).isoformat()
