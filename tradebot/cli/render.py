@@ -310,6 +310,17 @@ def _ms_iso(ms: Any) -> str | None:
     return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def _monthly_long_table(monthly: Sequence[Mapping[str, Any]]) -> Table:
+    """One row per month: for terminals too narrow for the year × month grid."""
+    t = Table(title="Monthly returns", box=box.SIMPLE_HEAVY, title_style="bold")
+    t.add_column("Month", no_wrap=True)
+    t.add_column("Return", justify="right")
+    for r in monthly:
+        v = r.get("return_pct")
+        t.add_row(f"{int(r['year'])}-{int(r['month']):02d}", _color(v, fmt_pct(v, sign=True)))
+    return t
+
+
 def _monthly_table(monthly: Sequence[Mapping[str, Any]]) -> Table:
     t = Table(title="Monthly returns", box=box.SIMPLE_HEAVY, title_style="bold")
     t.add_column("Year", no_wrap=True)
@@ -367,7 +378,8 @@ def render_report(report: Mapping[str, Any], console: Console) -> None:
     console.print(_summary_table(summary, quote))
     monthly = report.get("monthly") or []
     if monthly:
-        console.print(_monthly_table(monthly))
+        wide = console.width >= 120
+        console.print(_monthly_table(monthly) if wide else _monthly_long_table(monthly))
     else:
         console.print(Text("No monthly returns (empty run).", style="dim"))
     reasons = report.get("exit_reasons") or []

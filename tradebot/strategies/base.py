@@ -65,6 +65,7 @@ class Strategy(ABC):
 
     def validate(self, values: dict[str, Any]) -> None:
         """Cross-parameter checks (e.g. ``lower < upper``); raise ParameterError."""
+        return None
 
     def __getattr__(self, item: str) -> Any:
         values = self.__dict__.get("_values")
