@@ -13,7 +13,7 @@ def report(
     run_id: int = typer.Argument(None, help="Stored run id (see --list)."),
     list_runs: bool = typer.Option(False, "--list", "-l", help="List stored runs."),
     limit: int = typer.Option(50, "--limit", help="How many runs --list shows."),
-    rerun: bool = typer.Option(False, "--rerun", help="Run it again from its stored config and data range and compare."),
+    rerun: bool = typer.Option(False, "--rerun", help="Re-run from the stored config and data range; compare."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     trades: bool = typer.Option(False, "--trades", help="Include every trade."),
     config: Path = ConfigOpt,
