@@ -48,6 +48,40 @@ class EngineConfig:
     trailing_stop_pct: float | None = None
     allow_short: bool = False
 
+    def __post_init__(self) -> None:
+        from tradebot.core.errors import ConfigError
+
+        def bad(field: str, why: str) -> ConfigError:
+            return ConfigError(f"engine config: {field}={getattr(self, field)!r} {why}")
+
+        for name in ("initial_capital", "size_value"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+                raise bad(name, "must be a positive number")
+        for name in ("maker_fee", "taker_fee"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and 0 <= v < 1):
+                raise bad(name, "must be a fraction in [0, 1)")
+        for name in ("slippage_bps", "slippage_atr_mult"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                raise bad(name, "must be >= 0")
+        for name in ("latency_bars", "atr_period"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise bad(name, "must be an integer >= 1")
+        if self.sizing not in ("fixed_fraction", "fixed_amount"):
+            raise bad("sizing", "must be fixed_fraction or fixed_amount")
+        if self.sizing == "fixed_fraction" and self.size_value > 1:
+            raise bad("size_value", "must be in (0, 1] for fixed_fraction sizing")
+        for name in ("stop_loss_pct", "trailing_stop_pct"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, int | float) and 0 < v < 100):
+                raise bad(name, "must be in (0, 100) or None")
+        v = self.take_profit_pct
+        if v is not None and not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+            raise bad("take_profit_pct", "must be > 0 or None")
+
     def to_vector(self) -> np.ndarray:
         """The parameter vector the kernels take (NaN marks a disabled stop)."""
         def pct(v: float | None) -> float:

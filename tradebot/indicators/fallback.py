@@ -53,7 +53,11 @@ def ema_nb(x, period):
 
 @njit(cache=True)
 def rsi_nb(close, period):
-    """Wilder RSI exactly as TA-Lib computes it (see WORKLOAD.md)."""
+    """Wilder RSI exactly as TA-Lib computes it (see WORKLOAD.md).
+
+    TA-Lib 0.6+ returns 0 only when up + down is exactly 0 (older releases used a
+    1e-8 tolerance); we follow the library the tests compare against.
+    """
     n = close.shape[0]
     out = np.full(n, np.nan)
     if period < 2 or n <= period:
@@ -70,7 +74,7 @@ def rsi_nb(close, period):
     up *= inv
     down *= inv
     tot = up + down
-    out[period] = 0.0 if -1e-8 < tot < 1e-8 else 100.0 * (up / tot)
+    out[period] = 0.0 if tot == 0.0 else 100.0 * (up / tot)
     for i in range(period + 1, n):
         d = close[i] - close[i - 1]
         up *= period - 1
@@ -82,7 +86,7 @@ def rsi_nb(close, period):
         up *= inv
         down *= inv
         tot = up + down
-        out[i] = 0.0 if -1e-8 < tot < 1e-8 else 100.0 * (up / tot)
+        out[i] = 0.0 if tot == 0.0 else 100.0 * (up / tot)
     return out
 
 
