@@ -1,0 +1,291 @@
+"""The OHLCV file cache: one Parquet file per (exchange, symbol, timeframe).
+
+Layout under ``root`` (``$TRADEBOT_HOME/data``)::
+
+    <exchange>/<BASE>_<QUOTE>[_<SETTLE>]-<timeframe>.parquet   e.g. binance/BTC_USDT-1h.parquet
+
+Columns ``timestamp`` (int64 ms) and ``open, high, low, close, volume`` (float64),
+zstd-compressed; exchange, symbol and timeframe are stored in the schema metadata.
+Writes are atomic and validated first (bad data never replaces good data); every load
+is validated too. See docs/decisions/0002-candle-cache-format.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tradebot.core.atomic import atomic_path
+from tradebot.core.candles import COLUMNS, Candles
+from tradebot.core.errors import DataNotFoundError, DataValidationError, UsageError
+from tradebot.core.timeframes import timeframe_ms
+from tradebot.data.validation import GapReport, validate_candles
+
+__all__ = ["CacheEntry", "CachedFile", "CandleCache", "FORMAT_VERSION", "sha256_file"]
+
+FORMAT_VERSION = "1"
+_META_PREFIX = "tradebot."
+_EXCHANGE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_PART = r"[A-Za-z0-9][A-Za-z0-9-]{0,63}"
+_SYMBOL_RE = re.compile(rf"{_PART}(?:/{_PART})?(?::{_PART})?")
+_TIMEFRAME_RE = re.compile(r"[1-9][0-9]{0,3}[smhdw]")
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    """What :meth:`CandleCache.save` wrote."""
+
+    path: Path
+    sha256: str
+    rows: int
+    start_ms: int | None
+    end_ms: int | None
+    gap_report: GapReport
+    exchange: str = ""
+    symbol: str = ""
+    timeframe: str = ""
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One file found by :meth:`CandleCache.scan`, from its Parquet footer only (cheap).
+
+    ``error`` is set (and the other fields may be empty) for a file that is not a
+    readable tradebot candle file.
+    """
+
+    path: Path
+    exchange: str
+    symbol: str
+    timeframe: str
+    rows: int
+    start_ms: int | None
+    end_ms: int | None
+    size_bytes: int
+    error: str | None = None
+
+
+def _check_names(exchange: str, symbol: str, timeframe: str) -> tuple[str, str, str]:
+    """Validate (and normalise the exchange id to lower case) so no path can escape root."""
+    ex = exchange.strip().lower() if isinstance(exchange, str) else exchange
+    if not isinstance(ex, str) or not _EXCHANGE_RE.fullmatch(ex):
+        raise UsageError(f"invalid exchange id {exchange!r}: expected letters, digits, '_' or '-'")
+    if not isinstance(symbol, str) or not _SYMBOL_RE.fullmatch(symbol):
+        raise UsageError(
+            f"invalid symbol {symbol!r}: expected BASE/QUOTE or BASE/QUOTE:SETTLE "
+            "(letters, digits and '-'), e.g. BTC/USDT"
+        )
+    if not isinstance(timeframe, str) or not _TIMEFRAME_RE.fullmatch(timeframe):
+        raise UsageError(f"invalid timeframe {timeframe!r}: expected e.g. 1m, 5m, 1h, 1d")
+    timeframe_ms(timeframe)
+    return ex, symbol, timeframe
+
+
+def _dataset(exchange: str, symbol: str, timeframe: str) -> str:
+    return f"{exchange} {symbol} {timeframe}"
+
+
+class CandleCache:
+    """Parquet candle files under ``root`` (normally ``$TRADEBOT_HOME/data``)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"CandleCache({str(self.root)!r})"
+
+    def path_for(self, exchange: str, symbol: str, timeframe: str) -> Path:
+        """``root/<exchange>/<BASE_QUOTE>-<timeframe>.parquet``; refuses unsafe names."""
+        ex, sym, tf = _check_names(exchange, symbol, timeframe)
+        name = sym.replace("/", "_").replace(":", "_")
+        path = self.root / ex / f"{name}-{tf}.parquet"
+        # belt and braces: the regexes already make this impossible
+        if os.path.commonpath([os.path.abspath(path), os.path.abspath(self.root)]) != \
+                os.path.abspath(self.root):
+            raise UsageError(f"refusing cache path outside {self.root}: {path}")
+        return path
+
+    def exists(self, exchange: str, symbol: str, timeframe: str) -> bool:
+        return self.path_for(exchange, symbol, timeframe).is_file()
+
+    def save(self, candles: Candles) -> CachedFile:
+        """Validate ``candles`` and atomically replace its cache file.
+
+        ``candles.exchange``, ``symbol`` and ``timeframe`` name the file. Raises
+        ``DataValidationError`` (and writes nothing) if the candles are invalid.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not (candles.exchange and candles.symbol and candles.timeframe):
+            raise UsageError(
+                "cannot cache candles without exchange, symbol and timeframe "
+                f"(got {candles.exchange!r}, {candles.symbol!r}, {candles.timeframe!r})"
+            )
+        ex, sym, tf = _check_names(candles.exchange, candles.symbol, candles.timeframe)
+        path = self.path_for(ex, sym, tf)
+        report = validate_candles(candles, _dataset(ex, sym, tf), timeframe_ms(tf))
+        schema = pa.schema(
+            [pa.field("timestamp", pa.int64(), nullable=False)]
+            + [pa.field(c, pa.float64(), nullable=False) for c in COLUMNS[1:]],
+            metadata={
+                f"{_META_PREFIX}exchange": ex,
+                f"{_META_PREFIX}symbol": sym,
+                f"{_META_PREFIX}timeframe": tf,
+                f"{_META_PREFIX}format": FORMAT_VERSION,
+            },
+        )
+        table = pa.Table.from_arrays(
+            [pa.array(np.ascontiguousarray(candles.timestamp, dtype=np.int64))]
+            + [pa.array(np.ascontiguousarray(getattr(candles, c), dtype=np.float64))
+               for c in COLUMNS[1:]],
+            schema=schema,
+        )
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 20,
+                           write_statistics=["timestamp"])
+            digest = sha256_file(tmp)
+        return CachedFile(path, digest, len(candles), candles.start_ms, candles.end_ms, report,
+                          ex, sym, tf)
+
+    def load(self, exchange: str, symbol: str, timeframe: str) -> Candles:
+        """Read and validate one cache file; ``source`` is ``"cache"``.
+
+        ``meta`` holds ``path`` and ``gap_report``. Raises ``DataNotFoundError`` naming
+        the expected path if there is no file, ``DataValidationError`` naming the file if
+        it is corrupt, not a candle file, for another market, or fails validation.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        ex, sym, tf = _check_names(exchange, symbol, timeframe)
+        path = self.path_for(ex, sym, tf)
+        if not path.is_file():
+            raise DataNotFoundError(
+                f"no cached candles for {_dataset(ex, sym, tf)}: {path} does not exist"
+            )
+        try:
+            with pq.ParquetFile(path) as f:
+                _check_schema(f.schema_arrow, path)
+                meta = _metadata(f.schema_arrow)
+                table = f.read(columns=list(COLUMNS), use_threads=True)
+        except (pa.ArrowException, OSError, ValueError) as e:
+            raise DataValidationError(
+                f"{path}: corrupt or unreadable Parquet file ({_first_line(e)})"
+            ) from e
+        stored = (meta.get("exchange"), meta.get("symbol"), meta.get("timeframe"))
+        if stored != (ex, sym, tf):
+            raise DataValidationError(
+                f"{path}: file holds {' '.join(str(s) for s in stored)}, "
+                f"expected {_dataset(ex, sym, tf)}"
+            )
+        arrays = [_column(table, c, np.int64 if c == "timestamp" else np.float64, path)
+                  for c in COLUMNS]
+        candles = Candles(*arrays, exchange=ex, symbol=sym, timeframe=tf, source="cache",
+                          meta={"path": str(path)})
+        candles.meta["gap_report"] = validate_candles(candles, str(path), timeframe_ms(tf))
+        return candles
+
+    def info(self, exchange: str, symbol: str, timeframe: str) -> CacheEntry:
+        """Footer-only summary of one file (``DataNotFoundError`` if missing)."""
+        path = self.path_for(exchange, symbol, timeframe)
+        if not path.is_file():
+            raise DataNotFoundError(f"no cached candles: {path} does not exist")
+        return _entry(path)
+
+    def scan(self) -> list[CacheEntry]:
+        """Every ``*.parquet`` under ``root/<exchange>/``, sorted by path.
+
+        Reads only the Parquet footers (exchange, symbol and timeframe come from the
+        schema metadata). Unreadable files are listed with ``error`` set rather than
+        failing the scan.
+        """
+        if not self.root.is_dir():
+            return []
+        return [_entry(p) for p in sorted(self.root.glob("*/*.parquet")) if p.is_file()]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _metadata(schema: object) -> dict[str, str]:
+    raw = getattr(schema, "metadata", None) or {}
+    out: dict[str, str] = {}
+    for k, v in raw.items():
+        key = k.decode("utf-8", "replace")
+        if key.startswith(_META_PREFIX):
+            out[key[len(_META_PREFIX):]] = v.decode("utf-8", "replace")
+    return out
+
+
+def _check_schema(schema: object, path: Path) -> None:
+    import pyarrow as pa
+
+    assert isinstance(schema, pa.Schema)
+    for c in COLUMNS:
+        if c not in schema.names:
+            raise DataValidationError(f"{path}: not a candle file (no column {c!r})")
+        t = schema.field(c).type
+        ok = pa.types.is_integer(t) if c == "timestamp" else pa.types.is_floating(t)
+        if not ok:
+            raise DataValidationError(f"{path}: column {c!r} has type {t}, expected "
+                                      f"{'int64' if c == 'timestamp' else 'float64'}")
+
+
+def _column(table: object, name: str, dtype: type, path: Path) -> np.ndarray:
+    """A writable, contiguous numpy array for one column (copy only when arrow shares memory)."""
+    col = table.column(name)  # type: ignore[attr-defined]
+    if col.null_count:
+        row = int(np.argmax(col.is_null().to_numpy(zero_copy_only=False))) + 1
+        raise DataValidationError(f"{path}: row {row}: {name} is null")
+    arr = np.ascontiguousarray(col.to_numpy(), dtype=dtype)
+    return arr if arr.flags.writeable else arr.copy()
+
+
+def _entry(path: Path) -> CacheEntry:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PAR1":
+                raise DataValidationError(f"{path}: not a Parquet file")
+        md = pq.read_metadata(path)
+        schema = md.schema.to_arrow_schema()
+        _check_schema(schema, path)
+        meta = _metadata(schema)
+        rows = md.num_rows
+        start = end = None
+        ts_index = schema.get_field_index("timestamp")
+        if rows:
+            first = md.row_group(0).column(ts_index).statistics
+            last = md.row_group(md.num_row_groups - 1).column(ts_index).statistics
+            if first is not None and first.has_min_max and last is not None \
+                    and last.has_min_max:
+                start, end = int(first.min), int(last.max)
+            else:
+                ts = pq.read_table(path, columns=["timestamp"]).column(0).to_numpy()
+                start, end = int(ts[0]), int(ts[-1])
+    except (pa.ArrowException, OSError, ValueError, DataValidationError) as e:
+        return CacheEntry(path, "", "", "", 0, None, None, size,
+                          _first_line(e).removeprefix(f"{path}: "))
+    return CacheEntry(path, meta.get("exchange", ""), meta.get("symbol", ""),
+                      meta.get("timeframe", ""), rows, start, end, size,
+                      None if meta.get("exchange") else "no tradebot metadata")
