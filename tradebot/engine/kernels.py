@@ -250,27 +250,24 @@ def _grow_nb(trades, n_trades):
 
 
 @njit(cache=True)
-def run_bars_nb(start, stop, open_, high, low, close, atr, entries, exits, short_entries,
-                short_exits, params, state, trades, n_trades, equity, position):
-    """Advance the account over bars ``[start, stop)``: the one loop of every mode.
+def _run_chunk_nb(start, stop, open_, high, low, close, atr, entries, exits, short_entries,
+                  short_exits, params, state, trades, n_trades, equity, position):
+    """The loop body over ``[start, stop)``; stops early when ``trades`` is nearly full.
 
-    The backtest runs it once over the whole history; the step runner (paper, live)
-    runs it over the bars that closed since its last run, with the persisted
-    ``state``. Writes ``equity``/``position`` at each bar's close and appends closed
-    trades to ``trades`` (grown as needed). Returns ``(trades, n_trades)``.
-    ``atr`` and the short signal arrays may be empty (unused). The guards keep the
-    common bar (nothing to do) free of work.
+    Returns ``(next_bar, n_trades)``. Kept free of array reassignment so numba keeps
+    reference counting out of the loop.
     """
     has_atr = atr.shape[0] > 0
     has_se = short_entries.shape[0] > 0
     has_sx = short_exits.shape[0] > 0
     has_stops = params[P_HAS_STOPS] != 0.0
+    capacity = trades.shape[0]
     for t in range(start, stop):
         fill_now = state[S_PENDING] != NO_ORDER and state[S_PENDING_AT] == t
         stops_now = has_stops and (state[S_UNITS] != 0.0 or fill_now)
         if fill_now or stops_now:
-            if n_trades + 2 > trades.shape[0]:
-                trades = _grow_nb(trades, n_trades)
+            if n_trades + 2 > capacity:
+                return t, n_trades
             atr_prev = atr[t - 1] if (has_atr and t > 0) else np.nan
             if fill_now:
                 n_trades = fill_pending_nb(t, open_[t], atr_prev, params, state, trades,
@@ -285,7 +282,29 @@ def run_bars_nb(start, stop, open_, high, low, close, atr, entries, exits, short
             sx = has_sx and short_exits[t]
             if entries[t] or exits[t] or se or sx:
                 decide_nb(t, entries[t], exits[t], se, sx, params, state)
-    return trades, n_trades
+    return stop, n_trades
+
+
+@njit(cache=True)
+def run_bars_nb(start, stop, open_, high, low, close, atr, entries, exits, short_entries,
+                short_exits, params, state, trades, n_trades, equity, position):
+    """Advance the account over bars ``[start, stop)``: the one loop of every mode.
+
+    The backtest runs it once over the whole history; the step runner (paper, live)
+    runs it over the bars that closed since its last run, with the persisted
+    ``state``. Writes ``equity``/``position`` at each bar's close and appends closed
+    trades to ``trades`` (grown as needed). Returns ``(trades, n_trades)``.
+    ``atr`` and the short signal arrays may be empty (unused). The guards keep the
+    common bar (nothing to do) free of work.
+    """
+    t = start
+    while True:
+        t, n_trades = _run_chunk_nb(t, stop, open_, high, low, close, atr, entries, exits,
+                                    short_entries, short_exits, params, state, trades,
+                                    n_trades, equity, position)
+        if t >= stop:
+            return trades, n_trades
+        trades = _grow_nb(trades, n_trades)
 
 
 @njit(cache=True)
