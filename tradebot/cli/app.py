@@ -52,10 +52,25 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args or os.environ.get("TRADEBOT_DEBUG", "") not in ("", "0")
     if "--debug" in args:
         args.remove("--debug")
+    from typer._click import exceptions as click_errors  # typer vendors click
+
     from tradebot.core.errors import TradebotError
 
     try:
-        app(args=args, prog_name="tradebot", standalone_mode=True)
+        code = app(args=args, prog_name="tradebot", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as e:
+        print(e.format_message(), file=sys.stderr)
+        sys.exit(0)
+    except click_errors.UsageError as e:
+        where = f"{e.ctx.command_path}: " if e.ctx is not None else ""
+        print(f"error: {where}{e.format_message()}", file=sys.stderr)
+        sys.exit(2)
+    except click_errors.ClickException as e:
+        print(f"error: {e.format_message()}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
     except TradebotError as e:
         if debug:
             raise
@@ -70,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: internal error: {type(e).__name__}: {e} (run with --debug for the "
               "traceback)", file=sys.stderr)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

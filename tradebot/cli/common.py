@@ -29,9 +29,14 @@ def context(config: Path | None = None, preset: str | None = None,
 
 
 def console(stderr: bool = False) -> Console:
+    """A Rich console; when writing to a file or pipe, 140 columns (no terminal to fit)."""
+    import sys
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 140
+    return Console(stderr=stderr, highlight=False, width=width)
 
 
 def print_json(text: str) -> None:

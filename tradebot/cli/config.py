@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tradebot.cli.common import ConfigOpt, PresetOpt, console
+from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt, console
 
 app = typer.Typer(help="Show or validate configuration.", no_args_is_help=True)
 
@@ -31,11 +31,18 @@ def show(config: Path = ConfigOpt, preset: str = PresetOpt,
 
 
 @app.command("validate")
-def validate(file: Path = typer.Argument(..., help="Config file to check.")) -> None:
-    """Check a config file; exit 2 with a one-line message if it is invalid."""
+def validate(file: Path = typer.Argument(..., help="Config file to check."),
+             strategy_path: Path = StrategyPathOpt) -> None:
+    """Check a config file, including its strategy and parameters; exit 2 if invalid."""
     from tradebot.core.config import validate_config_file
+    from tradebot.core.errors import UsageError
+    from tradebot.strategies.registry import Registry
 
-    validate_config_file(file)
+    settings = validate_config_file(file)
+    try:
+        Registry(strategy_path).create(settings.strategy.name, dict(settings.strategy.params))
+    except UsageError as e:
+        raise type(e)(f"config file {file}: {e}") from e
     console().print(f"{file}: valid")
 
 

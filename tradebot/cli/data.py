@@ -80,6 +80,7 @@ def check(config: Path = ConfigOpt) -> None:
     for r in rows:
         mark = "[green]ok[/green]" if r.ok else "[red]INVALID[/red]"
         bad += not r.ok
-        out.print(f"{mark} {r.exchange} {r.symbol} {r.timeframe}: {r.message}")
+        what = f"{r.exchange} {r.symbol} {r.timeframe}" if r.exchange else r.path
+        out.print(f"{mark} {what}: {r.message}")
     if bad:
         raise typer.Exit(1)

@@ -364,6 +364,25 @@ def _exit_reason_table(rows: Sequence[Mapping[str, Any]], quote: str | None) -> 
     return t
 
 
+def _trades_table(trades: Sequence[Mapping[str, Any]], quote: str | None) -> Table:
+    cur = quote or "quote"
+    t = Table(title=f"Trades ({len(trades)})", box=box.SIMPLE_HEAVY, title_style="bold")
+    for col, justify in (("#", "right"), ("Side", "left"), ("Entry", "left"), ("Exit", "left"),
+                         ("Entry price", "right"), ("Exit price", "right"), ("Units", "right"),
+                         (f"P&L {cur}", "right"), ("P&L %", "right"), ("Exit reason", "left")):
+        t.add_column(col, justify=justify, no_wrap=col in ("Entry", "Exit"))
+    for i, tr in enumerate(trades, 1):
+        t.add_row(
+            str(i), str(tr.get("direction", "")), _short_iso(tr.get("entry_time")),
+            _short_iso(tr.get("exit_time")), fmt_money(tr.get("entry_price")),
+            fmt_money(tr.get("exit_price")), fmt_num(tr.get("units"), 6),
+            _color(tr.get("pnl"), fmt_money(tr.get("pnl"))),
+            _color(tr.get("return_pct"), fmt_pct(tr.get("return_pct"))),
+            str(tr.get("exit_reason", "")),
+        )
+    return t
+
+
 # --------------------------------------------------------------------------- public
 
 
@@ -387,6 +406,9 @@ def render_report(report: Mapping[str, Any], console: Console) -> None:
         console.print(_exit_reason_table(reasons, quote))
     else:
         console.print(Text("No trades.", style="dim"))
+    trades = report.get("trades")
+    if trades:
+        console.print(_trades_table(trades, quote))
     if is_synthetic_source(header.get("data_source")):
         console.print(Text(SYNTHETIC_WARNING, style="bold yellow"))
 

@@ -22,7 +22,8 @@ def list_(strategy_path: Path = StrategyPathOpt) -> None:
     for col in ("name", "version", "origin", "description"):
         table.add_column(col)
     for info in Registry(strategy_path).all().values():
-        table.add_row(info.name, info.version, info.origin, info.description)
+        origin = Path(info.origin).name if info.origin.endswith(".py") else info.origin
+        table.add_row(info.name, info.version, origin, info.description)
     console().print(table)
 
 

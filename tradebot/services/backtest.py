@@ -141,6 +141,8 @@ def run_backtest(
     resolved.pop("home", None)
     resolved.pop("database_url", None)
     resolved["strategy"] = {"name": strategy.name, "params": strategy.parameters}
+    gap_info = None if gaps is None else {"count": gaps.gap_count, "missing": gaps.missing}
+    resolved["data"] = {"source": _data_source_label(candles, s.seed), "gaps": gap_info}
     header: dict[str, Any] = {
         "strategy": strategy.name,
         "version": strategy.version,
@@ -151,7 +153,7 @@ def run_backtest(
         "market_type": s.market.market_type,
         "data_source": _data_source_label(candles, s.seed),
         "rows": len(candles),
-        "gaps": None if gaps is None else {"count": gaps.gap_count, "missing": gaps.missing},
+        "gaps": gap_info,
         "code_version": code_version(),
         "seed": s.seed,
         "fees": {"maker": s.fees.maker, "taker": s.fees.taker},
@@ -222,11 +224,12 @@ def stored_report(ctx: Context, run_id: int, include_trades: bool = False) -> di
         trades = repo.trades(run_id) if include_trades else None
     metrics = Metrics.from_dict(run.metrics)
     cfg = run.config
+    data = cfg.get("data") or {}
     header = {
         "strategy": run.strategy_name, "version": run.strategy_version, "params": run.params,
         "exchange": run.exchange, "symbol": run.symbol, "timeframe": run.timeframe,
-        "data_source": run.data_source if run.data_source != SIM_SOURCE
-        else f"sim: built-in synthetic market (seed {run.seed})",
+        "market_type": (cfg.get("market") or {}).get("market_type"),
+        "data_source": data.get("source", run.data_source), "gaps": data.get("gaps"),
         "rows": run.data_rows, "run_id": run.id, "code_version": run.code_version,
         "seed": run.seed, "fees": cfg.get("fees"), "slippage": cfg.get("slippage"),
         "data_sha256": run.data_sha256, "created_at": run.created_at.isoformat(),
@@ -234,8 +237,24 @@ def stored_report(ctx: Context, run_id: int, include_trades: bool = False) -> di
     }
     report = build_report(metrics, header)
     if trades is not None:
-        report["trades"] = trades
+        report["trades"] = [_stored_trade(t) for t in trades]
     return report
+
+
+def _stored_trade(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored trade row in the shape of a fresh report's trades (no bar indices)."""
+    from tradebot.data.validation import format_ts
+
+    direction = row["direction"]
+    return {
+        "entry_idx": None, "exit_idx": None,
+        "entry_time": format_ts(row["entry_ts_ms"]), "exit_time": format_ts(row["exit_ts_ms"]),
+        "duration_s": (row["exit_ts_ms"] - row["entry_ts_ms"]) / 1000.0,
+        "direction": direction if isinstance(direction, str)
+        else ("long" if direction >= 0 else "short"),
+        **{k: row[k] for k in ("units", "entry_price", "exit_price", "entry_fee", "exit_fee",
+                               "pnl", "return_pct", "exit_reason")},
+    }
 
 
 def list_runs(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
@@ -271,6 +290,7 @@ def rerun(ctx: Context, run_id: int) -> RerunOutcome:
     if ctx.settings.database_url is not None:
         overrides["database_url"] = ctx.settings.database_url
     overrides.pop("exchanges", None)
+    overrides.pop("data", None)  # provenance, not settings
     overrides["backtest"] = dict(overrides.get("backtest") or {})
     overrides["backtest"]["since"] = _iso(run.data_start_ms)
     overrides["backtest"]["until"] = _iso(run.data_end_ms + 1)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tradebot.core.errors import DataValidationError, TradebotError
+from tradebot.core.errors import DataValidationError, TradebotError, UsageError
 from tradebot.core.timeframes import timeframe_ms
 from tradebot.services.context import Context, ensure_home
 
@@ -33,6 +37,9 @@ def import_csv(ctx: Context, file: Path, exchange: str, symbol: str, timeframe: 
     from tradebot.data.repositories import DatasetInfo, DatasetRepository
 
     tf_ms = timeframe_ms(timeframe)
+    base, _, quote = symbol.partition("/")
+    if not base or not quote:
+        raise UsageError(f"invalid symbol {symbol!r}: expected BASE/QUOTE, e.g. BTC/USDT")
     candles = read_candles_csv(file, exchange=exchange, symbol=symbol, timeframe=timeframe)
     if len(candles) > 1:
         step = int(np.min(np.diff(candles.timestamp)))
@@ -42,17 +49,41 @@ def import_csv(ctx: Context, file: Path, exchange: str, symbol: str, timeframe: 
                 f"{timeframe} is {tf_ms // 1000}s"
             )
     ensure_home(ctx.home)
-    saved = ctx.cache.save(candles)
-    report = saved.gap_report
-    with ctx.store.session() as session:
-        DatasetRepository(session).upsert(DatasetInfo(
-            exchange=saved.exchange, symbol=saved.symbol, timeframe=saved.timeframe,
-            start_ms=int(saved.start_ms or 0), end_ms=int(saved.end_ms or 0), rows=saved.rows,
-            gaps=report.gap_count, missing=report.missing, path=str(saved.path),
-            sha256=saved.sha256, source=f"csv:{Path(file).resolve()}",
-        ))
+    store = ctx.store  # opened (and migrated) before anything is written
+    target = ctx.cache.path_for(exchange, symbol, timeframe)
+    with _restore_on_error(target):
+        saved = ctx.cache.save(candles)
+        report = saved.gap_report
+        with store.session() as session:
+            DatasetRepository(session).upsert(DatasetInfo(
+                exchange=saved.exchange, symbol=saved.symbol, timeframe=saved.timeframe,
+                start_ms=int(saved.start_ms or 0), end_ms=int(saved.end_ms or 0),
+                rows=saved.rows, gaps=report.gap_count, missing=report.missing,
+                path=str(saved.path), sha256=saved.sha256,
+                source=f"csv:{Path(file).resolve()}",
+            ))
     return ImportOutcome(saved.path, saved.rows, int(saved.start_ms or 0), int(saved.end_ms or 0),
                          report.gap_count, report.missing, report.summary(), saved.sha256)
+
+
+@contextmanager
+def _restore_on_error(path: Path) -> Iterator[None]:
+    """If the block fails, put ``path`` back as it was (or remove it if it was new)."""
+    backup = None
+    if path.exists():
+        backup = path.with_name(f".{path.name}.bak-{os.getpid()}")
+        shutil.copy2(path, backup)
+    try:
+        yield
+    except BaseException:
+        if backup is not None:
+            os.replace(backup, path)
+        elif path.exists():
+            path.unlink()
+        raise
+    else:
+        if backup is not None:
+            backup.unlink()
 
 
 @dataclass(frozen=True)
