@@ -61,14 +61,13 @@ def make_trades(rows: list[tuple]) -> np.ndarray:
     return tr
 
 
-def make_result(ts, equity, initial=100.0, close=None, position=None, trades=None):
+def make_result(ts, equity, initial=100.0, close=None, trades=None):
     ts = np.asarray(ts, dtype=np.int64)
     equity = np.asarray(equity, dtype=np.float64)
     return BacktestResult(
         timestamp=ts,
         close=np.asarray(close if close is not None else np.full(ts.size, 100.0), dtype=float),
         equity=equity,
-        position=np.asarray(position if position is not None else np.zeros(ts.size), dtype=float),
         trades=trades if trades is not None else np.zeros(0, dtype=TRADE_DTYPE),
         initial_capital=initial,
     )
@@ -212,9 +211,7 @@ def test_trade_stats_hand_case():
             (14, 19, 15.0, 1.5, EXIT_OPEN, 0.5, 0.0),
         ]
     )
-    position = np.zeros(20)
-    position[[0, 1, 2, 5, 6]] = 1.0
-    st = trade_stats(trades, ts, position)
+    st = trade_stats(trades, ts, 20)
     assert (st.count, st.wins, st.draws, st.losses, st.open_trades) == (7, 3, 1, 3, 1)
     assert st.win_rate_pct == pytest.approx(300 / 7)
     assert st.gross_profit == 45.0 and st.gross_loss == 15.0
@@ -230,7 +227,8 @@ def test_trade_stats_hand_case():
     assert st.median_trade_duration_bars == 1.0
     assert st.avg_trade_duration_s == pytest.approx(durations.mean() * 3600)
     assert st.median_trade_duration_s == 3600.0
-    assert st.exposure_pct == pytest.approx(25.0)
+    # held closes: 2 + 1 + 4 + 1 + 1 + 1 + 6 (the open trade holds through bar 19) = 16
+    assert st.exposure_pct == pytest.approx(80.0)
     assert st.total_fees == pytest.approx(6.5)
 
 
@@ -245,7 +243,7 @@ def test_trade_stats_streaks_follow_exit_order():
 def test_trade_stats_no_losses_and_no_trades():
     st = trade_stats(make_trades([(0, 1, 5.0, 1.0, 0)]))
     assert st.profit_factor is None and st.avg_loss is None and st.win_rate_pct == 100.0
-    empty = trade_stats(np.zeros(0, dtype=TRADE_DTYPE), None, np.zeros(4))
+    empty = trade_stats(np.zeros(0, dtype=TRADE_DTYPE), None, 4)
     assert empty.count == 0 and empty.win_rate_pct is None and empty.expectancy is None
     assert empty.profit_factor is None and empty.exposure_pct == 0.0
     assert trade_stats(None).count == 0
@@ -345,7 +343,6 @@ def random_run():
     ts = T0 + 13 * HOUR + 37 * MIN + np.arange(n, dtype=np.int64) * MIN
     eq = 10_000 * np.exp(np.cumsum(rng.normal(0, 5e-4, n)))
     close = 50_000 * np.exp(np.cumsum(rng.normal(0, 1e-3, n)))
-    pos = np.where(rng.random(n) < 0.3, 0.1, 0.0)
     entries = np.sort(rng.choice(n - 100, 40, replace=False))
     rows = [
         (
@@ -359,7 +356,7 @@ def random_run():
         )
         for e, p in zip(entries, rng.normal(0.5, 10, 40), strict=True)
     ]
-    return make_result(ts, eq, 10_000.0, close, pos, make_trades(rows))
+    return make_result(ts, eq, 10_000.0, close, make_trades(rows))
 
 
 def _pandas_daily(res: BacktestResult) -> pd.Series:
@@ -391,7 +388,8 @@ def test_against_pandas_reference(random_run):
     assert m.cagr_pct == pytest.approx(cagr * 100)
     assert m.calmar == pytest.approx(cagr / (m.max_drawdown_pct / 100))
     assert m.buy_and_hold_return_pct == pytest.approx((res.close[-1] / res.close[0] - 1) * 100)
-    assert m.exposure_pct == pytest.approx(np.mean(res.position != 0) * 100)
+    held = sum(int(t["exit_idx"] - t["entry_idx"]) for t in res.trades)  # none still open
+    assert m.exposure_pct == pytest.approx(held / res.equity.size * 100)
 
     idx = pd.to_datetime(res.timestamp, unit="ms", utc=True)
     day_eq = pd.Series(res.equity, index=idx).resample("D").last()

@@ -46,9 +46,7 @@ def _result() -> BacktestResult:
     trades["pnl"] = [20.0, -12.0, 5.0]
     trades["return_pct"] = [2.0, -1.2, 0.5]
     trades["exit_reason"] = [EXIT_SIGNAL, EXIT_STOP_LOSS, EXIT_OPEN]
-    position = np.zeros(n)
-    position[1:11] = 0.01
-    return BacktestResult(ts, np.linspace(100, 95, n), equity, position, trades, 1000.0)
+    return BacktestResult(ts, np.linspace(100, 95, n), equity, trades, 1000.0)
 
 
 HEADER = {

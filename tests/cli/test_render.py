@@ -43,7 +43,7 @@ def _report(source: str, with_trades: bool = True) -> dict:
         trades["pnl"] = [1234.5, -300.25, 80.0]
         trades["return_pct"] = [12.3, -3.0, 0.8]
         trades["exit_reason"] = [EXIT_TAKE_PROFIT, EXIT_STOP_LOSS, EXIT_SIGNAL]
-    res = BacktestResult(ts, np.full(n, 100.0), equity, np.zeros(n), trades, 10_000.0)
+    res = BacktestResult(ts, np.full(n, 100.0), equity, trades, 10_000.0)
     m = compute_metrics(res, "1h", daily_target=50.0)
     header = {
         "strategy": "rsi",

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from tradebot.core.timeframes import timeframe_ms
-from tradebot.engine.result import EXIT_OPEN, EXIT_REASONS, BacktestResult
+from tradebot.engine.result import EXIT_OPEN, EXIT_REASONS, BacktestResult, bars_held
 
 MS_PER_DAY = 86_400_000
 DAYS_PER_YEAR = 365
@@ -481,19 +481,18 @@ class TradeStats:
 def trade_stats(
     trades: np.ndarray | None,
     timestamp: np.ndarray | None = None,
-    position: np.ndarray | None = None,
+    n_bars: int | None = None,
 ) -> TradeStats:
     """Trade statistics from a ``TRADE_DTYPE`` array.
 
     Durations in seconds need ``timestamp`` (``timestamp[exit_idx] - timestamp[entry_idx]``);
-    exposure (share of bars with a non-zero position) needs ``position``. Streaks follow the
+    exposure (share of closes with a position held) needs ``n_bars``. Streaks follow the
     order of exits.
     """
     exposure = None
-    if position is not None:
-        pos = np.asarray(position)
-        if pos.size:
-            exposure = np.count_nonzero(pos) / pos.size * 100.0
+    if n_bars:
+        held = bars_held(trades) if trades is not None else 0
+        exposure = held / n_bars * 100.0
     if trades is None or len(trades) == 0:
         return TradeStats(exposure_pct=exposure)
 
@@ -745,7 +744,7 @@ def compute_metrics(result: BacktestResult, timeframe: str, daily_target: float 
     cagr = annualized_return(equity, initial, span_days)
     max_dd, dd_bars, peak, trough, dd_s, dd_abs = _drawdown(equity, ts)
     var95, cvar95 = var_cvar(d.ret, 0.95)
-    st = trade_stats(trades, ts, result.position)
+    st = trade_stats(trades, ts, int(result.equity.shape[0]))
 
     return Metrics(
         timeframe=timeframe,

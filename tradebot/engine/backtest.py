@@ -49,15 +49,15 @@ def run_signals(candles: Candles, signals: Signals, config: EngineConfig) -> Bac
 
     n = len(candles)
     shorts = config.allow_short and signals.short_entries.size > 0
-    equity, position, raw = simulate_nb(
+    equity, raw = simulate_nb(
         candles.open, candles.high, candles.low, candles.close, atr_for(candles, config),
         _bool(signals.entries, n, "entries"), _bool(signals.exits, n, "exits"),
         _bool(signals.short_entries, n, "short_entries") if shorts else _NO_SIGNAL,
         _bool(signals.short_exits, n, "short_exits") if shorts else _NO_SIGNAL,
         config.to_vector(),
     )
-    return BacktestResult(candles.timestamp, candles.close, equity, position,
-                          trades_to_records(raw), config.initial_capital)
+    return BacktestResult(candles.timestamp, candles.close, equity, trades_to_records(raw),
+                          config.initial_capital)
 
 
 def run_strategy(candles: Candles, strategy: Strategy, config: EngineConfig) -> BacktestResult:

@@ -251,7 +251,7 @@ def _grow_nb(trades, n_trades):
 
 @njit(cache=True)
 def _run_chunk_nb(start, stop, open_, high, low, close, atr, entries, exits, short_entries,
-                  short_exits, params, state, trades, n_trades, equity, position):
+                  short_exits, params, state, trades, n_trades, equity):
     """The loop body over ``[start, stop)``; stops early when ``trades`` is nearly full.
 
     Returns ``(next_bar, n_trades)``. Kept free of array reassignment so numba keeps
@@ -276,7 +276,6 @@ def _run_chunk_nb(start, stop, open_, high, low, close, atr, entries, exits, sho
                 n_trades = check_stops_nb(t, open_[t], high[t], low[t], atr_prev, params,
                                           state, trades, n_trades)
         equity[t] = state[S_CASH] + state[S_UNITS] * close[t]
-        position[t] = state[S_UNITS]
         if state[S_PENDING] == NO_ORDER:
             se = has_se and short_entries[t]
             sx = has_sx and short_exits[t]
@@ -287,12 +286,12 @@ def _run_chunk_nb(start, stop, open_, high, low, close, atr, entries, exits, sho
 
 @njit(cache=True)
 def run_bars_nb(start, stop, open_, high, low, close, atr, entries, exits, short_entries,
-                short_exits, params, state, trades, n_trades, equity, position):
+                short_exits, params, state, trades, n_trades, equity):
     """Advance the account over bars ``[start, stop)``: the one loop of every mode.
 
     The backtest runs it once over the whole history; the step runner (paper, live)
     runs it over the bars that closed since its last run, with the persisted
-    ``state``. Writes ``equity``/``position`` at each bar's close and appends closed
+    ``state``. Writes ``equity`` at each bar's close and appends closed
     trades to ``trades`` (grown as needed). Returns ``(trades, n_trades)``.
     ``atr`` and the short signal arrays may be empty (unused). The guards keep the
     common bar (nothing to do) free of work.
@@ -301,7 +300,7 @@ def run_bars_nb(start, stop, open_, high, low, close, atr, entries, exits, short
     while True:
         t, n_trades = _run_chunk_nb(t, stop, open_, high, low, close, atr, entries, exits,
                                     short_entries, short_exits, params, state, trades,
-                                    n_trades, equity, position)
+                                    n_trades, equity)
         if t >= stop:
             return trades, n_trades
         trades = _grow_nb(trades, n_trades)
@@ -318,26 +317,45 @@ def close_open_trade_nb(t, close, state, trades, n_trades):
 @njit(cache=True)
 def simulate_nb(open_, high, low, close, atr, entries, exits, short_entries, short_exits,
                 params):
-    """Run the whole history. Returns (equity, position, trades[:n])."""
+    """Run the whole history. Returns (equity, trades[:n]).
+
+    The position held at each close follows from the trades (see
+    :func:`positions_nb`), so the loop does not write it.
+    """
     n = close.shape[0]
     equity = np.empty(n, dtype=np.float64)
-    position = np.empty(n, dtype=np.float64)
     trades = np.empty((64, N_TRADE_COLS), dtype=np.float64)
     state = new_state_nb(params)
     trades, n_trades = run_bars_nb(0, n, open_, high, low, close, atr, entries, exits,
                                    short_entries, short_exits, params, state, trades, 0,
-                                   equity, position)
+                                   equity)
     if n > 0:
         n_trades = close_open_trade_nb(n - 1, close, state, trades, n_trades)
-    return equity, position, trades[:n_trades].copy()
+    return equity, trades[:n_trades].copy()
+
+
+@njit(cache=True)
+def positions_nb(n, entry_idx, exit_idx, direction, units, exit_reason):
+    """Signed units held at each bar's close, from the trades.
+
+    A trade holds from its entry bar up to, not including, its exit bar (it left at
+    that bar's open or inside it); a still-open trade holds through the last bar.
+    """
+    pos = np.zeros(n, dtype=np.float64)
+    for k in range(entry_idx.shape[0]):
+        stop = exit_idx[k] + 1 if exit_reason[k] == EXIT_OPEN else exit_idx[k]
+        v = units[k] * direction[k]
+        for t in range(entry_idx[k], stop):
+            pos[t] = v
+    return pos
 
 
 @njit(cache=True)
 def _summary_nb(open_, high, low, close, atr, entries, exits, short_entries, short_exits,
                 params, out):
     """Trades, final equity and max drawdown of one run (for sweeps)."""
-    equity, _, trades = simulate_nb(open_, high, low, close, atr, entries, exits,
-                                    short_entries, short_exits, params)
+    equity, trades = simulate_nb(open_, high, low, close, atr, entries, exits,
+                                 short_entries, short_exits, params)
     peak = -np.inf
     max_dd = 0.0
     for t in range(equity.shape[0]):

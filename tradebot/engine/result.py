@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -41,16 +42,34 @@ TRADE_DTYPE = np.dtype(
 )
 
 
+def bars_held(trades: np.ndarray) -> int:
+    """Closes at which a position was held: exit bars excluded, a still-open trade's
+    last bar included (the same rule as :attr:`BacktestResult.position`)."""
+    if trades.size == 0:
+        return 0
+    spans = trades["exit_idx"] - trades["entry_idx"] + (trades["exit_reason"] == EXIT_OPEN)
+    return int(spans.sum())
+
+
 @dataclass(frozen=True)
 class BacktestResult:
-    """Equity marked to market at every close, position held at every close, trades."""
+    """Equity marked to market at every close, and the trades."""
 
     timestamp: np.ndarray  # int64 ms, candle open times
     close: np.ndarray  # float64, the closes used for marking
     equity: np.ndarray  # float64, cash + units * close after that bar's fills
-    position: np.ndarray  # float64, signed units held at the close
     trades: np.ndarray  # TRADE_DTYPE
     initial_capital: float
+
+    @cached_property
+    def position(self) -> np.ndarray:
+        """Signed units held at each close, derived from the trades (computed on demand)."""
+        from tradebot.engine.kernels import positions_nb
+
+        t = self.trades
+        return positions_nb(self.equity.shape[0], t["entry_idx"].astype(np.int64),
+                            t["exit_idx"].astype(np.int64), t["direction"].astype(np.float64),
+                            t["units"].astype(np.float64), t["exit_reason"].astype(np.int64))
 
     @property
     def final_equity(self) -> float:
