@@ -169,15 +169,13 @@ def tradebot_candles(a: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
 
 def tradebot_single(candles: Any, period: int = 14, lower: float = 30.0,
                     upper: float = 70.0) -> Outputs:
-    from tradebot.engine.backtest import run_strategy
+    from tradebot.engine.backtest import max_drawdown, run_strategy
     from tradebot.engine.config import EngineConfig
     from tradebot.strategies.builtin.rsi import RsiStrategy
 
     res = run_strategy(candles, RsiStrategy(period=period, lower=lower, upper=upper),
                        EngineConfig(initial_capital=INIT_CASH, maker_fee=FEE, taker_fee=FEE))
-    eq = res.equity
-    dd = float((1.0 - eq / np.maximum.accumulate(eq)).max()) if eq.size else 0.0
-    return outputs(len(res.trades), res.final_equity, dd)
+    return outputs(len(res.trades), res.final_equity, max_drawdown(res.equity))
 
 
 def tradebot_sweep(candles: Any, grid: list[tuple[int, float, float]]) -> list[Outputs]:

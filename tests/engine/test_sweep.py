@@ -109,3 +109,15 @@ def test_workload_sweep_on_100k_contains_the_reference_answer(h):
     assert out[i, 0] == 352
     assert out[i, 1] == pytest.approx(6_932.961870, abs=5e-7)
     assert out[i, 2] * 100 == pytest.approx(34.4428, abs=5e-5)
+
+
+def test_max_drawdown_matches_numpy_reference():
+    from tradebot.engine.backtest import max_drawdown
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 50, 5000):
+        eq = 1000 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+        ref = float((1.0 - eq / np.maximum.accumulate(eq)).max())
+        assert max_drawdown(eq) == pytest.approx(ref, rel=1e-12, abs=1e-15)
+    assert max_drawdown(np.array([1.0, 2.0, 3.0])) == 0.0
+    assert max_drawdown(np.array([4.0, 1.0, 8.0, 2.0])) == pytest.approx(0.75)

@@ -60,6 +60,13 @@ def run_signals(candles: Candles, signals: Signals, config: EngineConfig) -> Bac
                           config.initial_capital)
 
 
+def max_drawdown(equity: np.ndarray) -> float:
+    """Largest peak-to-trough fall of ``equity`` as a fraction (one compiled pass)."""
+    from tradebot.engine.kernels import max_drawdown_nb
+
+    return float(max_drawdown_nb(np.ascontiguousarray(equity, dtype=np.float64)))
+
+
 def run_strategy(candles: Candles, strategy: Strategy, config: EngineConfig) -> BacktestResult:
     """Indicators, signals and simulation of one strategy over one history."""
     return run_signals(candles, strategy.signals_for(candles), config)

@@ -351,22 +351,30 @@ def positions_nb(n, entry_idx, exit_idx, direction, units, exit_reason):
 
 
 @njit(cache=True)
+def max_drawdown_nb(equity):
+    """Largest ``1 - equity[t] / max(equity[:t+1])`` (a fraction), in one pass."""
+    peak = -np.inf
+    max_dd = 0.0
+    for t in range(equity.shape[0]):
+        e = equity[t]
+        if e > peak:
+            peak = e
+        elif peak > 0.0:
+            dd = 1.0 - e / peak
+            if dd > max_dd:
+                max_dd = dd
+    return max_dd
+
+
+@njit(cache=True)
 def _summary_nb(open_, high, low, close, atr, entries, exits, short_entries, short_exits,
                 params, out):
     """Trades, final equity and max drawdown of one run (for sweeps)."""
     equity, trades = simulate_nb(open_, high, low, close, atr, entries, exits,
                                  short_entries, short_exits, params)
-    peak = -np.inf
-    max_dd = 0.0
-    for t in range(equity.shape[0]):
-        if equity[t] > peak:
-            peak = equity[t]
-        dd = 1.0 - equity[t] / peak
-        if dd > max_dd:
-            max_dd = dd
     out[0] = trades.shape[0]
     out[1] = equity[-1] if equity.shape[0] > 0 else params[P_INIT]
-    out[2] = max_dd
+    out[2] = max_drawdown_nb(equity)
 
 
 @njit(cache=True, parallel=True)
