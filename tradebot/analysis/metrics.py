@@ -555,7 +555,7 @@ def exit_reason_breakdown(trades: np.ndarray | None) -> list[dict[str, Any]]:
     codes = np.asarray(trades["exit_reason"], dtype=np.int64)
     pnl = np.asarray(trades["pnl"], dtype=np.float64)
     rp = np.asarray(trades["return_pct"], dtype=np.float64)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for code in np.unique(codes):
         sel = codes == code
         p = pnl[sel]
@@ -734,7 +734,11 @@ def compute_metrics(result: BacktestResult, timeframe: str, daily_target: float 
 
     start_ms = int(ts[0]) if n else None
     end_ms = int(ts[-1]) if n else None
-    span_days = (end_ms - start_ms + tf_ms) / MS_PER_DAY if n else 0.0
+    span_days = (
+        (end_ms - start_ms + tf_ms) / MS_PER_DAY
+        if start_ms is not None and end_ms is not None  # i.e. n > 0
+        else 0.0
+    )
 
     d = _daily(ts, equity, initial)
     rows = _daily_rows(d, _closed_per_day(d, ts, trades), daily_target)

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console, Group, JustifyMethod
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -337,8 +337,9 @@ def _monthly_table(monthly: Sequence[Mapping[str, Any]]) -> Table:
         for m in range(1, 13):
             v = months.get(m)
             cells.append(_color(v, fmt_pct(v, sign=True)) if m in months else "")
-            if _num(v) is not None:
-                growth *= 1.0 + float(v) / 100.0
+            num = _num(v)  # float(v) when finite, else None
+            if num is not None:
+                growth *= 1.0 + num / 100.0
         ytd = (growth - 1.0) * 100.0
         cells.append(_color(ytd, fmt_pct(ytd, sign=True)))
         t.add_row(*cells)
@@ -367,9 +368,12 @@ def _exit_reason_table(rows: Sequence[Mapping[str, Any]], quote: str | None) -> 
 def _trades_table(trades: Sequence[Mapping[str, Any]], quote: str | None) -> Table:
     cur = quote or "quote"
     t = Table(title=f"Trades ({len(trades)})", box=box.SIMPLE_HEAVY, title_style="bold")
-    for col, justify in (("#", "right"), ("Side", "left"), ("Entry", "left"), ("Exit", "left"),
-                         ("Entry price", "right"), ("Exit price", "right"), ("Units", "right"),
-                         (f"P&L {cur}", "right"), ("P&L %", "right"), ("Exit reason", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("#", "right"), ("Side", "left"), ("Entry", "left"), ("Exit", "left"),
+        ("Entry price", "right"), ("Exit price", "right"), ("Units", "right"),
+        (f"P&L {cur}", "right"), ("P&L %", "right"), ("Exit reason", "left"),
+    )
+    for col, justify in columns:
         t.add_column(col, justify=justify, no_wrap=col in ("Entry", "Exit"))
     for i, tr in enumerate(trades, 1):
         t.add_row(
@@ -431,7 +435,7 @@ def render_run_list(runs: Sequence[Mapping[str, Any]], console: Console) -> None
         console.print(Text("No stored runs.", style="dim"))
         return
     t = Table(title="Runs", box=box.SIMPLE_HEAVY, title_style="bold")
-    for name, just in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("ID", "left"),
         ("Date", "left"),
         ("Strategy", "left"),
@@ -442,7 +446,8 @@ def render_run_list(runs: Sequence[Mapping[str, Any]], console: Console) -> None
         ("Max DD %", "right"),
         ("Sharpe", "right"),
         ("Data", "left"),
-    ):
+    )
+    for name, just in columns:
         t.add_column(name, justify=just, no_wrap=name in ("ID", "Date"))
     for r in runs:
         ret = _pick(r, "total_return_pct", "return_pct")

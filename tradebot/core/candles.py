@@ -83,8 +83,11 @@ class Candles:
         else:
             idx = pd.DatetimeIndex(df.index)
             ts = (idx.as_unit("ms").asi8 if idx.tz is not None else idx.as_unit("ms").asi8)
+        timestamp = np.ascontiguousarray(ts, dtype=np.int64)
+        open_, high, low, close, volume = (
+            np.ascontiguousarray(df[c].to_numpy(dtype=np.float64)) for c in COLUMNS[1:]
+        )
         return cls(
-            np.ascontiguousarray(ts, dtype=np.int64),
-            *(np.ascontiguousarray(df[c].to_numpy(dtype=np.float64)) for c in COLUMNS[1:]),
+            timestamp, open_, high, low, close, volume,
             **meta,  # type: ignore[arg-type]
         )

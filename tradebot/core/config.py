@@ -333,7 +333,8 @@ class _EnvSource(EnvSettingsSource):
         data = super().__call__()
         strategy = data.get("strategy")
         params = strategy.get("params") if isinstance(strategy, dict) else None
-        if isinstance(params, dict):  # env values are text: "14" -> 14, "true" -> True
+        # env values are text: "14" -> 14, "true" -> True
+        if isinstance(strategy, dict) and isinstance(params, dict):
             strategy["params"] = {k: _coerce_text(v) for k, v in params.items()}
         return data
 
@@ -387,15 +388,15 @@ class Settings(BaseSettings):
     database_url: str | None = None
     seed: Int = Field(42, ge=0, le=2**32 - 1)
     preset: str | None = None
-    market: MarketConfig = Field(default_factory=MarketConfig)
-    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
-    fees: FeesConfig = Field(default_factory=FeesConfig)
-    slippage: SlippageConfig = Field(default_factory=SlippageConfig)
-    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
-    sizing: SizingConfig = Field(default_factory=SizingConfig)
+    market: MarketConfig = Field(default_factory=MarketConfig)  # type: ignore[arg-type]
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)  # type: ignore[arg-type]
+    fees: FeesConfig = Field(default_factory=FeesConfig)  # type: ignore[arg-type]
+    slippage: SlippageConfig = Field(default_factory=SlippageConfig)  # type: ignore[arg-type]
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)  # type: ignore[arg-type]
+    sizing: SizingConfig = Field(default_factory=SizingConfig)  # type: ignore[arg-type]
     stops: StopsConfig = Field(default_factory=StopsConfig)
-    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
-    risk: RiskConfig = Field(default_factory=RiskConfig)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)  # type: ignore[arg-type]
+    risk: RiskConfig = Field(default_factory=RiskConfig)  # type: ignore[arg-type]
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)
 
     _source_files: tuple[Path, ...] = PrivateAttr(default=())
@@ -488,8 +489,9 @@ def load_settings(
         raise ConfigError(_describe_env_error(e, environ)) from None
 
     # ---- the config file
+    file_path: Path | None
     if config_file is not None:
-        file_path: Path | None = Path(config_file).expanduser()
+        file_path = Path(config_file).expanduser()
         if not file_path.exists():
             raise ConfigError(f"config file {file_path} not found")
     else:

@@ -195,8 +195,9 @@ class CandleCache:
             )
         arrays = [_column(table, c, np.int64 if c == "timestamp" else np.float64, path)
                   for c in COLUMNS]
-        candles = Candles(*arrays, exchange=ex, symbol=sym, timeframe=tf, source="cache",
-                          meta={"path": str(path)})
+        ts, open_, high, low, close, volume = arrays  # always the six COLUMNS
+        candles = Candles(ts, open_, high, low, close, volume, exchange=ex, symbol=sym,
+                          timeframe=tf, source="cache", meta={"path": str(path)})
         candles.meta["gap_report"] = validate_candles(candles, str(path), timeframe_ms(tf))
         return candles
 
@@ -254,7 +255,7 @@ def _column(table: object, name: str, dtype: type, path: Path) -> np.ndarray:
     if col.null_count:
         row = int(np.argmax(col.is_null().to_numpy(zero_copy_only=False))) + 1
         raise DataValidationError(f"{path}: row {row}: {name} is null")
-    arr = np.ascontiguousarray(col.to_numpy(), dtype=dtype)
+    arr: np.ndarray = np.ascontiguousarray(col.to_numpy(), dtype=dtype)
     return arr if arr.flags.writeable else arr.copy()
 
 

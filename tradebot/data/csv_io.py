@@ -167,8 +167,9 @@ def read_candles_csv(path: str | os.PathLike[str], exchange: str = "", symbol: s
         arrays = _read_fast(p, src, compression, names, delim, where, skip)
     except _SlowPath:
         arrays = _read_slow(p, src, compression, names, delim, where)
-    candles = Candles(*arrays, exchange=exchange, symbol=symbol, timeframe=timeframe,
-                      source="csv", meta={"path": src})
+    ts, open_, high, low, close, volume = arrays  # always the six COLUMNS
+    candles = Candles(ts, open_, high, low, close, volume, exchange=exchange, symbol=symbol,
+                      timeframe=timeframe, source="csv", meta={"path": src})
     report = validate_candles(candles, src)
     candles.meta["gap_report"] = report
     return candles

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numba import njit
@@ -391,7 +392,9 @@ def _generate(seed: int, symbol: str, tf: int, i0: int, i1: int) -> dict[str, np
     streams = _streams(seed, symbol, tf)
     season_vol, season_volume = _season_tables(tf, p)
     n_out = i1 - i0
-    out = {k: np.empty(n_out) for k in ("open", "high", "low", "close", "volume")}
+    out: dict[str, np.ndarray] = {
+        k: np.empty(n_out) for k in ("open", "high", "low", "close", "volume")
+    }
     out["regime"] = np.empty(n_out, dtype=np.int8)
     out["timestamp"] = _first_bar_ms(tf) + np.arange(i0, i1, dtype=np.int64) * tf
     state = np.array([p.x0, 1.0, float(p.regime0), p.x0, 1.0, 0.0])
@@ -405,7 +408,7 @@ def _generate(seed: int, symbol: str, tf: int, i0: int, i1: int) -> dict[str, np
         u_drift = streams[_S_DRIFT].random(n)
         uniforms = []
         for s in (_S_HIGH, _S_LOW, _S_VOLUME):  # one 64-bit draw per double: skippable
-            streams[s].bit_generator.advance(skip)
+            cast(np.random.PCG64, streams[s].bit_generator).advance(skip)
             uniforms.append(streams[s].random(n - skip))
         lo, hi = max(a, i0) - i0, max(b, i0) - i0
         _simulate_nb(a, z, mix, u_switch, u_drift, uniforms[0], uniforms[1], uniforms[2],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tradebot.core.candles import Candles
 from tradebot.core.errors import DataValidationError
@@ -15,6 +15,7 @@ from tradebot.services.provenance import candles_sha256, code_version
 if TYPE_CHECKING:
     from tradebot.analysis.metrics import Metrics
     from tradebot.core.config import Settings
+    from tradebot.data.validation import GapReport
     from tradebot.engine.result import BacktestResult
     from tradebot.strategies.base import Strategy
 
@@ -136,7 +137,7 @@ def run_backtest(
     step("computing metrics")
     metrics = compute_metrics(result, s.market.timeframe, s.risk.daily_profit_target)
     data_sha = candles_sha256(candles)
-    gaps = candles.meta.get("gap_report")
+    gaps = cast("GapReport | None", candles.meta.get("gap_report"))
     resolved = settings_to_dict(s)
     resolved.pop("home", None)
     resolved.pop("database_url", None)
@@ -292,8 +293,9 @@ def rerun(ctx: Context, run_id: int) -> RerunOutcome:
     overrides.pop("exchanges", None)
     overrides.pop("data", None)  # provenance, not settings
     overrides["backtest"] = dict(overrides.get("backtest") or {})
-    overrides["backtest"]["since"] = _iso(run.data_start_ms)
-    overrides["backtest"]["until"] = _iso(run.data_end_ms + 1)
+    # run_backtest always stores the data range; cast only informs the type checker
+    overrides["backtest"]["since"] = _iso(cast(int, run.data_start_ms))
+    overrides["backtest"]["until"] = _iso(cast(int, run.data_end_ms) + 1)
     settings = load_settings(overrides=overrides, env={})
     sub = Context(settings, ctx.strategy_path)
     sub.__dict__["store"] = ctx.store

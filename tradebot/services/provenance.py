@@ -43,5 +43,5 @@ def candles_sha256(candles: Candles) -> str:
     for name in COLUMNS:
         arr = np.ascontiguousarray(getattr(candles, name))
         h.update(name.encode())
-        h.update(memoryview(arr).cast("B"))
+        h.update(arr.data.cast("B"))  # arr.data is memoryview(arr)
     return h.hexdigest()
