@@ -302,13 +302,50 @@ class RiskConfig(_Section):
     daily_profit_target: Float = Field(5.0, ge=0)  # quote currency per day
 
 
+class FetchConfig(_Section):
+    """What ``tradebot fetch`` downloads when called without markets.
+
+    ``markets`` are ``"exchange:SYMBOL"`` strings (``"binance:BTC/USDT"``), so one call can
+    cover several exchanges; ``days`` is the history fetched when nothing is cached.
+    """
+
+    markets: list[str] = Field(default_factory=list)
+    timeframes: list[str] = Field(default_factory=lambda: ["1h"])
+    days: Int = Field(30, ge=1, le=36_500)
+
+    @field_validator("markets")
+    @classmethod
+    def _check_markets(cls, value: list[str]) -> list[str]:
+        for item in value:
+            exchange, sep, symbol = item.partition(":")
+            if not sep or not exchange or "/" not in symbol:
+                raise PydanticCustomError(
+                    "fetch_market",
+                    "invalid market {value}: expected exchange:BASE/QUOTE, e.g. binance:BTC/USDT",
+                    {"value": repr(item)},
+                )
+        return value
+
+    @field_validator("timeframes")
+    @classmethod
+    def _check_timeframes(cls, value: list[str]) -> list[str]:
+        for tf in value:
+            if not _TIMEFRAME.match(tf) or int(tf[:-1]) <= 0:
+                raise PydanticCustomError("timeframe", "invalid timeframe {value}", {"value": repr(tf)})
+        return value
+
+
 class ExchangeCredentials(_Section):
-    """API credentials for one exchange (``[exchanges.binance]``); never printed."""
+    """One exchange's connection (``[exchanges.binance]``): API credentials (never
+    printed), an API base URL override (testnet, proxy, replay server), the request
+    timeout, and whether ccxt's rate limiter is on."""
 
     api_key: SecretStr | None = None
     secret: SecretStr | None = None
     password: SecretStr | None = None
     base_url: str | None = None
+    timeout_ms: Int = Field(10_000, ge=100, le=600_000)
+    rate_limit: bool = True
 
 
 # --------------------------------------------------------------------------- sources
@@ -397,6 +434,7 @@ class Settings(BaseSettings):
     stops: StopsConfig = Field(default_factory=StopsConfig)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)  # type: ignore[arg-type]
     risk: RiskConfig = Field(default_factory=RiskConfig)  # type: ignore[arg-type]
+    fetch: FetchConfig = Field(default_factory=FetchConfig)  # type: ignore[arg-type]
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)
 
     _source_files: tuple[Path, ...] = PrivateAttr(default=())

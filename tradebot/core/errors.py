@@ -59,3 +59,33 @@ class ExchangeError(TradebotError):
 
 class ExchangeUnavailable(ExchangeError):
     """The exchange could not be reached (network, maintenance, rate limit)."""
+
+
+class ExchangeRateLimited(ExchangeUnavailable):
+    """The exchange asked us to slow down (HTTP 429/418, DDoS protection)."""
+
+
+class ExchangeBadResponse(ExchangeUnavailable):
+    """The exchange answered with something that is not a valid response (HTML, garbage)."""
+
+
+class ExchangeAuthError(ExchangeError):
+    """The exchange refused our credentials or permissions."""
+
+    exit_code = 2
+
+
+class ExchangeNotSupported(UsageError):
+    """Unknown exchange id, symbol or timeframe, or an operation the exchange lacks."""
+
+
+class InsufficientFunds(ExchangeError):
+    """The account cannot pay for the order."""
+
+
+class InvalidOrder(ExchangeError):
+    """The exchange rejected the order's parameters."""
+
+
+class OrderNotFound(ExchangeError):
+    """The exchange does not know the order."""

@@ -1,0 +1,225 @@
+"""Incremental, resumable candle download over the exchange port.
+
+For one (exchange, symbol, timeframe) the downloader:
+
+1. asks the exchange for its clock and works out the last *closed* candle (the candle
+   containing "now" is still open and is never stored);
+2. compares the requested range with what the cache holds and downloads only what is
+   missing: older history before the cached range (prepend) and newer candles after it;
+3. paginates forward from each missing range's start, ``max_candles_per_request`` at a
+   time, checking every page (aligned, increasing, in range, sane prices) and asking
+   again when a page is bad;
+4. merges into the cache at checkpoints (every few seconds or rows) with an atomic
+   write, and registers the dataset in the store through a callback.
+
+A run killed at any moment loses at most the pages since the last checkpoint; run
+again, it starts from what the cache holds and ends with the same file as an
+uninterrupted run (the file's content is the sorted union of closed candles, written
+deterministically). Gaps the exchange really has are reported, never filled.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tradebot.core.candles import Candles
+from tradebot.core.errors import ExchangeBadResponse, UsageError
+from tradebot.core.timeframes import timeframe_ms
+from tradebot.data.cache import CachedFile, CandleCache
+from tradebot.data.validation import format_ts
+from tradebot.exchanges.port import Exchange
+
+DEFAULT_DAYS = 30
+_DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    exchange: str
+    symbol: str
+    timeframe: str
+    requests: int
+    downloaded: int  # new candles written
+    rows: int  # candles in the cache afterwards
+    start_ms: int | None
+    end_ms: int | None
+    gaps: int
+    missing: int
+    gap_summary: str
+    path: str
+    up_to_date: bool  # nothing was missing
+
+
+#: progress(done_candles, expected_candles) — called after every page.
+Progress = Callable[[int, int], None]
+#: on_checkpoint(cached_file) — called after every write of the cache file.
+OnCheckpoint = Callable[[CachedFile], None]
+
+
+def _ranges_to_fetch(have: tuple[int, int] | None, since: int, end: int, tf: int) -> list[tuple[int, int]]:
+    """Half-open ``[start, stop)`` ranges of open times missing from ``have``."""
+    if since >= end:
+        return []
+    if have is None:
+        return [(since, end)]
+    first, last = have
+    out = []
+    if since < first:
+        out.append((since, min(first, end)))
+    if last + tf < end:
+        out.append((max(last + tf, since), end))
+    return [(a, b) for a, b in out if a < b]
+
+
+def _check_page(page: np.ndarray, cursor: int, stop: int, tf: int, what: str) -> np.ndarray:
+    """Rows of ``page`` inside ``[cursor, stop)``; a malformed page raises ExchangeBadResponse."""
+    if page.size == 0:
+        return page.reshape(0, 6)
+    if page.ndim != 2 or page.shape[1] != 6:
+        raise ExchangeBadResponse(f"{what}: candle page has shape {page.shape}, expected (n, 6)")
+    ts = page[:, 0]
+    if not np.isfinite(page).all():
+        raise ExchangeBadResponse(f"{what}: candle page contains NaN or infinite values")
+    if np.any(ts % tf != 0):
+        raise ExchangeBadResponse(f"{what}: candle open times not aligned to the timeframe")
+    if page.shape[0] > 1 and np.any(np.diff(ts) <= 0):
+        raise ExchangeBadResponse(f"{what}: candle page is not strictly increasing in time")
+    o, h, lo, c = page[:, 1], page[:, 2], page[:, 3], page[:, 4]
+    if np.any(np.minimum(np.minimum(o, h), np.minimum(lo, c)) <= 0) or np.any(page[:, 5] < 0) \
+            or np.any(h < np.maximum(o, c)) or np.any(lo > np.minimum(o, c)):
+        raise ExchangeBadResponse(f"{what}: candle page has impossible prices (high/low/open/close)")
+    keep = (ts >= cursor) & (ts < stop)
+    return page[keep]
+
+
+def _merge(existing: Candles | None, pages: list[np.ndarray], exchange: str, symbol: str,
+           timeframe: str) -> Candles:
+    """Sorted union of the cached candles and new rows (cached values win on overlap)."""
+    parts = [p for p in pages if p.size]
+    new = np.concatenate(parts) if parts else np.empty((0, 6))
+    if existing is not None and len(existing):
+        old = np.column_stack([existing.timestamp.astype(np.float64), existing.open, existing.high,
+                               existing.low, existing.close, existing.volume])
+        rows = np.concatenate([old, new])
+    else:
+        rows = new
+    ts = rows[:, 0].astype(np.int64)
+    _, first = np.unique(ts, return_index=True)  # first occurrence: cached rows come first
+    rows = rows[first]
+    ts = ts[first]
+    return Candles(np.ascontiguousarray(ts), *(np.ascontiguousarray(rows[:, i]) for i in range(1, 6)),
+                   exchange=exchange, symbol=symbol, timeframe=timeframe, source="cache")
+
+
+class Downloader:
+    """Downloads candles from one exchange into the cache."""
+
+    def __init__(self, exchange: Exchange, cache: CandleCache, exchange_id: str | None = None,
+                 checkpoint_seconds: float = 5.0, checkpoint_rows: int = 250_000,
+                 bad_page_retries: int = 5, clock: Callable[[], float] = time.monotonic) -> None:
+        self.exchange = exchange
+        self.cache = cache
+        self.exchange_id = (exchange_id or exchange.id).lower()
+        self.checkpoint_seconds = checkpoint_seconds
+        self.checkpoint_rows = checkpoint_rows
+        self.bad_page_retries = bad_page_retries
+        self.clock = clock
+
+    def fetch(self, symbol: str, timeframe: str, since_ms: int | None = None,
+              until_ms: int | None = None, progress: Progress | None = None,
+              on_checkpoint: OnCheckpoint | None = None) -> FetchResult:
+        """Bring the cache for ``symbol``/``timeframe`` up to ``[since_ms, until_ms)``.
+
+        Without ``since_ms``: continue after the cached range, or the last 30 days when
+        nothing is cached. Without ``until_ms``: up to the last closed candle.
+        """
+        tf = timeframe_ms(timeframe)
+        ex_id = self.exchange_id
+        what = f"{ex_id} {symbol} {timeframe}"
+        now = self.exchange.server_time_ms()
+        last_closed_open = (now // tf) * tf - tf  # the candle containing `now` is still open
+        end = last_closed_open + tf
+        if until_ms is not None:
+            end = min(end, -(-until_ms // tf) * tf)
+        if since_ms is not None and since_ms > now:
+            raise UsageError(f"--since {format_ts(since_ms)} is in the future "
+                             f"(exchange time is {format_ts(now)})")
+        existing = self.cache.load(ex_id, symbol, timeframe) if self.cache.exists(ex_id, symbol, timeframe) else None
+        have = None
+        if existing is not None and len(existing):
+            have = (int(existing.timestamp[0]), int(existing.timestamp[-1]))
+        if since_ms is None:
+            since = have[0] if have else ((end - DEFAULT_DAYS * _DAY_MS) // tf) * tf
+        else:
+            since = -(-since_ms // tf) * tf
+        ranges = _ranges_to_fetch(have, since, end, tf)
+        expected = sum((b - a) // tf for a, b in ranges)
+        limit = self.exchange.max_candles_per_request(timeframe)
+        pages: list[np.ndarray] = []
+        buffered = 0
+        downloaded = 0
+        requests = 0
+        last_checkpoint = self.clock()
+        saved: CachedFile | None = None
+
+        def checkpoint() -> None:
+            nonlocal existing, pages, buffered, last_checkpoint, saved
+            if buffered:
+                merged = _merge(existing, pages, ex_id, symbol, timeframe)
+                saved = self.cache.save(merged)
+                existing = merged
+                if on_checkpoint is not None:
+                    on_checkpoint(saved)
+            pages, buffered = [], 0
+            last_checkpoint = self.clock()
+
+        for start, stop in ranges:
+            cursor = start
+            while cursor < stop:
+                page = self._page(symbol, timeframe, cursor, stop, limit, tf, what)
+                requests += 1
+                if page.shape[0] == 0:
+                    cursor += limit * tf  # nothing here: a gap longer than a page, or the end
+                else:
+                    pages.append(page)
+                    buffered += page.shape[0]
+                    downloaded += page.shape[0]
+                    cursor = int(page[-1, 0]) + tf
+                if progress is not None:
+                    progress(min(downloaded, expected), expected)
+                if buffered >= self.checkpoint_rows or (
+                        buffered and self.clock() - last_checkpoint >= self.checkpoint_seconds):
+                    checkpoint()
+        checkpoint()
+        if saved is None and existing is not None:
+            info = self.cache.info(ex_id, symbol, timeframe)
+            path, rows = str(info.path), info.rows
+        elif saved is not None:
+            path, rows = str(saved.path), saved.rows
+        else:
+            raise ExchangeBadResponse(
+                f"{what}: the exchange returned no candles between {format_ts(since)} and "
+                f"{format_ts(end)}"
+            )
+        final = self.cache.load(ex_id, symbol, timeframe)
+        report = final.meta["gap_report"]
+        return FetchResult(ex_id, symbol, timeframe, requests, downloaded, rows,
+                           final.start_ms, final.end_ms, report.gap_count, report.missing,  # type: ignore[attr-defined]
+                           report.summary(), path, up_to_date=not ranges)  # type: ignore[attr-defined]
+
+    def _page(self, symbol: str, timeframe: str, cursor: int, stop: int, limit: int, tf: int,
+              what: str) -> np.ndarray:
+        """One checked page starting at ``cursor``; bad pages are asked for again."""
+        attempt = 0
+        while True:
+            raw = self.exchange.fetch_ohlcv(symbol, timeframe, since_ms=cursor, limit=limit)
+            try:
+                return _check_page(np.asarray(raw, dtype=np.float64), cursor, stop, tf, what)
+            except ExchangeBadResponse:
+                attempt += 1
+                if attempt >= self.bad_page_retries:
+                    raise
