@@ -12,6 +12,8 @@ from tradebot.cli import data as data_cmd
 from tradebot.cli import db as db_cmd
 from tradebot.cli import strategies as strategies_cmd
 from tradebot.cli.backtest import backtest
+from tradebot.cli.fetch import fetch, markets
+from tradebot.cli.replay import replay_exchange
 from tradebot.cli.report import report
 
 app = typer.Typer(
@@ -24,6 +26,9 @@ app = typer.Typer(
 )
 app.command("backtest")(backtest)
 app.command("report")(report)
+app.command("fetch")(fetch)
+app.command("markets")(markets)
+app.command("replay-exchange")(replay_exchange)
 app.add_typer(strategies_cmd.app, name="strategies")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(config_cmd.app, name="config")

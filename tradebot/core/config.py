@@ -312,6 +312,9 @@ class FetchConfig(_Section):
     markets: list[str] = Field(default_factory=list)
     timeframes: list[str] = Field(default_factory=lambda: ["1h"])
     days: Int = Field(30, ge=1, le=36_500)
+    #: the cache file is rewritten (atomically) at least this often during a download,
+    #: so a killed run loses at most this much work
+    checkpoint_seconds: Float = Field(5.0, gt=0, le=3600)
 
     @field_validator("markets")
     @classmethod

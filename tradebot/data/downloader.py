@@ -120,7 +120,8 @@ class Downloader:
 
     def __init__(self, exchange: Exchange, cache: CandleCache, exchange_id: str | None = None,
                  checkpoint_seconds: float = 5.0, checkpoint_rows: int = 250_000,
-                 bad_page_retries: int = 5, clock: Callable[[], float] = time.monotonic) -> None:
+                 bad_page_retries: int = 5, clock: Callable[[], float] = time.monotonic,
+                 default_days: int = DEFAULT_DAYS) -> None:
         self.exchange = exchange
         self.cache = cache
         self.exchange_id = (exchange_id or exchange.id).lower()
@@ -128,14 +129,15 @@ class Downloader:
         self.checkpoint_rows = checkpoint_rows
         self.bad_page_retries = bad_page_retries
         self.clock = clock
+        self.default_days = default_days
 
     def fetch(self, symbol: str, timeframe: str, since_ms: int | None = None,
               until_ms: int | None = None, progress: Progress | None = None,
               on_checkpoint: OnCheckpoint | None = None) -> FetchResult:
         """Bring the cache for ``symbol``/``timeframe`` up to ``[since_ms, until_ms)``.
 
-        Without ``since_ms``: continue after the cached range, or the last 30 days when
-        nothing is cached. Without ``until_ms``: up to the last closed candle.
+        Without ``since_ms``: continue after the cached range, or the last
+        ``default_days`` days when nothing is cached. Without ``until_ms``: up to the last closed candle.
         """
         tf = timeframe_ms(timeframe)
         ex_id = self.exchange_id
@@ -153,7 +155,7 @@ class Downloader:
         if existing is not None and len(existing):
             have = (int(existing.timestamp[0]), int(existing.timestamp[-1]))
         if since_ms is None:
-            since = have[0] if have else ((end - DEFAULT_DAYS * _DAY_MS) // tf) * tf
+            since = have[0] if have else ((end - self.default_days * _DAY_MS) // tf) * tf
         else:
             since = -(-since_ms // tf) * tf
         ranges = _ranges_to_fetch(have, since, end, tf)
