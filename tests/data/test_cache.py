@@ -184,11 +184,10 @@ def test_failing_write_leaves_previous_file(cache: CandleCache,
     good = cache.save(make(100))
     before = good.path.read_bytes()
 
-    def half_write(table: object, where: object, **kw: object) -> None:
-        Path(str(where)).write_bytes(b"PAR1 half a file")
-        raise OSError(28, "No space left on device")
+    def half_write(self: object, table: object, *args: object, **kw: object) -> None:
+        raise OSError(28, "No space left on device")  # the disk fills mid-file
 
-    monkeypatch.setattr(pq, "write_table", half_write)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", half_write)
     with pytest.raises(UsageError, match=r"cannot write .*BTC_USDT-1h.parquet: No space left"):
         cache.save(make(200, seed=1))
     assert good.path.read_bytes() == before
@@ -323,3 +322,39 @@ def test_atomic_errors_are_one_line_usage_errors(tmp_path: Path) -> None:
         atomic_write_bytes(blocker / "sub" / "x.bin", b"data")
     assert str(info.value).startswith(f"cannot write {blocker / 'sub' / 'x.bin'}: ")
     assert "\n" not in str(info.value)
+
+
+# --- streamed extension ------------------------------------------------------------------------
+
+
+def rows(c: Candles) -> np.ndarray:
+    return np.column_stack([c.timestamp, c.open, c.high, c.low, c.close, c.volume])
+
+
+def test_extend_streams_to_the_same_bytes_as_one_save(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import tradebot.data.cache as cache_mod
+
+    monkeypatch.setattr(cache_mod, "ROW_GROUP", 64)  # many row groups on a small file
+    full = make(1000)
+    whole = CandleCache(tmp_path / "a").save(full)
+    pieces = CandleCache(tmp_path / "b")
+    pieces.extend("binance", "BTC/USDT", "1h", after=rows(full.slice(400, 700)))
+    pieces.extend("binance", "BTC/USDT", "1h", before=rows(full.slice(100, 400)))
+    pieces.extend("binance", "BTC/USDT", "1h", after=rows(full.slice(700, 1000)))
+    done = pieces.extend("binance", "BTC/USDT", "1h", before=rows(full.slice(0, 100)))
+    assert done.path.read_bytes() == whole.path.read_bytes()
+    assert done.sha256 == whole.sha256 and done.rows == 1000
+    assert same(pieces.load("binance", "BTC/USDT", "1h"), full)
+
+
+def test_extend_reports_gaps_across_pieces_and_refuses_overlap(cache: CandleCache) -> None:
+    full = make(300)
+    cache.extend("binance", "BTC/USDT", "1h", after=rows(full.slice(0, 100)))
+    saved = cache.extend("binance", "BTC/USDT", "1h", after=rows(full.slice(150, 300)))
+    assert saved.gap_report.gaps == [(int(full.timestamp[100]), int(full.timestamp[149]), 50)]
+    assert cache.gap_report("binance", "BTC/USDT", "1h").gaps == saved.gap_report.gaps
+    before = saved.path.read_bytes()
+    with pytest.raises(DataValidationError, match="not after"):
+        cache.extend("binance", "BTC/USDT", "1h", after=rows(full.slice(250, 260)))
+    assert saved.path.read_bytes() == before  # nothing half-written

@@ -212,3 +212,25 @@ def test_garbage_answers_fail_cleanly_and_keep_the_cache(home, monkeypatch, caps
     assert code == 1, err
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
     assert target.read_bytes() == before
+
+
+def test_markets_lists_precision_and_limits(home, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    with ReplayExchange(ReplayMarket("BTC/USDT", need(BTC_4H), "4h")) as server:
+        point(monkeypatch, "binance", server.url)
+        code, out, err = run("markets", "binance", capsys=capsys)
+        fcode, fout, ferr = run("markets", "binance", "--futures", capsys=capsys)
+    assert code == 0, err
+    assert "BTC/USDT" in out and "spot" in out
+    assert fcode == 0, ferr
+    assert "BTC/USDT:USDT" in fout
+
+
+def test_unwritable_home_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a directory\n")
+    monkeypatch.setenv("TRADEBOT_HOME", str(blocker / "home"))
+    with ReplayExchange(ReplayMarket("BTC/USDT", need(BTC_4H), "4h")) as server:
+        point(monkeypatch, "binance", server.url)
+        code, out, err = run("fetch", "binance", "BTC/USDT", "-t", "4h", capsys=capsys)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "afile" in err

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,17 +129,77 @@ class CandleCache:
         ``candles.exchange``, ``symbol`` and ``timeframe`` name the file. Raises
         ``DataValidationError`` (and writes nothing) if the candles are invalid.
         """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         if not (candles.exchange and candles.symbol and candles.timeframe):
             raise UsageError(
                 "cannot cache candles without exchange, symbol and timeframe "
                 f"(got {candles.exchange!r}, {candles.symbol!r}, {candles.timeframe!r})"
             )
         ex, sym, tf = _check_names(candles.exchange, candles.symbol, candles.timeframe)
+        validate_candles(candles, _dataset(ex, sym, tf), timeframe_ms(tf))
+        return self._write(ex, sym, tf, iter([_rows_of(candles)]))
+
+    def extend(self, exchange: str, symbol: str, timeframe: str,
+               before: np.ndarray | None = None, after: np.ndarray | None = None) -> CachedFile:
+        """Atomically rewrite the cache file as ``before`` + the cached candles + ``after``.
+
+        ``before``/``after`` are ``(n, 6)`` arrays (open time, O, H, L, C, V) that must lie
+        entirely before / after the cached range; either may be empty. The file is
+        streamed one row group at a time, so memory stays flat however large it is.
+        Without a cached file, ``before`` + ``after`` become the file.
+        """
+        ex, sym, tf = _check_names(exchange, symbol, timeframe)
         path = self.path_for(ex, sym, tf)
-        report = validate_candles(candles, _dataset(ex, sym, tf), timeframe_ms(tf))
+
+        def chunks():  # type: ignore[no-untyped-def]
+            if before is not None and len(before):
+                yield _split_rows(before)
+            if path.is_file():
+                yield from self._stream(ex, sym, tf)
+            if after is not None and len(after):
+                yield _split_rows(after)
+
+        return self._write(ex, sym, tf, chunks())
+
+    def gap_report(self, exchange: str, symbol: str, timeframe: str) -> GapReport:
+        """Validate the cache file one row group at a time and report its gaps."""
+        ex, sym, tf = _check_names(exchange, symbol, timeframe)
+        path = self.path_for(ex, sym, tf)
+        if not path.is_file():
+            raise DataNotFoundError(f"no cached candles for {_dataset(ex, sym, tf)}: {path} does not exist")
+        checker = _StreamCheck(str(path), timeframe_ms(tf))
+        for chunk in self._stream(ex, sym, tf):
+            checker.add(chunk)
+        return checker.report()
+
+    def _stream(self, ex: str, sym: str, tf: str) -> Iterator[tuple[np.ndarray, ...]]:
+        """The cached file's columns, one row group at a time."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = self.path_for(ex, sym, tf)
+        try:
+            f = pq.ParquetFile(path)
+            _check_schema(f.schema_arrow, path)
+            for i in range(f.num_row_groups):
+                table = f.read_row_group(i, columns=list(COLUMNS))
+                yield tuple(_column(table, c, np.int64 if c == "timestamp" else np.float64, path)
+                            for c in COLUMNS)
+        except (pa.ArrowException, OSError, ValueError) as e:
+            raise DataValidationError(
+                f"{path}: corrupt or unreadable Parquet file ({_first_line(e)})"
+            ) from e
+
+    def _write(self, ex: str, sym: str, tf: str, chunks: Iterator[tuple[np.ndarray, ...]]) -> CachedFile:
+        """Write ``chunks`` (validated on the way) as fixed-size row groups, atomically.
+
+        Fixed row groups make the bytes depend only on the content: the same candles give
+        the same file however they arrived.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = self.path_for(ex, sym, tf)
+        checker = _StreamCheck(_dataset(ex, sym, tf), timeframe_ms(tf))
         schema = pa.schema(
             [pa.field("timestamp", pa.int64(), nullable=False)]
             + [pa.field(c, pa.float64(), nullable=False) for c in COLUMNS[1:]],
@@ -149,17 +210,35 @@ class CandleCache:
                 f"{_META_PREFIX}format": FORMAT_VERSION,
             },
         )
-        table = pa.Table.from_arrays(
-            [pa.array(np.ascontiguousarray(candles.timestamp, dtype=np.int64))]
-            + [pa.array(np.ascontiguousarray(getattr(candles, c), dtype=np.float64))
-               for c in COLUMNS[1:]],
-            schema=schema,
-        )
         with atomic_path(path) as tmp:
-            pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 20,
-                           write_statistics=["timestamp"])
+            with pq.ParquetWriter(tmp, schema, compression="zstd",
+                                  write_statistics=["timestamp"]) as writer:
+                pending: list[tuple[np.ndarray, ...]] = []
+                held = 0
+
+                def flush(final: bool) -> None:
+                    nonlocal pending, held
+                    if not held:
+                        return
+                    cols = [np.concatenate([p[i] for p in pending]) for i in range(6)]
+                    cut = held if final else (held // ROW_GROUP) * ROW_GROUP
+                    for lo in range(0, cut, ROW_GROUP):
+                        hi = min(lo + ROW_GROUP, cut)
+                        writer.write_table(pa.Table.from_arrays(
+                            [pa.array(col[lo:hi]) for col in cols], schema=schema))
+                    pending = [tuple(col[cut:] for col in cols)] if cut < held else []
+                    held -= cut
+
+                for chunk in chunks:
+                    checker.add(chunk)
+                    pending.append(chunk)
+                    held += len(chunk[0])
+                    if held >= ROW_GROUP:
+                        flush(final=False)
+                flush(final=True)
+            report = checker.report()
             digest = sha256_file(tmp)
-        return CachedFile(path, digest, len(candles), candles.start_ms, candles.end_ms, report,
+        return CachedFile(path, digest, report.rows, report.start_ms, report.end_ms, report,
                           ex, sym, tf)
 
     def load(self, exchange: str, symbol: str, timeframe: str) -> Candles:
@@ -223,6 +302,58 @@ class CandleCache:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+ROW_GROUP = 1 << 17  # rows per Parquet row group (fixed: same content, same bytes)
+
+
+def _rows_of(c: Candles) -> tuple[np.ndarray, ...]:
+    return (np.ascontiguousarray(c.timestamp, dtype=np.int64),
+            *(np.ascontiguousarray(getattr(c, name), dtype=np.float64) for name in COLUMNS[1:]))
+
+
+def _split_rows(rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(n, 6)`` float rows as six contiguous columns (timestamp as int64)."""
+    return (rows[:, 0].astype(np.int64),
+            *(np.ascontiguousarray(rows[:, i], dtype=np.float64) for i in range(1, 6)))
+
+
+class _StreamCheck:
+    """Validates consecutive chunks and joins their gap reports (row numbers run on)."""
+
+    def __init__(self, source: str, tf_ms: int) -> None:
+        self.source = source
+        self.tf = tf_ms
+        self.rows = 0
+        self.gaps: list[tuple[int, int, int]] = []
+        self.start: int | None = None
+        self.end: int | None = None
+
+    def add(self, chunk: tuple[np.ndarray, ...]) -> None:
+        ts = chunk[0]
+        if not len(ts):
+            return
+        part = validate_candles(Candles(*chunk), f"{self.source} (from row {self.rows + 1})", self.tf)
+        first = int(ts[0])
+        if self.end is not None:
+            if first <= self.end:
+                raise DataValidationError(
+                    f"{self.source}: row {self.rows + 1}: timestamp {first} is not after the "
+                    f"previous row's {self.end} (unsorted or duplicate)"
+                )
+            missing = (first - self.end) // self.tf - 1
+            if missing > 0:
+                self.gaps.append((self.end + self.tf, first - self.tf, missing))
+        else:
+            self.start = first
+        self.gaps.extend(part.gaps)
+        self.rows += len(ts)
+        self.end = int(ts[-1])
+
+    def report(self) -> GapReport:
+        if not self.rows:
+            raise DataValidationError(f"{self.source}: no candles (empty)")
+        return GapReport(self.rows, self.gaps, self.tf, self.start, self.end)
 
 
 def _metadata(schema: object) -> dict[str, str]:

@@ -9,8 +9,9 @@ For one (exchange, symbol, timeframe) the downloader:
 3. paginates forward from each missing range's start, ``max_candles_per_request`` at a
    time, checking every page (aligned, increasing, in range, sane prices) and asking
    again when a page is bad;
-4. merges into the cache at checkpoints (every few seconds or rows) with an atomic
-   write, and registers the dataset in the store through a callback.
+4. writes into the cache at checkpoints (every few seconds or rows): the file is
+   rewritten atomically, streamed one row group at a time (memory stays flat in the
+   size of the dataset), and the dataset is registered in the store through a callback.
 
 A run killed at any moment loses at most the pages since the last checkpoint; run
 again, it starts from what the cache holds and ends with the same file as an
@@ -26,8 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tradebot.core.candles import Candles
-from tradebot.core.errors import ExchangeBadResponse, UsageError
+from tradebot.core.errors import DataValidationError, ExchangeBadResponse, UsageError
 from tradebot.core.timeframes import timeframe_ms
 from tradebot.data.cache import CachedFile, CandleCache
 from tradebot.data.validation import format_ts
@@ -96,25 +96,6 @@ def _check_page(page: np.ndarray, cursor: int, stop: int, tf: int, what: str) ->
     return page[keep]
 
 
-def _merge(existing: Candles | None, pages: list[np.ndarray], exchange: str, symbol: str,
-           timeframe: str) -> Candles:
-    """Sorted union of the cached candles and new rows (cached values win on overlap)."""
-    parts = [p for p in pages if p.size]
-    new = np.concatenate(parts) if parts else np.empty((0, 6))
-    if existing is not None and len(existing):
-        old = np.column_stack([existing.timestamp.astype(np.float64), existing.open, existing.high,
-                               existing.low, existing.close, existing.volume])
-        rows = np.concatenate([old, new])
-    else:
-        rows = new
-    ts = rows[:, 0].astype(np.int64)
-    _, first = np.unique(ts, return_index=True)  # first occurrence: cached rows come first
-    rows = rows[first]
-    ts = ts[first]
-    return Candles(np.ascontiguousarray(ts), *(np.ascontiguousarray(rows[:, i]) for i in range(1, 6)),
-                   exchange=exchange, symbol=symbol, timeframe=timeframe, source="cache")
-
-
 class Downloader:
     """Downloads candles from one exchange into the cache."""
 
@@ -150,10 +131,13 @@ class Downloader:
         if since_ms is not None and since_ms > now:
             raise UsageError(f"--since {format_ts(since_ms)} is in the future "
                              f"(exchange time is {format_ts(now)})")
-        existing = self.cache.load(ex_id, symbol, timeframe) if self.cache.exists(ex_id, symbol, timeframe) else None
         have = None
-        if existing is not None and len(existing):
-            have = (int(existing.timestamp[0]), int(existing.timestamp[-1]))
+        if self.cache.exists(ex_id, symbol, timeframe):
+            info = self.cache.info(ex_id, symbol, timeframe)  # the file's footer only
+            if info.error:
+                raise DataValidationError(f"{info.path}: {info.error}")
+            if info.start_ms is not None and info.end_ms is not None:
+                have = (info.start_ms, info.end_ms)
         if since_ms is None:
             since = have[0] if have else ((end - self.default_days * _DAY_MS) // tf) * tf
         else:
@@ -169,11 +153,17 @@ class Downloader:
         saved: CachedFile | None = None
 
         def checkpoint() -> None:
-            nonlocal existing, pages, buffered, last_checkpoint, saved
+            nonlocal have, pages, buffered, last_checkpoint, saved
             if buffered:
-                merged = _merge(existing, pages, ex_id, symbol, timeframe)
-                saved = self.cache.save(merged)
-                existing = merged
+                rows = np.concatenate(pages)
+                if have is None:
+                    saved = self.cache.extend(ex_id, symbol, timeframe, after=rows)
+                else:
+                    # pages never overlap the cached range: they go before or after it
+                    saved = self.cache.extend(ex_id, symbol, timeframe,
+                                              before=rows[rows[:, 0] < have[0]],
+                                              after=rows[rows[:, 0] > have[1]])
+                have = (int(saved.start_ms), int(saved.end_ms))  # type: ignore[arg-type]
                 if on_checkpoint is not None:
                     on_checkpoint(saved)
             pages, buffered = [], 0
@@ -197,21 +187,19 @@ class Downloader:
                         buffered and self.clock() - last_checkpoint >= self.checkpoint_seconds):
                     checkpoint()
         checkpoint()
-        if saved is None and existing is not None:
-            info = self.cache.info(ex_id, symbol, timeframe)
-            path, rows = str(info.path), info.rows
-        elif saved is not None:
-            path, rows = str(saved.path), saved.rows
+        if saved is not None:
+            report = saved.gap_report
+        elif have is not None:
+            report = self.cache.gap_report(ex_id, symbol, timeframe)  # streamed, flat memory
         else:
             raise ExchangeBadResponse(
                 f"{what}: the exchange returned no candles between {format_ts(since)} and "
                 f"{format_ts(end)}"
             )
-        final = self.cache.load(ex_id, symbol, timeframe)
-        report = final.meta["gap_report"]
-        return FetchResult(ex_id, symbol, timeframe, requests, downloaded, rows,
-                           final.start_ms, final.end_ms, report.gap_count, report.missing,  # type: ignore[attr-defined]
-                           report.summary(), path, up_to_date=not ranges)  # type: ignore[attr-defined]
+        path = self.cache.path_for(ex_id, symbol, timeframe)
+        return FetchResult(ex_id, symbol, timeframe, requests, downloaded, report.rows,
+                           report.start_ms, report.end_ms, report.gap_count, report.missing,
+                           report.summary(), str(path), up_to_date=not ranges)
 
     def _page(self, symbol: str, timeframe: str, cursor: int, stop: int, limit: int, tf: int,
               what: str) -> np.ndarray:
