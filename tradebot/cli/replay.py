@@ -86,7 +86,13 @@ def replay_exchange(
     import threading
 
     from tradebot.core.errors import UsageError
-    from tradebot.testing.replay_exchange import ALL_FAULT_KINDS, FaultConfig, ReplayExchange, ReplayMarket
+    from tradebot.testing.replay_exchange import (
+        ALL_FAULT_KINDS,
+        DEFAULT_FAULT_KINDS,
+        FaultConfig,
+        ReplayExchange,
+        ReplayMarket,
+    )
 
     if dialect not in ("binance", "okx"):
         raise UsageError(f"--dialect {dialect!r}: expected binance or okx")
@@ -110,7 +116,7 @@ def replay_exchange(
         raise UsageError(f"--fault-rate {fault_rate}: expected a share between 0 and 1")
     try:
         faults = FaultConfig(rate=fault_rate, retry_after_s=retry_after, slow_s=slow, seed=seed,
-                             **({"kinds": kinds} if kinds else {}))
+                             kinds=kinds or DEFAULT_FAULT_KINDS)
         server = ReplayExchange(markets, dialect=dialect, faults=faults,
                                 now_ms=_parse_now(now) if now else None, seed=seed, host=host, port=port,
                                 rejected_api_keys=reject_key)

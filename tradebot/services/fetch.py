@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ def run_fetch(ctx: Context, jobs: list[FetchJob], since_ms: int | None, until_ms
                 results.append(downloader.fetch(
                     job.symbol, job.timeframe, since_ms, until_ms,
                     progress=progress_for(job) if progress_for else None,
-                    on_checkpoint=lambda saved, job=job: _register(store, job, saved),
+                    on_checkpoint=functools.partial(_register, store, job),
                 ))
     return results
 

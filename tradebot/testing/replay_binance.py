@@ -8,6 +8,7 @@ follow Binance: ``{"code": -1121, "msg": "Invalid symbol."}`` with HTTP 400, and
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import TYPE_CHECKING
 
@@ -88,15 +89,15 @@ class BinanceDialect(Dialect):
             self.add("GET", f"{prefix}/ping", f"{tag}ping", lambda r: Response(200, b"{}"))
             self.add("GET", f"{prefix}/time", f"{tag}time", self.time)
             self.add("GET", f"{prefix}/exchangeInfo", f"{tag}exchangeInfo",
-                     lambda r, k=kind: self.exchange_info(r, k))
-            self.add("GET", f"{prefix}/klines", f"{tag}klines", lambda r, k=kind: self.klines(r, k),
+                     functools.partial(self.exchange_info, kind=kind))
+            self.add("GET", f"{prefix}/klines", f"{tag}klines", functools.partial(self.klines, kind=kind),
                      is_list=True)
-            self.add("GET", f"{prefix}/ticker/24hr", f"{tag}ticker24hr", lambda r, k=kind: self.ticker(r, k))
-            self.add("GET", f"{prefix}/depth", f"{tag}depth", lambda r, k=kind: self.depth(r, k))
-            self.add("GET", f"{prefix}/trades", f"{tag}trades", lambda r, k=kind: self.trades(r, k, False),
+            self.add("GET", f"{prefix}/ticker/24hr", f"{tag}ticker24hr", functools.partial(self.ticker, kind=kind))
+            self.add("GET", f"{prefix}/depth", f"{tag}depth", functools.partial(self.depth, kind=kind))
+            self.add("GET", f"{prefix}/trades", f"{tag}trades", functools.partial(self.trades, kind=kind, agg=False),
                      is_list=True)
             self.add("GET", f"{prefix}/aggTrades", f"{tag}aggTrades",
-                     lambda r, k=kind: self.trades(r, k, True), is_list=True)
+                     functools.partial(self.trades, kind=kind, agg=True), is_list=True)
         self.add("GET", "/api/v3/account", "account", self.account)
         self.add("GET", "/fapi/v2/balance", "fapi_balance", self.futures_balance)
         self.add("GET", "/fapi/v3/balance", "fapi_balance", self.futures_balance)
@@ -250,9 +251,10 @@ class BinanceDialect(Dialect):
         if isinstance(limit, Response):
             return limit
         start, end = _int_param(req, "startTime"), _int_param(req, "endTime")
-        for v in (start, end):
-            if isinstance(v, Response):
-                return v
+        if isinstance(start, Response):
+            return start
+        if isinstance(end, Response):
+            return end
         s = None if interval == "1M" else m.at(timeframe_to_ms(interval))
         if s is None:
             return Response(200, b"[]")
@@ -348,19 +350,21 @@ class BinanceDialect(Dialect):
         from_id = _int_param(req, "fromId")
         start = _int_param(req, "startTime") if agg else None
         end = _int_param(req, "endTime") if agg else None
-        for v in (from_id, start, end):
-            if isinstance(v, Response):
-                return v
+        if isinstance(from_id, Response):
+            return from_id
+        if isinstance(start, Response):
+            return start
+        if isinstance(end, Response):
+            return end
         newest = s.trade_id_at(now + 1)  # one past the last trade at or before now
         if from_id is not None:
             lo, hi = from_id, from_id + limit
         elif start is not None or end is not None:
             if start is not None and end is not None and end - start > 3_600_000:
                 return _error(-1127, "More than 1 hours between startTime and endTime.")
-            lo = s.trade_id_at(start) if start is not None else None
+            lo_t = s.trade_id_at(start) if start is not None else None
             hi_t = s.trade_id_at(end + 1) if end is not None else None
-            if lo is None:
-                lo = max(0, (hi_t or newest) - limit)
+            lo = lo_t if lo_t is not None else max(0, (hi_t or newest) - limit)
             hi = min(lo + limit, hi_t if hi_t is not None else lo + limit)
         else:
             hi, lo = newest, max(0, newest - limit)

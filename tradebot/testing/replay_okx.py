@@ -13,7 +13,7 @@ A spot market ``BTC/USDT`` is listed as ``BTC-USDT`` and as the linear perpetual
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from tradebot.testing.replay_exchange import (
     TRADES_PER_CANDLE,
@@ -217,9 +217,10 @@ class OkxDialect(Dialect):
         if isinstance(limit, Response):
             return limit
         after, before = _int(req, "after"), _int(req, "before")
-        for v in (after, before):
-            if isinstance(v, Response):
-                return v
+        if isinstance(after, Response):
+            return after
+        if isinstance(before, Response):
+            return before
         s = m.at(timeframe_to_ms(BARS[bar])) if BARS[bar] else None
         if s is None:
             return _ok([])
@@ -251,7 +252,7 @@ class OkxDialect(Dialect):
         scale = 1 / CONTRACT_VALUE if contract else 1.0
         day = s.window_stats(now, now % 86_400_000 or 86_400_000) or st
         return {"instType": "SWAP" if contract else "SPOT", "instId": inst, "last": _num(st["last"]),
-                "lastSz": _num(round(float(s.v[st["last_index"]]) / TRADES_PER_CANDLE * scale, 8)),
+                "lastSz": _num(round(float(s.v[cast(int, st["last_index"])]) / TRADES_PER_CANDLE * scale, 8)),
                 "askPx": _num(asks[0][0]) if asks else "", "askSz": _num(asks[0][1] * scale) if asks else "",
                 "bidPx": _num(bids[0][0]) if bids else "", "bidSz": _num(bids[0][1] * scale) if bids else "",
                 "open24h": _num(st["open"]), "high24h": _num(st["high"]), "low24h": _num(st["low"]),
@@ -306,9 +307,10 @@ class OkxDialect(Dialect):
         hi, lo = newest, 0
         if history:
             after, before = _int(req, "after"), _int(req, "before")
-            for v in (after, before):
-                if isinstance(v, Response):
-                    return v
+            if isinstance(after, Response):
+                return after
+            if isinstance(before, Response):
+                return before
             by_time = req.query.get("type") == "2"
             if after is not None:
                 hi = min(hi, s.trade_id_at(after) if by_time else after)
