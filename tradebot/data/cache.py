@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -333,7 +334,8 @@ class _StreamCheck:
         ts = chunk[0]
         if not len(ts):
             return
-        part = validate_candles(Candles(*chunk), f"{self.source} (from row {self.rows + 1})", self.tf)
+        cols = cast("tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]", chunk)
+        part = validate_candles(Candles(*cols), f"{self.source} (from row {self.rows + 1})", self.tf)
         first = int(ts[0])
         if self.end is not None:
             if first <= self.end:
