@@ -53,3 +53,44 @@ def show(name: str = typer.Argument(..., help="Strategy name."),
             f"[{p.low}, {p.high}]" if p.low is not None or p.high is not None else "")
         table.add_row(pname, p.kind, str(p.default), rng, p.description)
     out.print(table)
+
+
+@app.command("check")
+def check(
+    name: str = typer.Argument(..., help="Strategy name."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Parameter NAME=VALUE (repeatable)."),
+    exchange: str = typer.Option(None, "--exchange", help="Cached candles' exchange (default: config; sim if none)."),
+    symbol: str = typer.Option(None, "--symbol", help="Symbol, e.g. BTC/USDT."),
+    timeframe: str = typer.Option(None, "--timeframe", "-t", help="Timeframe, e.g. 1h."),
+    points: int = typer.Option(20, "--points", min=1, max=500, help="How many truncation points to test."),
+    strategy_path: Path = StrategyPathOpt,
+) -> None:
+    """Look-ahead check: recompute signals on truncated histories; exit 1 if any change."""
+    from tradebot.cli.common import context
+    from tradebot.services.strategies import lookahead
+    from tradebot.strategies.params import parse_assignments
+
+    ctx = context(None, None, {"market.exchange": exchange, "market.symbol": symbol,
+                               "market.timeframe": timeframe}, strategy_path)
+    try:
+        report = lookahead(ctx, name, parse_assignments(param), points)
+    finally:
+        ctx.close()
+    out = console()
+    out.print(f"{report.strategy} {report.params}: {report.bars:,} bars, "
+              f"{len(report.cuts)} truncation points")
+    if report.ok:
+        out.print("[green]no look-ahead: every signal and indicator is the same on truncated "
+                  "histories[/green]")
+        return
+    for ind, bar in sorted(report.leaking_indicators.items()):
+        out.print(f"[red]indicator {ind} changes when future candles are removed (first at bar "
+                  f"{bar})[/red]")
+    from tradebot.data.validation import format_ts
+
+    for c in report.changes[:50]:
+        out.print(f"[red]bar {c.bar} ({format_ts(c.timestamp_ms)}): {c.signal} is {c.full} with the "
+                  f"full history but {c.truncated} when cut after {c.cut} bars[/red]")
+    if len(report.changes) > 50:
+        out.print(f"... and {len(report.changes) - 50} more")
+    raise typer.Exit(1)
