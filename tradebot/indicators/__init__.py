@@ -14,7 +14,7 @@ from typing import Any
 from tradebot.indicators._backend import backend, talib_module
 
 _talib = talib_module  # the name tests clear the cache through
-FAMILIES = ("trend", "momentum", "volatility", "volume", "levels")
+FAMILIES = ("trend", "momentum", "volatility", "volume", "levels", "candlestick", "chart_patterns", "swings")
 
 __all__ = ["backend", "FAMILIES"]
 

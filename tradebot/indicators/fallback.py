@@ -92,61 +92,111 @@ def rsi_nb(close, period):
 
 @njit(cache=True)
 def macd_nb(close, fast, slow, signal):
-    """MACD line, signal line and histogram with TA-Lib's alignment and seeding."""
+    """MACD line, signal line and histogram with TA-Lib's alignment and seeding.
+
+    Both EMAs start at bar ``slow - 1`` (the fast one seeded with the SMA of the ``fast``
+    values ending there); the signal EMA is seeded with the SMA of the first ``signal``
+    MACD values; all three outputs start at ``slow + signal - 2``. One pass, no
+    temporaries beyond the outputs.
+    """
     n = close.shape[0]
-    macd = np.full(n, np.nan)
-    sig = np.full(n, np.nan)
-    hist = np.full(n, np.nan)
+    macd = np.empty(n)
+    sig = np.empty(n)
+    hist = np.empty(n)
     if fast > slow:
         fast, slow = slow, fast
     start = slow - 1
-    if n <= start + signal - 1:
-        return macd, sig, hist
-    ef = np.full(n, np.nan)
-    es = np.full(n, np.nan)
-    ema_from_nb(close, fast, start, ef)
-    ema_from_nb(close, slow, start, es)
-    line = np.full(n, np.nan)
-    for i in range(start, n):
-        line[i] = ef[i] - es[i]
     first = start + signal - 1
-    s = 0.0
-    for i in range(start, first + 1):
-        s += line[i]
-    prev = s / signal
-    k = 2.0 / (signal + 1)
+    stop = min(first, n)
+    for i in range(stop):
+        macd[i] = np.nan
+        sig[i] = np.nan
+        hist[i] = np.nan
+    if n <= first:
+        return macd, sig, hist
+    kf = 2.0 / (fast + 1)
+    ks = 2.0 / (slow + 1)
+    kg = 2.0 / (signal + 1)
+    sf = 0.0
+    for i in range(start - fast + 1, start + 1):
+        sf += close[i]
+    ef = sf / fast
+    ss = 0.0
+    for i in range(0, start + 1):
+        ss += close[i]
+    es = ss / slow
+    seed = ef - es  # the MACD value at ``start``
+    for i in range(start + 1, first + 1):
+        ef = (close[i] - ef) * kf + ef
+        es = (close[i] - es) * ks + es
+        seed += ef - es
+    line = ef - es
+    prev = seed / signal
+    macd[first] = line
     sig[first] = prev
+    hist[first] = line - prev
     for i in range(first + 1, n):
-        prev = (line[i] - prev) * k + prev
+        ef = (close[i] - ef) * kf + ef
+        es = (close[i] - es) * ks + es
+        line = ef - es
+        prev = (line - prev) * kg + prev
+        macd[i] = line
         sig[i] = prev
-    for i in range(first, n):
-        macd[i] = line[i]
-        hist[i] = line[i] - sig[i]
+        hist[i] = line - prev
     return macd, sig, hist
 
 
 @njit(cache=True)
 def bbands_nb(close, period, nbdev_up, nbdev_dn):
-    """Bollinger Bands: SMA ± k × population standard deviation over ``period``."""
+    """Bollinger Bands: SMA ± k × population standard deviation over ``period``.
+
+    The middle band is the running-sum SMA (as TA-Lib's SMA); the deviation is taken
+    around it in a second pass over the window, which is what the installed TA-Lib
+    matches to ~1e-11 (a running sum of squares drifts by ~1e-9).
+    """
     n = close.shape[0]
-    upper = np.full(n, np.nan)
-    middle = np.full(n, np.nan)
-    lower = np.full(n, np.nan)
-    if period < 1 or n < period:
+    upper = np.empty(n)
+    middle = np.empty(n)
+    lower = np.empty(n)
+    head = n if (period < 1 or n < period) else period - 1
+    for i in range(head):
+        upper[i] = np.nan
+        middle[i] = np.nan
+        lower[i] = np.nan
+    if head == n:
         return upper, middle, lower
+    s = 0.0
+    for i in range(period - 1):
+        s += close[i]
     for i in range(period - 1, n):
-        s = 0.0
-        for j in range(i - period + 1, i + 1):
-            s += close[j]
+        s += close[i]
         mean = s / period
-        v = 0.0
-        for j in range(i - period + 1, i + 1):
-            d = close[j] - mean
-            v += d * d
-        sd = np.sqrt(v / period)
+        # four partial sums: independent chains the CPU overlaps (rounding differs from a
+        # single chain by ~1e-16 relative)
+        v0 = 0.0
+        v1 = 0.0
+        v2 = 0.0
+        v3 = 0.0
+        j = i - period + 1
+        while j + 3 <= i:
+            d0 = close[j] - mean
+            d1 = close[j + 1] - mean
+            d2 = close[j + 2] - mean
+            d3 = close[j + 3] - mean
+            v0 += d0 * d0
+            v1 += d1 * d1
+            v2 += d2 * d2
+            v3 += d3 * d3
+            j += 4
+        while j <= i:
+            d0 = close[j] - mean
+            v0 += d0 * d0
+            j += 1
+        sd = np.sqrt(((v0 + v1) + (v2 + v3)) / period)
         middle[i] = mean
         upper[i] = mean + nbdev_up * sd
         lower[i] = mean - nbdev_dn * sd
+        s -= close[i - period + 1]
     return upper, middle, lower
 
 
@@ -154,17 +204,36 @@ def bbands_nb(close, period, nbdev_up, nbdev_dn):
 def atr_nb(high, low, close, period):
     """Wilder ATR as TA-Lib: first value at ``period`` = mean of TR[1..period]."""
     n = close.shape[0]
-    out = np.full(n, np.nan)
-    if period < 1 or n <= period:
+    out = np.empty(n)
+    head = n if (period < 1 or n <= period) else period
+    for i in range(head):
+        out[i] = np.nan
+    if head == n:
         return out
     s = 0.0
     for i in range(1, period + 1):
-        tr = max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
-        s += tr
+        s += _true_range(high[i], low[i], close[i - 1])
     prev = s / period
     out[period] = prev
+    keep = period - 1.0
+    inv = 1.0 / period  # a multiply in the loop, not a divide (differs by ~1e-16 relative)
     for i in range(period + 1, n):
-        tr = max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
-        prev = (prev * (period - 1) + tr) / period
+        prev = (prev * keep + _true_range(high[i], low[i], close[i - 1])) * inv
         out[i] = prev
     return out
+
+
+@njit(cache=True, inline="always")
+def _true_range(h, lo, prev_close):
+    tr = h - lo
+    a = h - prev_close
+    if a < 0.0:
+        a = -a
+    if a > tr:
+        tr = a
+    b = lo - prev_close
+    if b < 0.0:
+        b = -b
+    if b > tr:
+        tr = b
+    return tr

@@ -17,6 +17,11 @@ BUILTINS = {
     "rsi": "tradebot.strategies.builtin.rsi:RsiStrategy",
     "macd": "tradebot.strategies.builtin.macd:MacdStrategy",
     "bollinger": "tradebot.strategies.builtin.bollinger:BollingerStrategy",
+    "ichimoku": "tradebot.strategies.builtin.ichimoku:IchimokuStrategy",
+    "support_resistance": "tradebot.strategies.builtin.support_resistance:SupportResistanceStrategy",
+    "volume_profile": "tradebot.strategies.builtin.volume_profile:VolumeProfileStrategy",
+    "order_flow": "tradebot.strategies.builtin.order_flow:OrderFlowStrategy",
+    "confluence": "tradebot.strategies.builtin.confluence:ConfluenceStrategy",
 }
 ENTRY_POINT_GROUP = "tradebot.strategies"
 
