@@ -46,11 +46,18 @@ class Candles:
         return int(self.timestamp[-1]) if len(self) else None
 
     def slice(self, start: int, stop: int) -> Candles:
-        """Rows ``[start, stop)`` as a new Candles (views, no copy)."""
+        """Rows ``[start, stop)`` as a new Candles (views, no copy).
+
+        Per-bar arrays in ``meta`` (same length as the candles, e.g. ``buy_volume``) are
+        sliced the same way; other ``meta`` values are carried over.
+        """
+        n = len(self)
+        meta = {k: (v[start:stop] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
+                for k, v in self.meta.items()}
         return Candles(
             self.timestamp[start:stop], self.open[start:stop], self.high[start:stop],
             self.low[start:stop], self.close[start:stop], self.volume[start:stop],
-            self.exchange, self.symbol, self.timeframe, self.source, dict(self.meta),
+            self.exchange, self.symbol, self.timeframe, self.source, meta,
         )
 
     def between(self, since_ms: int | None, until_ms: int | None) -> Candles:

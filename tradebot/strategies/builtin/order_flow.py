@@ -16,9 +16,8 @@ from tradebot.strategies.params import Param
 def buy_volume_of(candles: Candles) -> np.ndarray | None:
     """``candles.meta["buy_volume"]`` as a float array of the candles' length, or None.
 
-    ``Candles.slice`` copies ``meta`` without slicing it, so an array longer than the
-    candles is taken from its start (right for histories cut at the end, as the
-    look-ahead check and paper trading do).
+    ``Candles.slice`` slices per-bar meta arrays with the rows; an array longer than the
+    candles (given by hand) is taken from its start.
     """
     raw = candles.meta.get("buy_volume")
     if raw is None:
