@@ -40,6 +40,9 @@ TABLES = {
     "trades",
     "daily_performance",
     "bot_configs",
+    "paper_accounts",
+    "paper_trades",
+    "paper_equity",
 }
 
 

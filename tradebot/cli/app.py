@@ -13,6 +13,7 @@ from tradebot.cli import db as db_cmd
 from tradebot.cli import strategies as strategies_cmd
 from tradebot.cli.backtest import backtest
 from tradebot.cli.fetch import fetch, markets
+from tradebot.cli.paper import paper
 from tradebot.cli.replay import replay_exchange
 from tradebot.cli.report import report
 
@@ -28,6 +29,7 @@ app.command("backtest")(backtest)
 app.command("report")(report)
 app.command("fetch")(fetch)
 app.command("markets")(markets)
+app.command("paper")(paper)
 app.command("replay-exchange")(replay_exchange)
 app.add_typer(strategies_cmd.app, name="strategies")
 app.add_typer(data_cmd.app, name="data")

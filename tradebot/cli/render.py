@@ -470,3 +470,41 @@ def render_run_list(runs: Sequence[Mapping[str, Any]], console: Console) -> None
             src_cell,
         )
     console.print(t)
+
+
+def render_account(rep: Mapping[str, Any], console: Console) -> None:
+    """A paper account: position, equity, closed trades, daily P&L against the target."""
+    quote = _quote(str(rep.get("market", "")).split(" ")[1] if rep.get("market") else None)
+    pos = rep.get("position") or 0.0
+    head = Table.grid(padding=(0, 2))
+    head.add_row("Account", str(rep.get("account")))
+    head.add_row("Market", str(rep.get("market")))
+    head.add_row("Strategy", f"{rep.get('strategy')} {rep.get('params')}")
+    head.add_row("Last candle", _ms_iso(rep.get("last_bar_ms")) or DASH)
+    head.add_row("Equity", f"{fmt_money(rep.get('equity'), quote)} (started with "
+                 f"{fmt_money(rep.get('initial_capital'), quote)})")
+    head.add_row("Open position", "flat" if not pos else
+                 f"{pos:g} units @ {fmt_money(rep.get('entry_price'))}")
+    console.print(Panel(head, title="Paper account", expand=False))
+    trades = rep.get("trades") or []
+    t = Table(title=f"Closed trades ({len(trades)})", box=box.SIMPLE_HEAVY, title_style="bold")
+    for col in ("#", "Entry", "Exit", "Side", "P&L", "P&L %", "Exit reason"):
+        t.add_column(col, justify="right" if col in ("#", "P&L", "P&L %") else "left")
+    for tr in trades[-50:]:
+        t.add_row(str(tr["seq"]), _ms_iso(tr["entry_ts_ms"]) or DASH, _ms_iso(tr["exit_ts_ms"]) or DASH,
+                  "long" if tr["direction"] > 0 else "short", _color(tr["pnl"], fmt_money(tr["pnl"])),
+                  _color(tr["return_pct"], fmt_pct(tr["return_pct"])), str(tr["exit_reason"]))
+    console.print(t)
+    daily = rep.get("daily") or []
+    summary = rep.get("daily_summary") or {}
+    d = Table(title="Daily P&L against the target", box=box.SIMPLE_HEAVY, title_style="bold")
+    for col in ("Day", "P&L", "Equity", "Target met"):
+        d.add_column(col, justify="left" if col == "Day" else "right")
+    for row in daily[-14:]:
+        d.add_row(str(row["day"]), _color(row["pnl"], fmt_money(row["pnl"])), fmt_money(row["equity"]),
+                  "yes" if row["target_met"] else "no")
+    console.print(d)
+    if summary:
+        console.print(f"Target {fmt_money(summary.get('target'), quote)} a day met on "
+                      f"{summary.get('target_days')} of {summary.get('days')} days; average "
+                      f"{fmt_money(summary.get('avg_daily_pnl'), quote)}.")

@@ -12,6 +12,7 @@ from tradebot.cli.common import ConfigOpt, StrategyPathOpt, console, context
 def report(
     run_id: int = typer.Argument(None, help="Stored run id (see --list)."),
     list_runs: bool = typer.Option(False, "--list", "-l", help="List stored runs."),
+    account: str = typer.Option(None, "--account", "-a", help="Report a paper account instead."),
     limit: int = typer.Option(50, "--limit", help="How many runs --list shows."),
     rerun: bool = typer.Option(False, "--rerun", help="Re-run from the stored config and data range; compare."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -24,11 +25,22 @@ def report(
     from tradebot.core.errors import UsageError
     from tradebot.services import backtest as svc
 
-    if not list_runs and run_id is None:
-        raise UsageError("give a RUN_ID or --list")
+    if not list_runs and run_id is None and account is None:
+        raise UsageError("give a RUN_ID, --list or --account NAME")
     ctx = context(config, None, None, strategy_path)
     out = console()
     try:
+        if account is not None:
+            from tradebot.services.paper import account_report
+
+            rep = account_report(ctx, account)
+            if json_out:
+                typer.echo(report_to_json(rep, indent=2))
+            else:
+                from tradebot.cli.render import render_account
+
+                render_account(rep, out)
+            return
         if list_runs:
             runs = svc.list_runs(ctx, limit)
             if json_out:

@@ -185,3 +185,62 @@ class BotConfig(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaperAccount(Base):
+    """A simulated account run by ``tradebot paper``: its market, strategy and the engine
+    state after the last processed candle (``state`` is the engine's float vector)."""
+
+    __tablename__ = "paper_accounts"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String)
+    exchange: Mapped[str] = mapped_column(String)
+    symbol: Mapped[str] = mapped_column(String)
+    timeframe: Mapped[str] = mapped_column(String)
+    strategy: Mapped[str] = mapped_column(String)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    initial_capital: Mapped[float] = mapped_column(Double)
+    history_start_ms: Mapped[int] = mapped_column(BigInteger)
+    last_bar_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    state: Mapped[list[float]] = mapped_column(JSON)
+    trades_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaperTrade(Base):
+    """A round trip closed on a paper account (``seq`` numbers them from 0)."""
+
+    __tablename__ = "paper_trades"
+    __table_args__ = (UniqueConstraint("account_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    entry_ts_ms: Mapped[int] = mapped_column(BigInteger)
+    exit_ts_ms: Mapped[int] = mapped_column(BigInteger)
+    direction: Mapped[int] = mapped_column(SmallInteger)
+    units: Mapped[float] = mapped_column(Double)
+    entry_price: Mapped[float] = mapped_column(Double)
+    exit_price: Mapped[float] = mapped_column(Double)
+    entry_fee: Mapped[float] = mapped_column(Double)
+    exit_fee: Mapped[float] = mapped_column(Double)
+    pnl: Mapped[float] = mapped_column(Double)
+    return_pct: Mapped[float] = mapped_column(Double)
+    exit_reason: Mapped[str] = mapped_column(String)
+
+
+class PaperEquity(Base):
+    """Equity of a paper account at the close of each processed candle."""
+
+    __tablename__ = "paper_equity"
+    __table_args__ = (UniqueConstraint("account_id", "ts_ms"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"))
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    equity: Mapped[float] = mapped_column(Double)
+    position: Mapped[float] = mapped_column(Double)

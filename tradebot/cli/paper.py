@@ -1,0 +1,63 @@
+"""``tradebot paper``: run a strategy on a simulated account, made for cron."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt, console, context
+
+
+def paper(
+    account: str = typer.Option("default", "--account", "-a", help="Paper account name."),
+    strategy: str = typer.Option(None, "--strategy", "-s", help="Strategy for a new account."),
+    symbol: str = typer.Option(None, "--symbol", help="Symbol for a new account."),
+    exchange: str = typer.Option(None, "--exchange", help="Exchange id for a new account."),
+    timeframe: str = typer.Option(None, "--timeframe", "-t", help="Timeframe for a new account."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Strategy parameter NAME=VALUE."),
+    source: str = typer.Option("auto", "--source", help="Prices: auto (cache, else sim), cache, sim, exchange."),
+    since: str = typer.Option(None, "--since", help="New account only: replay from this date."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for a running run instead of exiting."),
+    loop: bool = typer.Option(False, "--loop", help="Keep running: wake at each candle close."),
+    preset: str = PresetOpt,
+    config: Path = ConfigOpt,
+    strategy_path: Path = StrategyPathOpt,
+) -> None:
+    """Process every candle closed since the account's last run, then exit (cron-safe)."""
+    import time
+
+    from tradebot.core.config import parse_date_ms
+    from tradebot.core.timeframes import timeframe_ms
+    from tradebot.services.paper import AccountBusy, run_paper
+    from tradebot.strategies.params import parse_assignments
+
+    overrides: dict[str, object] = {"strategy.name": strategy, "market.symbol": symbol,
+                                    "market.exchange": exchange, "market.timeframe": timeframe}
+    params = parse_assignments(param)
+    if params:
+        overrides["strategy.params"] = params
+    ctx = context(config, preset, overrides, strategy_path)
+    out = console()
+    since_ms = parse_date_ms(since) if since else None
+    try:
+        while True:
+            try:
+                r = run_paper(ctx, account, source=source, since_ms=since_ms, wait=wait)
+            except AccountBusy:
+                out.print(f"paper account {account!r} is being run by another process; exiting")
+                return
+            since_ms = None
+            if r.processed:
+                gaps = f", {r.missing} missing candles (not invented)" if r.missing else ""
+                out.print(f"{r.account}: {r.processed} candle(s) via {r.source}, {r.trades_closed} "
+                          f"trade(s) closed, equity {r.equity:,.2f}, position {r.position:g}{gaps}")
+            else:
+                out.print(f"{r.account}: up to date (equity {r.equity:,.2f})")
+            if not loop:
+                return
+            tf = timeframe_ms(ctx.settings.market.timeframe)
+            now = time.time() * 1000
+            time.sleep(max(((now // tf) + 1) * tf - now, 0) / 1000 + 2.0)
+    finally:
+        ctx.close()
