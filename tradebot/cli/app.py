@@ -10,6 +10,7 @@ import typer
 from tradebot.cli import config as config_cmd
 from tradebot.cli import data as data_cmd
 from tradebot.cli import db as db_cmd
+from tradebot.cli import notify as notify_cmd
 from tradebot.cli import strategies as strategies_cmd
 from tradebot.cli.backtest import backtest
 from tradebot.cli.fetch import fetch, markets
@@ -35,6 +36,7 @@ app.add_typer(strategies_cmd.app, name="strategies")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(notify_cmd.app, name="notify")
 
 
 @app.callback(invoke_without_command=True)

@@ -47,6 +47,9 @@ def paper(
             except AccountBusy:
                 out.print(f"paper account {account!r} is being run by another process; exiting")
                 return
+            except Exception as e:  # tell the channels, then fail as usual
+                _report_failure(ctx, account, e)
+                raise
             since_ms = None
             if r.processed:
                 gaps = f", {r.missing} missing candles (not invented)" if r.missing else ""
@@ -61,3 +64,13 @@ def paper(
             time.sleep(max(((now // tf) + 1) * tf - now, 0) / 1000 + 2.0)
     finally:
         ctx.close()
+
+
+def _report_failure(ctx, account: str, error: Exception) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from tradebot.notify import RunFailed, build_notifier
+
+    if ctx.settings.notify.channels:
+        build_notifier(ctx.settings.notify).send(
+            RunFailed(account, "paper", f"{type(error).__name__}: {error}", int(time.time() * 1000)))

@@ -53,6 +53,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from tradebot.core.errors import ConfigError
 from tradebot.core.presets import load_preset, preset_path, read_toml
+from tradebot.notify.config import NotifyConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -88,7 +89,7 @@ _TIMEFRAME = re.compile(r"^\d+[smhdw]$")
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 _FLOAT_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 # Fields whose values must never be echoed back in an error message.
-_SECRET_KEYS = frozenset({"api_key", "secret", "password", "database_url", "exchanges"})
+_SECRET_KEYS = frozenset({"api_key", "secret", "password", "database_url", "exchanges", "url"})
 _MAX_ERRORS = 5
 
 
@@ -438,6 +439,7 @@ class Settings(BaseSettings):
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)  # type: ignore[arg-type]
     risk: RiskConfig = Field(default_factory=RiskConfig)  # type: ignore[arg-type]
     fetch: FetchConfig = Field(default_factory=FetchConfig)  # type: ignore[arg-type]
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)  # type: ignore[arg-type]
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)
 
     _source_files: tuple[Path, ...] = PrivateAttr(default=())

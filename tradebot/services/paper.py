@@ -156,12 +156,36 @@ def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int
             PaperRepository(session).record_step(acct, last_bar_ms=int(ts[-1]),
                                                  state=res.state.tolist(), trades=trades,
                                                  equity=equity)
+        _notify(ctx, acct, candles, start_idx, state, res, trades, equity)
         tf = timeframe_ms(acct.timeframe)
         span = ts[start_idx:]
         missing = int(((span[-1] - (last if acct.last_bar_ms is not None else span[0] - tf)) // tf)
                       - span.size) if span.size else 0
         return PaperRunResult(account, n - start_idx, int(span[0]), int(span[-1]), len(trades),
                               float(res.equity[-1]), float(res.position[-1]), max(missing, 0), used)
+
+
+def _notify(ctx: Context, acct: Any, candles: Candles, start_idx: int, before: np.ndarray,
+            res: Any, trades: list[dict[str, Any]], equity: list[dict[str, Any]]) -> None:
+    """Tell the configured channels what this run did (after it is stored; never raises)."""
+    from tradebot.engine.kernels import S_CASH, S_ENTRY_IDX, S_ENTRY_PRICE, S_UNITS
+    from tradebot.notify import build_notifier
+    from tradebot.services.paper_events import run_events
+
+    notifier = build_notifier(ctx.settings.notify)
+    if not ctx.settings.notify.channels:
+        return
+    st = res.state
+    open_entry = None
+    if st[S_UNITS] != 0.0 and int(st[S_ENTRY_IDX]) >= start_idx:
+        open_entry = (int(candles.timestamp[int(st[S_ENTRY_IDX])]), float(np.sign(st[S_UNITS])),
+                      float(abs(st[S_UNITS])), float(st[S_ENTRY_PRICE]))
+    prev_close = candles.close[start_idx - 1] if start_idx > 0 else candles.open[start_idx]
+    equity_before = float(before[S_CASH] + before[S_UNITS] * prev_close)
+    for event in run_events(acct.name, acct.symbol, trades, int(candles.timestamp[start_idx]),
+                            open_entry, equity, equity_before,
+                            ctx.settings.risk.daily_profit_target):
+        notifier.send(event)
 
 
 def account_report(ctx: Context, account: str) -> dict[str, Any]:

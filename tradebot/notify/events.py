@@ -1,0 +1,93 @@
+"""Events a run can report. Frozen dataclasses, each with a ``kind`` name used in config and templates."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Literal, TypeAlias
+
+EventKind: TypeAlias = Literal["order_filled", "trade_closed", "daily_summary", "risk_tripped", "run_failed"]
+EVENT_KINDS: tuple[str, ...] = ("order_filled", "trade_closed", "daily_summary", "risk_tripped", "run_failed")
+#: Kinds that are always delivered, even during a channel's quiet hours.
+CRITICAL_KINDS: frozenset[str] = frozenset({"risk_tripped", "run_failed"})
+
+
+@dataclass(frozen=True)
+class OrderFilled:
+    kind: ClassVar[str] = "order_filled"
+    account: str
+    symbol: str
+    side: str
+    amount: float
+    price: float
+    fee: float
+    ts_ms: int
+
+
+@dataclass(frozen=True)
+class TradeClosed:
+    kind: ClassVar[str] = "trade_closed"
+    account: str
+    symbol: str
+    direction: str
+    entry_price: float
+    exit_price: float
+    pnl: float
+    return_pct: float
+    exit_reason: str
+    ts_ms: int
+
+
+@dataclass(frozen=True)
+class DailySummary:
+    kind: ClassVar[str] = "daily_summary"
+    account: str
+    day: str  # YYYY-MM-DD (UTC)
+    pnl: float
+    target: float
+    target_met: bool
+    equity: float
+    trades: int
+
+
+@dataclass(frozen=True)
+class RiskTripped:
+    kind: ClassVar[str] = "risk_tripped"
+    account: str
+    rule: str
+    detail: str
+    ts_ms: int
+
+
+@dataclass(frozen=True)
+class RunFailed:
+    kind: ClassVar[str] = "run_failed"
+    account: str
+    command: str
+    error: str
+    ts_ms: int
+
+
+Event: TypeAlias = OrderFilled | TradeClosed | DailySummary | RiskTripped | RunFailed
+EVENT_TYPES: dict[str, type[Any]] = {
+    cls.kind: cls for cls in (OrderFilled, TradeClosed, DailySummary, RiskTripped, RunFailed)
+}
+
+
+def event_fields(event: Event) -> dict[str, Any]:
+    """The event's fields plus ``kind`` (the variables a template sees)."""
+    return {"kind": event.kind, **asdict(event)}
+
+
+_TS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+
+
+def sample_event(kind: str) -> Event:
+    """A made-up event of ``kind``, used to check templates and by ``notify test``."""
+    samples: dict[str, Event] = {
+        "order_filled": OrderFilled("demo", "BTC/USDT", "buy", 0.01, 42_000.0, 0.42, _TS),
+        "trade_closed": TradeClosed("demo", "BTC/USDT", "long", 42_000.0, 43_050.0, 10.08, 2.5, "signal", _TS),
+        "daily_summary": DailySummary("demo", "2024-01-01", 6.5, 5.0, True, 10_006.5, 3),
+        "risk_tripped": RiskTripped("demo", "max_drawdown", "drawdown 12.0% above 10.0%", _TS),
+        "run_failed": RunFailed("demo", "paper", "exchange unavailable", _TS),
+    }
+    return samples[kind]
