@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -382,13 +382,28 @@ def _check_schema(schema: object, path: Path) -> None:
                                       f"{'int64' if c == 'timestamp' else 'float64'}")
 
 
+def _chunk_values(chunk: Any) -> np.ndarray:
+    """The values of a null-free numeric Arrow array, as a numpy view of its data buffer."""
+    import pyarrow as pa
+
+    t = chunk.type
+    kind = "float" if pa.types.is_floating(t) else ("uint" if pa.types.is_unsigned_integer(t) else "int")
+    dt = np.dtype(f"{kind}{t.bit_width}")
+    return np.frombuffer(chunk.buffers()[1], dtype=dt, count=len(chunk), offset=chunk.offset * dt.itemsize)
+
+
 def _column(table: object, name: str, dtype: type, path: Path) -> np.ndarray:
     """A writable, contiguous numpy array for one column (copy only when arrow shares memory)."""
     col = table.column(name)  # type: ignore[attr-defined]
     if col.null_count:
         row = int(np.argmax(col.is_null().to_numpy(zero_copy_only=False))) + 1
         raise DataValidationError(f"{path}: row {row}: {name} is null")
-    arr: np.ndarray = np.ascontiguousarray(col.to_numpy(), dtype=dtype)
+    # straight from the Arrow buffers: to_numpy() imports pandas (~0.3 s of a cron run)
+    chunks = [_chunk_values(c) for c in col.chunks]
+    if not chunks:
+        return np.empty(0, dtype=dtype)
+    arr: np.ndarray = (np.ascontiguousarray(chunks[0], dtype=dtype) if len(chunks) == 1
+                       else np.concatenate(chunks).astype(dtype, copy=False))
     return arr if arr.flags.writeable else arr.copy()
 
 

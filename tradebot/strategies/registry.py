@@ -117,6 +117,18 @@ class Registry:
         return self._all
 
     def get(self, name: str) -> StrategyInfo:
+        """One strategy by name, importing only what it takes to find it (a cron run
+        should not import every built-in): user folder, then entry points, then built-ins."""
+        if self._all is None:
+            if self._strategy_path is not None:
+                for info in _load_folder(self._strategy_path):
+                    if info.name == name:
+                        return info
+            from importlib.metadata import entry_points
+
+            if not any(ep.name == name for ep in entry_points(group=ENTRY_POINT_GROUP)) \
+                    and name in BUILTINS:
+                return self._builtin(name)
         table = self.all()
         if name in table:
             return table[name]
