@@ -136,15 +136,9 @@ class BacktestRun(Base):
     status: Mapped[str] = mapped_column(String)
 
 
-class Trade(Base):
-    """One round trip of a backtest run. ``direction``: 1 long, -1 short."""
+class TradeColumns:
+    """The columns of one round trip, shared by backtest and paper trades."""
 
-    __tablename__ = "trades"
-    __table_args__ = (Index(None, "run_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("backtest_runs.id", ondelete="CASCADE"))
-    seq: Mapped[int] = mapped_column(Integer)
     entry_ts_ms: Mapped[int] = mapped_column(BigInteger)
     exit_ts_ms: Mapped[int] = mapped_column(BigInteger)
     direction: Mapped[int] = mapped_column(SmallInteger)
@@ -156,6 +150,17 @@ class Trade(Base):
     pnl: Mapped[float] = mapped_column(Double)
     return_pct: Mapped[float] = mapped_column(Double)
     exit_reason: Mapped[str] = mapped_column(String)
+
+
+class Trade(TradeColumns, Base):
+    """One round trip of a backtest run. ``direction``: 1 long, -1 short."""
+
+    __tablename__ = "trades"
+    __table_args__ = (Index(None, "run_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("backtest_runs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
 
 
 class DailyPerformance(Base):
@@ -211,7 +216,7 @@ class PaperAccount(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class PaperTrade(Base):
+class PaperTrade(TradeColumns, Base):
     """A round trip closed on a paper account (``seq`` numbers them from 0)."""
 
     __tablename__ = "paper_trades"
@@ -220,17 +225,6 @@ class PaperTrade(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
-    entry_ts_ms: Mapped[int] = mapped_column(BigInteger)
-    exit_ts_ms: Mapped[int] = mapped_column(BigInteger)
-    direction: Mapped[int] = mapped_column(SmallInteger)
-    units: Mapped[float] = mapped_column(Double)
-    entry_price: Mapped[float] = mapped_column(Double)
-    exit_price: Mapped[float] = mapped_column(Double)
-    entry_fee: Mapped[float] = mapped_column(Double)
-    exit_fee: Mapped[float] = mapped_column(Double)
-    pnl: Mapped[float] = mapped_column(Double)
-    return_pct: Mapped[float] = mapped_column(Double)
-    exit_reason: Mapped[str] = mapped_column(String)
 
 
 class PaperEquity(Base):

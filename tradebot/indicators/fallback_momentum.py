@@ -182,37 +182,11 @@ def willr_nb(high, low, close, period):
     out = np.full(n, np.nan)
     if period < 2 or n < period:
         return out
-    lowest_idx = -1
-    highest_idx = -1
-    lowest = 0.0
-    highest = 0.0
-    for today in range(period - 1, n):  # TA-Lib's scan: rescan only when the extreme leaves
-        trailing = today - period + 1
-        tmp = low[today]
-        if lowest_idx < trailing:
-            lowest_idx = trailing
-            lowest = low[trailing]
-            for i in range(trailing + 1, today + 1):
-                if low[i] < lowest:
-                    lowest_idx = i
-                    lowest = low[i]
-        elif tmp <= lowest:
-            lowest_idx = today
-            lowest = tmp
-        tmp = high[today]
-        if highest_idx < trailing:
-            highest_idx = trailing
-            highest = high[trailing]
-            for i in range(trailing + 1, today + 1):
-                if high[i] > highest:
-                    highest_idx = i
-                    highest = high[i]
-        elif tmp >= highest:
-            highest_idx = today
-            highest = tmp
-        diff = (highest - lowest) / (-100.0)
-        flat = abs(highest - lowest) <= 1e-14 * (abs(highest) + abs(lowest))
-        out[today] = 0.0 if flat else (highest - close[today]) / diff
+    lo, hi = window_extremes_nb(high, low, period)
+    for i in range(period - 1, n):
+        diff = (hi[i] - lo[i]) / (-100.0)
+        flat = abs(hi[i] - lo[i]) <= 1e-14 * (abs(hi[i]) + abs(lo[i]))
+        out[i] = 0.0 if flat else (hi[i] - close[i]) / diff
     return out
 
 
