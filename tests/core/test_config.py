@@ -376,7 +376,7 @@ def test_out_of_range_value_names_file_field_and_value(tmp_path, env):
         ({"sizing": {"fraction": 0}}, "sizing.fraction"),
         ({"sizing": {"fraction": 1.5}}, "sizing.fraction"),
         ({"sizing": {"amount": 0}}, "sizing.amount"),
-        ({"sizing": {"mode": "kelly"}}, "sizing.mode"),
+        ({"sizing": {"mode": "martingale"}}, "sizing.mode"),
         ({"stops": {"stop_loss_pct": 0}}, "stops.stop_loss_pct"),
         ({"stops": {"stop_loss_pct": 100}}, "stops.stop_loss_pct"),
         ({"stops": {"take_profit_pct": -1}}, "stops.take_profit_pct"),

@@ -262,11 +262,24 @@ class ExecutionConfig(_Section):
 
 
 class SizingConfig(_Section):
-    """``fixed_fraction``: ``fraction`` of equity per entry; ``fixed_amount``: ``amount`` quote."""
+    """How much an entry spends.
 
-    mode: Literal["fixed_fraction", "fixed_amount"] = "fixed_fraction"
+    ``fixed_fraction``: ``fraction`` of equity; ``fixed_amount``: ``amount`` quote;
+    ``fixed_risk``: lose ``risk_pct`` % of equity if the stop is hit (stop distance from
+    ``stops.stop_loss_pct``, else ``atr_mult`` × ATR); ``kelly`` / ``optimal_f``: from the
+    run's own closed trades, × ``kelly_fraction``, capped at ``max_fraction``, and
+    ``fraction`` until ``min_trades`` trades have closed.
+    """
+
+    mode: Literal["fixed_fraction", "fixed_amount", "fixed_risk", "kelly", "optimal_f"] = (
+        "fixed_fraction")
     fraction: Float = Field(1.0, gt=0, le=1)
     amount: Float = Field(1000.0, gt=0)
+    risk_pct: Pct = 1.0
+    atr_mult: Float = Field(2.0, gt=0)
+    kelly_fraction: Float = Field(0.5, gt=0, le=1)
+    max_fraction: Float = Field(1.0, gt=0, le=1)
+    min_trades: Int = Field(10, ge=0)
 
 
 class StopsConfig(_Section):
@@ -298,9 +311,23 @@ class StrategyConfig(_Section):
 
 
 class RiskConfig(_Section):
-    """Account-level risk settings."""
+    """Account-level risk settings. Every limit is off when unset (None)."""
 
     daily_profit_target: Float = Field(5.0, ge=0)  # quote currency per day
+    #: an entry spends at most this fraction of equity
+    max_position_fraction: Annotated[Float, Field(gt=0, le=1)] | None = None
+    #: entries per UTC day
+    max_trades_per_day: Annotated[Int, Field(ge=1)] | None = None
+    #: quote currency lost since the equity at the start of the UTC day
+    max_daily_loss: Annotated[Float, Field(gt=0)] | None = None
+    #: circuit breaker: drawdown from the running equity peak that halts new entries
+    max_drawdown_pct: Pct | None = None
+    flatten_on_breaker: bool = False
+    #: bars after a trip before entries resume (peak reset to the equity then); 0: never
+    breaker_cooldown_bars: Int = Field(0, ge=0)
+    #: this many losing trades in a row pause entries for ``cooldown_bars`` bars
+    cooldown_after_losses: Annotated[Int, Field(ge=1)] | None = None
+    cooldown_bars: Int = Field(0, ge=0)
 
 
 class FetchConfig(_Section):

@@ -10,7 +10,7 @@ import numpy as np
 from tradebot.core.candles import Candles
 from tradebot.core.signals import Signals
 from tradebot.engine.config import EngineConfig
-from tradebot.engine.result import TRADE_DTYPE, BacktestResult
+from tradebot.engine.result import TRADE_DTYPE, BacktestResult, blocked_to_records
 
 if TYPE_CHECKING:
     from tradebot.strategies.base import Strategy
@@ -27,8 +27,10 @@ def _bool(a: np.ndarray, n: int, what: str) -> np.ndarray:
 
 
 def atr_for(candles: Candles, config: EngineConfig) -> np.ndarray:
-    """ATR array when slippage scales with volatility, else an empty array."""
-    if config.slippage_atr_mult <= 0.0:
+    """ATR array when slippage scales with volatility or fixed-risk sizing measures the
+    stop distance in ATRs, else an empty array."""
+    atr_sizing = config.sizing == "fixed_risk" and config.stop_loss_pct is None
+    if config.slippage_atr_mult <= 0.0 and not atr_sizing:
         return _NO_ATR
     from tradebot import indicators
 
@@ -49,15 +51,16 @@ def run_signals(candles: Candles, signals: Signals, config: EngineConfig) -> Bac
 
     n = len(candles)
     shorts = config.allow_short and signals.short_entries.size > 0
-    equity, raw = simulate_nb(
-        candles.open, candles.high, candles.low, candles.close, atr_for(candles, config),
+    equity, raw, blocked = simulate_nb(
+        np.ascontiguousarray(candles.timestamp, dtype=np.int64), candles.open, candles.high,
+        candles.low, candles.close, atr_for(candles, config),
         _bool(signals.entries, n, "entries"), _bool(signals.exits, n, "exits"),
         _bool(signals.short_entries, n, "short_entries") if shorts else _NO_SIGNAL,
         _bool(signals.short_exits, n, "short_exits") if shorts else _NO_SIGNAL,
         config.to_vector(),
     )
     return BacktestResult(candles.timestamp, candles.close, equity, trades_to_records(raw),
-                          config.initial_capital)
+                          config.initial_capital, blocked_to_records(blocked))
 
 
 def max_drawdown(equity: np.ndarray) -> float:
@@ -106,5 +109,6 @@ def sweep(
             s_entries[j] = sig.short_entries
             s_exits[j] = sig.short_exits
     params = np.tile(config.to_vector(), (len(sets), 1))
-    return sweep_nb(candles.open, candles.high, candles.low, candles.close,
-                    atr_for(candles, config), entries, exits, s_entries, s_exits, params)
+    return sweep_nb(np.ascontiguousarray(candles.timestamp, dtype=np.int64), candles.open,
+                    candles.high, candles.low, candles.close, atr_for(candles, config), entries,
+                    exits, s_entries, s_exits, params)

@@ -21,36 +21,57 @@ from numba import njit, prange
 
 from tradebot.engine.config import (
     N_PARAMS,
+    P_FLATTEN,
+    P_HAS_DAY,
+    P_HAS_LIMITS,
     P_HAS_STOPS,
     P_INIT,
     P_LATENCY,
     P_MAKER,
+    P_MAX_DD,
     P_SHORT,
     P_SIZE_MODE,
-    P_SIZE_VALUE,
     P_SL,
     P_SLIP,
     P_SLIP_ATR,
     P_TAKER,
     P_TP,
     P_TRAIL,
-    SIZE_FIXED_AMOUNT,
+    SIZE_KELLY,
+    SIZE_OPTIMAL_F,
 )
 from tradebot.engine.result import (
+    EXIT_BREAKER,
     EXIT_OPEN,
     EXIT_SIGNAL,
     EXIT_STOP_LOSS,
     EXIT_TAKE_PROFIT,
     EXIT_TRAILING_STOP,
 )
+from tradebot.engine.risk_nb import (
+    BLOCK_BREAKER,
+    N_BLOCKED_COLS,
+    N_STATE,
+    OPTF_WINDOW,
+    S_COOL_UNTIL,
+    S_DAY,
+    S_HALT_UNTIL,
+    S_PEAK,
+    S_TRADES_TODAY,
+    breaker_nb,
+    entry_block_reason_nb,
+    entry_budget_nb,
+    new_day_nb,
+    on_trade_closed_nb,
+)
 
 # State vector layout (float64): everything the step runner must persist.
 S_CASH, S_UNITS, S_ENTRY_PRICE, S_ENTRY_FEE, S_ENTRY_IDX = 0, 1, 2, 3, 4
 S_EXTREME, S_PENDING, S_PENDING_AT = 5, 6, 7
-N_STATE = 8
+# slots 8..N_STATE-1: risk state (risk_nb.S_*); optimal f adds a ring of returns after them
 
 # Pending order kinds.
-NO_ORDER, BUY_LONG, SELL_SHORT, CLOSE = 0.0, 1.0, -1.0, 2.0
+NO_ORDER, BUY_LONG, SELL_SHORT, CLOSE, FLATTEN = 0.0, 1.0, -1.0, 2.0, 3.0
 
 # Trade buffer columns (float64 rows; converted to TRADE_DTYPE by the runner).
 T_ENTRY_IDX, T_EXIT_IDX, T_DIR, T_UNITS, T_ENTRY_PRICE, T_EXIT_PRICE = 0, 1, 2, 3, 4, 5
@@ -61,10 +82,15 @@ N_TRADE_COLS = 11
 @njit(cache=True)
 def new_state_nb(params):
     """A flat account holding the initial capital in cash."""
-    state = np.zeros(N_STATE, dtype=np.float64)
+    n = N_STATE + (OPTF_WINDOW if params[P_SIZE_MODE] == SIZE_OPTIMAL_F else 0)
+    state = np.zeros(n, dtype=np.float64)
     state[S_CASH] = params[P_INIT]
     state[S_PENDING_AT] = -1.0
     state[S_ENTRY_IDX] = -1.0
+    state[S_DAY] = -1.0  # finite: the state is persisted as JSON
+    state[S_PEAK] = params[P_INIT]
+    state[S_HALT_UNTIL] = -1.0
+    state[S_COOL_UNTIL] = -1.0
     return state
 
 
@@ -94,7 +120,7 @@ def _record_close_nb(state, t, exit_price, exit_fee, reason, trades, n_trades):
 
 
 @njit(cache=True, inline="always")
-def _close_position_nb(state, t, price, fee_rate, reason, trades, n_trades):
+def _close_position_nb(state, t, price, fee_rate, reason, params, trades, n_trades):
     """Close the whole position at ``price`` (already slipped) and book the trade."""
     units = state[S_UNITS]
     qty = abs(units)
@@ -108,6 +134,13 @@ def _close_position_nb(state, t, price, fee_rate, reason, trades, n_trades):
     state[S_PENDING] = NO_ORDER
     state[S_PENDING_AT] = -1.0
     return n_trades
+
+
+@njit(cache=True)
+def _trade_closed_nb(t, params, state, trades, n_trades):
+    """Loss streak and sizing statistics after the trade just booked (rare: not inlined)."""
+    row = trades[n_trades - 1]
+    on_trade_closed_nb(state, t, row[T_PNL], row[T_RETURN], params, N_STATE)
 
 
 @njit(cache=True, inline="always")
@@ -130,23 +163,21 @@ def fill_pending_nb(t, price, atr_prev, params, state, trades, n_trades):
         return n_trades
     slip = _slip_nb(params, price, atr_prev)
     fee_rate = params[P_TAKER]
-    if kind == CLOSE:
+    if kind == CLOSE or kind == FLATTEN:
+        why = EXIT_SIGNAL if kind == CLOSE else EXIT_BREAKER
         if state[S_UNITS] > 0:
-            return _close_position_nb(state, t, price * (1.0 - slip), fee_rate, EXIT_SIGNAL,
-                                      trades, n_trades)
-        return _close_position_nb(state, t, price * (1.0 + slip), fee_rate, EXIT_SIGNAL,
-                                  trades, n_trades)
+            return _close_position_nb(state, t, price * (1.0 - slip), fee_rate, why,
+                                      params, trades, n_trades)
+        return _close_position_nb(state, t, price * (1.0 + slip), fee_rate, why,
+                                  params, trades, n_trades)
     # Entry: size from cash (the account is flat), fee included in the budget.
     cash = state[S_CASH]
-    if params[P_SIZE_MODE] == SIZE_FIXED_AMOUNT:
-        budget = min(params[P_SIZE_VALUE], cash)
-    else:
-        budget = cash * params[P_SIZE_VALUE]
+    fill = price * (1.0 + slip) if kind == BUY_LONG else price * (1.0 - slip)
+    budget = entry_budget_nb(cash, fill, fee_rate, atr_prev, params, state, N_STATE)
     state[S_PENDING] = NO_ORDER
     state[S_PENDING_AT] = -1.0
     if budget <= 0.0:
         return n_trades
-    fill = price * (1.0 + slip) if kind == BUY_LONG else price * (1.0 - slip)
     units = budget / (fill * (1.0 + fee_rate))
     fee = units * fill * fee_rate
     if kind == BUY_LONG:
@@ -188,13 +219,13 @@ def check_stops_nb(t, o, h, lo, atr_prev, params, state, trades, n_trades):
             px = stop if (entry_bar or o > stop) else o  # gapped through: fill at the open
             slip = _slip_nb(params, px, atr_prev)
             return _close_position_nb(state, t, px * (1.0 - slip), params[P_TAKER], reason,
-                                      trades, n_trades)
+                                      params, trades, n_trades)
         if tp == tp:
             target = entry * (1.0 + tp)
             if h >= target:
                 px = target if (entry_bar or o < target) else o
                 return _close_position_nb(state, t, px, params[P_MAKER], EXIT_TAKE_PROFIT,
-                                          trades, n_trades)
+                                          params, trades, n_trades)
         if h > state[S_EXTREME]:
             state[S_EXTREME] = h
     else:
@@ -211,13 +242,13 @@ def check_stops_nb(t, o, h, lo, atr_prev, params, state, trades, n_trades):
             px = stop if (entry_bar or o < stop) else o
             slip = _slip_nb(params, px, atr_prev)
             return _close_position_nb(state, t, px * (1.0 + slip), params[P_TAKER], reason,
-                                      trades, n_trades)
+                                      params, trades, n_trades)
         if tp == tp:
             target = entry * (1.0 - tp)
             if lo <= target:
                 px = target if (entry_bar or o > target) else o
                 return _close_position_nb(state, t, px, params[P_MAKER], EXIT_TAKE_PROFIT,
-                                          trades, n_trades)
+                                          params, trades, n_trades)
         if lo < state[S_EXTREME]:
             state[S_EXTREME] = lo
     return n_trades
@@ -242,9 +273,57 @@ def decide_nb(t, entry, exit_, short_entry, short_exit, params, state):
         state[S_PENDING_AT] = at
 
 
+@njit(cache=True, inline="always")
+def decide_risk_nb(t, entry, exit_, short_entry, short_exit, params, state, eq, blocked,
+                   n_blocked):
+    """:func:`decide_nb` with the risk limits: an entry they forbid is recorded in
+    ``blocked`` (bar, reason) instead. Returns ``n_blocked``.
+    """
+    if state[S_PENDING] != NO_ORDER:
+        return n_blocked  # an order is in flight: one at a time
+    units = state[S_UNITS]
+    at = t + params[P_LATENCY]
+    if units == 0.0:
+        kind = NO_ORDER
+        if entry:
+            kind = BUY_LONG
+        elif short_entry and params[P_SHORT] != 0.0:
+            kind = SELL_SHORT
+        if kind != NO_ORDER:
+            reason = entry_block_reason_nb(t, eq, params, state)
+            if reason >= 0:
+                blocked[n_blocked, 0] = t
+                blocked[n_blocked, 1] = reason
+                return n_blocked + 1
+            state[S_TRADES_TODAY] += 1.0
+            state[S_PENDING] = kind
+            state[S_PENDING_AT] = at
+    elif (units > 0.0 and exit_) or (units < 0.0 and short_exit):
+        state[S_PENDING] = CLOSE
+        state[S_PENDING_AT] = at
+    return n_blocked
+
+
+@njit(cache=True, inline="always")
+def _trip_breaker_nb(t, params, state, blocked, n_blocked):
+    """The drawdown breaker tripped at bar t's close: cancel a pending entry (recorded as
+    blocked) and, with ``flatten_on_breaker``, close the position with a market order."""
+    kind = state[S_PENDING]
+    if kind == BUY_LONG or kind == SELL_SHORT:
+        state[S_PENDING] = NO_ORDER
+        state[S_PENDING_AT] = -1.0
+        blocked[n_blocked, 0] = t
+        blocked[n_blocked, 1] = BLOCK_BREAKER
+        n_blocked += 1
+    elif kind == NO_ORDER and state[S_UNITS] != 0.0 and params[P_FLATTEN] != 0.0:
+        state[S_PENDING] = FLATTEN
+        state[S_PENDING_AT] = t + params[P_LATENCY]
+    return n_blocked
+
+
 @njit(cache=True)
 def _grow_nb(trades, n_trades):
-    grown = np.empty((trades.shape[0] * 2 + 2, N_TRADE_COLS), dtype=np.float64)
+    grown = np.empty((trades.shape[0] * 2 + 2, trades.shape[1]), dtype=np.float64)
     grown[:n_trades] = trades[:n_trades]
     return grown
 
@@ -252,15 +331,15 @@ def _grow_nb(trades, n_trades):
 @njit(cache=True)
 def _run_chunk_nb(start, stop, open_, high, low, close, atr, entries, exits, short_entries,
                   short_exits, params, state, trades, n_trades, equity):
-    """The loop body over ``[start, stop)``; stops early when ``trades`` is nearly full.
-
-    Returns ``(next_bar, n_trades)``. Kept free of array reassignment so numba keeps
-    reference counting out of the loop.
+    """The loop body over ``[start, stop)`` without risk limits; stops early when
+    ``trades`` is nearly full. Returns ``(next_bar, n_trades)``. Kept free of array
+    reassignment so numba keeps reference counting out of the loop.
     """
     has_atr = atr.shape[0] > 0
     has_se = short_entries.shape[0] > 0
     has_sx = short_exits.shape[0] > 0
     has_stops = params[P_HAS_STOPS] != 0.0
+    has_stats = params[P_SIZE_MODE] >= SIZE_KELLY  # sizing from the closed trades
     capacity = trades.shape[0]
     for t in range(start, stop):
         fill_now = state[S_PENDING] != NO_ORDER and state[S_PENDING_AT] == t
@@ -269,12 +348,15 @@ def _run_chunk_nb(start, stop, open_, high, low, close, atr, entries, exits, sho
             if n_trades + 2 > capacity:
                 return t, n_trades
             atr_prev = atr[t - 1] if (has_atr and t > 0) else np.nan
+            n0 = n_trades
             if fill_now:
                 n_trades = fill_pending_nb(t, open_[t], atr_prev, params, state, trades,
                                            n_trades)
             if stops_now and state[S_UNITS] != 0.0:
                 n_trades = check_stops_nb(t, open_[t], high[t], low[t], atr_prev, params,
                                           state, trades, n_trades)
+            if has_stats and n_trades > n0:  # at most one trade closes in a bar
+                _trade_closed_nb(t, params, state, trades, n_trades)
         equity[t] = state[S_CASH] + state[S_UNITS] * close[t]
         if state[S_PENDING] == NO_ORDER:
             se = has_se and short_entries[t]
@@ -285,25 +367,89 @@ def _run_chunk_nb(start, stop, open_, high, low, close, atr, entries, exits, sho
 
 
 @njit(cache=True)
-def run_bars_nb(start, stop, open_, high, low, close, atr, entries, exits, short_entries,
-                short_exits, params, state, trades, n_trades, equity):
+def _run_chunk_risk_nb(start, stop, timestamp, open_, high, low, close, atr, entries, exits,
+                  short_entries, short_exits, params, state, trades, n_trades, blocked,
+                  n_blocked, equity):
+    """:func:`_run_chunk_nb` with the risk limits (day tracking, drawdown breaker, blocked
+    entries); stops early when ``trades`` or ``blocked`` is nearly full. Returns
+    ``(next_bar, n_trades, n_blocked)``.
+    """
+    has_atr = atr.shape[0] > 0
+    has_se = short_entries.shape[0] > 0
+    has_sx = short_exits.shape[0] > 0
+    has_stops = params[P_HAS_STOPS] != 0.0
+    has_day = params[P_HAS_DAY] != 0.0
+    has_dd = params[P_MAX_DD] == params[P_MAX_DD]
+    capacity = trades.shape[0]
+    blocked_capacity = blocked.shape[0]
+    for t in range(start, stop):
+        if n_blocked + 2 > blocked_capacity:
+            return t, n_trades, n_blocked
+        if has_day:  # equity before this bar: at the previous close (or this open)
+            before = close[t - 1] if t > 0 else open_[t]
+            new_day_nb(timestamp[t], state[S_CASH] + state[S_UNITS] * before, state)
+        fill_now = state[S_PENDING] != NO_ORDER and state[S_PENDING_AT] == t
+        stops_now = has_stops and (state[S_UNITS] != 0.0 or fill_now)
+        if fill_now or stops_now:
+            if n_trades + 2 > capacity:
+                return t, n_trades, n_blocked
+            atr_prev = atr[t - 1] if (has_atr and t > 0) else np.nan
+            n0 = n_trades
+            if fill_now:
+                n_trades = fill_pending_nb(t, open_[t], atr_prev, params, state, trades,
+                                           n_trades)
+            if stops_now and state[S_UNITS] != 0.0:
+                n_trades = check_stops_nb(t, open_[t], high[t], low[t], atr_prev, params,
+                                          state, trades, n_trades)
+            if n_trades > n0:  # at most one trade closes in a bar
+                _trade_closed_nb(t, params, state, trades, n_trades)
+        eq = state[S_CASH] + state[S_UNITS] * close[t]
+        equity[t] = eq
+        if has_dd and breaker_nb(t, eq, params, state):
+            n_blocked = _trip_breaker_nb(t, params, state, blocked, n_blocked)
+        if state[S_PENDING] == NO_ORDER:
+            se = has_se and short_entries[t]
+            sx = has_sx and short_exits[t]
+            if entries[t] or exits[t] or se or sx:
+                n_blocked = decide_risk_nb(t, entries[t], exits[t], se, sx, params, state,
+                                           eq, blocked, n_blocked)
+    return stop, n_trades, n_blocked
+
+
+@njit(cache=True)
+def run_bars_nb(start, stop, timestamp, open_, high, low, close, atr, entries, exits,
+                short_entries, short_exits, params, state, trades, n_trades, blocked,
+                n_blocked, equity):
     """Advance the account over bars ``[start, stop)``: the one loop of every mode.
 
     The backtest runs it once over the whole history; the step runner (paper, live)
     runs it over the bars that closed since its last run, with the persisted
-    ``state``. Writes ``equity`` at each bar's close and appends closed
-    trades to ``trades`` (grown as needed). Returns ``(trades, n_trades)``.
-    ``atr`` and the short signal arrays may be empty (unused). The guards keep the
-    common bar (nothing to do) free of work.
+    ``state``. Writes ``equity`` at each bar's close, appends closed trades to
+    ``trades`` and blocked entries (bar, reason) to ``blocked`` (both grown as needed).
+    Returns ``(trades, n_trades, blocked, n_blocked)``. ``timestamp`` (int64 ms) is read
+    only by the daily limits; ``atr`` and the short signal arrays may be empty (unused).
+    The guards keep the common bar (nothing to do) free of work.
     """
     t = start
+    if params[P_HAS_LIMITS] == 0.0:  # no limits: the lean loop, nothing is ever blocked
+        while True:
+            t, n_trades = _run_chunk_nb(t, stop, open_, high, low, close, atr, entries, exits,
+                                        short_entries, short_exits, params, state, trades,
+                                        n_trades, equity)
+            if t >= stop:
+                return trades, n_trades, blocked, n_blocked
+            trades = _grow_nb(trades, n_trades)
     while True:
-        t, n_trades = _run_chunk_nb(t, stop, open_, high, low, close, atr, entries, exits,
-                                    short_entries, short_exits, params, state, trades,
-                                    n_trades, equity)
+        t, n_trades, n_blocked = _run_chunk_risk_nb(t, stop, timestamp, open_, high, low, close,
+                                               atr, entries, exits, short_entries,
+                                               short_exits, params, state, trades, n_trades,
+                                               blocked, n_blocked, equity)
         if t >= stop:
-            return trades, n_trades
-        trades = _grow_nb(trades, n_trades)
+            return trades, n_trades, blocked, n_blocked
+        if n_trades + 2 > trades.shape[0]:
+            trades = _grow_nb(trades, n_trades)
+        if n_blocked + 2 > blocked.shape[0]:
+            blocked = _grow_nb(blocked, n_blocked)
 
 
 @njit(cache=True)
@@ -315,9 +461,9 @@ def close_open_trade_nb(t, close, state, trades, n_trades):
 
 
 @njit(cache=True)
-def simulate_nb(open_, high, low, close, atr, entries, exits, short_entries, short_exits,
-                params):
-    """Run the whole history. Returns (equity, trades[:n]).
+def simulate_nb(timestamp, open_, high, low, close, atr, entries, exits, short_entries,
+                short_exits, params):
+    """Run the whole history. Returns (equity, trades[:n], blocked[:m]).
 
     The position held at each close follows from the trades (see
     :func:`positions_nb`), so the loop does not write it.
@@ -325,13 +471,14 @@ def simulate_nb(open_, high, low, close, atr, entries, exits, short_entries, sho
     n = close.shape[0]
     equity = np.empty(n, dtype=np.float64)
     trades = np.empty((64, N_TRADE_COLS), dtype=np.float64)
+    blocked = np.empty((8, N_BLOCKED_COLS), dtype=np.float64)
     state = new_state_nb(params)
-    trades, n_trades = run_bars_nb(0, n, open_, high, low, close, atr, entries, exits,
-                                   short_entries, short_exits, params, state, trades, 0,
-                                   equity)
+    trades, n_trades, blocked, n_blocked = run_bars_nb(
+        0, n, timestamp, open_, high, low, close, atr, entries, exits, short_entries,
+        short_exits, params, state, trades, 0, blocked, 0, equity)
     if n > 0:
         n_trades = close_open_trade_nb(n - 1, close, state, trades, n_trades)
-    return equity, trades[:n_trades].copy()
+    return equity, trades[:n_trades].copy(), blocked[:n_blocked].copy()
 
 
 @njit(cache=True)
@@ -367,18 +514,18 @@ def max_drawdown_nb(equity):
 
 
 @njit(cache=True)
-def _summary_nb(open_, high, low, close, atr, entries, exits, short_entries, short_exits,
-                params, out):
+def _summary_nb(timestamp, open_, high, low, close, atr, entries, exits, short_entries,
+                short_exits, params, out):
     """Trades, final equity and max drawdown of one run (for sweeps)."""
-    equity, trades = simulate_nb(open_, high, low, close, atr, entries, exits,
-                                 short_entries, short_exits, params)
+    equity, trades, _ = simulate_nb(timestamp, open_, high, low, close, atr, entries, exits,
+                                    short_entries, short_exits, params)
     out[0] = trades.shape[0]
     out[1] = equity[-1] if equity.shape[0] > 0 else params[P_INIT]
     out[2] = max_drawdown_nb(equity)
 
 
 @njit(cache=True, parallel=True)
-def sweep_nb(open_, high, low, close, atr, entries2d, exits2d, short_entries2d,
+def sweep_nb(timestamp, open_, high, low, close, atr, entries2d, exits2d, short_entries2d,
              short_exits2d, params2d):
     """Many runs over the same candles, one per row of the signal matrices.
 
@@ -392,8 +539,8 @@ def sweep_nb(open_, high, low, close, atr, entries2d, exits2d, short_entries2d,
     for j in prange(n_runs):
         se = short_entries2d[j] if short_entries2d.shape[0] > 0 else no_signal
         sx = short_exits2d[j] if short_exits2d.shape[0] > 0 else no_signal
-        _summary_nb(open_, high, low, close, atr, entries2d[j], exits2d[j], se, sx,
-                    params2d[j], out[j])
+        _summary_nb(timestamp, open_, high, low, close, atr, entries2d[j], exits2d[j], se,
+                    sx, params2d[j], out[j])
     return out
 
 

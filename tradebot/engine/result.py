@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -13,13 +13,38 @@ EXIT_STOP_LOSS = 1
 EXIT_TAKE_PROFIT = 2
 EXIT_TRAILING_STOP = 3
 EXIT_OPEN = 4  # still open after the last bar: valued at the last close, no exit fee
+EXIT_BREAKER = 5  # flattened by the drawdown circuit breaker (flatten_on_breaker)
 EXIT_REASONS = {
     EXIT_SIGNAL: "exit_signal",
     EXIT_STOP_LOSS: "stop_loss",
     EXIT_TAKE_PROFIT: "take_profit",
     EXIT_TRAILING_STOP: "trailing_stop",
     EXIT_OPEN: "still_open",
+    EXIT_BREAKER: "drawdown_breaker",
 }
+
+# Why an entry was blocked (``BLOCKED_DTYPE['reason']``; codes of engine.risk_nb).
+BLOCK_REASONS = {
+    0: "max_trades_per_day",
+    1: "max_daily_loss",
+    2: "drawdown_breaker",
+    3: "loss_cooldown",
+}
+
+#: One row per entry signal the risk limits refused: the bar whose close decided it.
+BLOCKED_DTYPE = np.dtype([("bar_idx", np.int64), ("reason", np.int8)])
+
+
+def blocked_to_records(raw: np.ndarray) -> np.ndarray:
+    """The kernels' float (bar, reason) rows as a BLOCKED_DTYPE structured array."""
+    out = np.empty(raw.shape[0], dtype=BLOCKED_DTYPE)
+    out["bar_idx"] = raw[:, 0]
+    out["reason"] = raw[:, 1]
+    return out
+
+
+def no_blocked() -> np.ndarray:
+    return np.empty(0, dtype=BLOCKED_DTYPE)
 
 #: One row per round trip. ``entry_idx``/``exit_idx`` index the candle arrays (the bar
 #: whose open or intra-bar price filled the order); a still-open trade has
@@ -60,6 +85,7 @@ class BacktestResult:
     equity: np.ndarray  # float64, cash + units * close after that bar's fills
     trades: np.ndarray  # TRADE_DTYPE
     initial_capital: float
+    blocked: np.ndarray = field(default_factory=no_blocked)  # BLOCKED_DTYPE
 
     @cached_property
     def position(self) -> np.ndarray:

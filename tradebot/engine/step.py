@@ -7,7 +7,7 @@ history replayed candle by candle trades exactly as one backtest over it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from tradebot.core.candles import Candles
 from tradebot.core.signals import Signals
 from tradebot.engine.backtest import _bool, atr_for, trades_to_records
 from tradebot.engine.config import EngineConfig
+from tradebot.engine.result import blocked_to_records, no_blocked
 
 _NO_SIGNAL = np.zeros(0, dtype=np.bool_)
 
@@ -26,12 +27,23 @@ def new_state(config: EngineConfig) -> np.ndarray:
     return new_state_nb(config.to_vector())
 
 
+def upgrade_state(state: np.ndarray, config: EngineConfig) -> np.ndarray:
+    """A copy of a persisted ``state``, padded with a fresh account's values for the slots
+    added since it was written (an account saved before the risk rules existed)."""
+    st = np.array(state, dtype=np.float64)
+    fresh = new_state(config)
+    if st.shape[0] < fresh.shape[0]:
+        st = np.concatenate([st, fresh[st.shape[0]:]])
+    return st
+
+
 @dataclass(frozen=True)
 class StepResult:
     state: np.ndarray  # engine state after the last bar
     trades: np.ndarray  # TRADE_DTYPE: round trips closed in these bars
     equity: np.ndarray  # equity at the close of each processed bar
     position: np.ndarray  # signed units held at each processed close
+    blocked: np.ndarray = field(default_factory=no_blocked)  # BLOCKED_DTYPE, these bars
 
 
 def advance(candles: Candles, signals: Signals, config: EngineConfig, state: np.ndarray,
@@ -39,20 +51,25 @@ def advance(candles: Candles, signals: Signals, config: EngineConfig, state: np.
     """Run bars ``[start, len(candles))`` from ``state`` (bar indices count from the first
     candle of ``candles``, which must be the account's history start)."""
     from tradebot.engine.kernels import N_TRADE_COLS, S_UNITS, run_bars_nb
+    from tradebot.engine.risk_nb import N_BLOCKED_COLS
 
     n = len(candles)
-    st = np.array(state, dtype=np.float64)
+    st = upgrade_state(state, config)
     equity = np.full(n, np.nan)
     position = np.empty(max(n - start, 0))
     trades = np.empty((8, N_TRADE_COLS))
-    n_trades = 0
+    blocked = np.empty((8, N_BLOCKED_COLS))
+    n_trades = n_blocked = 0
     shorts = config.allow_short and signals.short_entries.size > 0
-    args = (candles.open, candles.high, candles.low, candles.close, atr_for(candles, config),
+    args = (np.ascontiguousarray(candles.timestamp, dtype=np.int64),
+            candles.open, candles.high, candles.low, candles.close, atr_for(candles, config),
             _bool(signals.entries, n, "entries"), _bool(signals.exits, n, "exits"),
             _bool(signals.short_entries, n, "short_entries") if shorts else _NO_SIGNAL,
             _bool(signals.short_exits, n, "short_exits") if shorts else _NO_SIGNAL,
             config.to_vector())
     for t in range(start, n):  # one bar at a time: the units held at each close are recorded
-        trades, n_trades = run_bars_nb(t, t + 1, *args, st, trades, n_trades, equity)
+        trades, n_trades, blocked, n_blocked = run_bars_nb(
+            t, t + 1, *args, st, trades, n_trades, blocked, n_blocked, equity)
         position[t - start] = st[S_UNITS]
-    return StepResult(st, trades_to_records(trades[:n_trades]), equity[start:], position)
+    return StepResult(st, trades_to_records(trades[:n_trades]), equity[start:], position,
+                      blocked_to_records(blocked[:n_blocked]))

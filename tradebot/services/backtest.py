@@ -41,6 +41,7 @@ def engine_config(settings: Settings) -> EngineConfig:
     """The engine's execution rules from the settings."""
     atr = settings.slippage.mode == "atr"
     fixed = settings.sizing.mode == "fixed_amount"
+    risk = settings.risk
     return EngineConfig(
         initial_capital=settings.backtest.initial_capital,
         maker_fee=settings.fees.maker,
@@ -55,6 +56,19 @@ def engine_config(settings: Settings) -> EngineConfig:
         take_profit_pct=settings.stops.take_profit_pct,
         trailing_stop_pct=settings.stops.trailing_stop_pct,
         allow_short=settings.market.market_type == "futures",
+        risk_pct=settings.sizing.risk_pct,
+        risk_atr_mult=settings.sizing.atr_mult,
+        kelly_fraction=settings.sizing.kelly_fraction,
+        max_fraction=settings.sizing.max_fraction,
+        min_trades=settings.sizing.min_trades,
+        max_position_fraction=risk.max_position_fraction,
+        max_trades_per_day=risk.max_trades_per_day,
+        max_daily_loss=risk.max_daily_loss,
+        max_drawdown_pct=risk.max_drawdown_pct,
+        flatten_on_breaker=risk.flatten_on_breaker,
+        breaker_cooldown_bars=risk.breaker_cooldown_bars,
+        cooldown_after_losses=risk.cooldown_after_losses,
+        cooldown_bars=risk.cooldown_bars,
     )
 
 
