@@ -11,6 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from tradebot.cli import notify as notify_cli
+from tradebot.core.events import OrderFilled, sample_event
+from tradebot.core.notify_config import ChannelConfig
 from tradebot.notify import (
     EVENT_KINDS,
     DailySummary,
@@ -24,8 +26,6 @@ from tradebot.notify import (
     threshold_alerts,
 )
 from tradebot.notify.apprise_notifier import AppriseNotifier, mask_apprise_url
-from tradebot.notify.config import ChannelConfig
-from tradebot.notify.events import OrderFilled, sample_event
 from tradebot.notify.rules import in_quiet_hours, skip_reason
 from tradebot.notify.templates import TemplateConfigError, Templates
 

@@ -10,7 +10,7 @@ import typer
 from tradebot.cli.common import ConfigOpt, context
 
 if TYPE_CHECKING:
-    from tradebot.notify.config import NotifyConfig
+    from tradebot.core.notify_config import NotifyConfig
 
 app = typer.Typer(help="Notifications (apprise channels).", no_args_is_help=True)
 

@@ -52,8 +52,8 @@ from pydantic_settings import (
 from pydantic_settings.exceptions import SettingsError
 
 from tradebot.core.errors import ConfigError
+from tradebot.core.notify_config import NotifyConfig
 from tradebot.core.presets import load_preset, preset_path, read_toml
-from tradebot.notify.config import NotifyConfig
 
 __all__ = [
     "ENV_PREFIX",

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tradebot.notify.config import ChannelConfig, NotifyConfig, RulesConfig
-from tradebot.notify.events import (
+from tradebot.core.events import (
     CRITICAL_KINDS,
     EVENT_KINDS,
     DailySummary,
@@ -21,6 +20,7 @@ from tradebot.notify.events import (
     RunFailed,
     TradeClosed,
 )
+from tradebot.core.notify_config import ChannelConfig, NotifyConfig, RulesConfig
 from tradebot.notify.port import ChannelResult, DeliveryReport, Notifier, NullNotifier
 from tradebot.notify.rules import threshold_alerts
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tradebot.notify.config import ChannelConfig, NotifyConfig
-from tradebot.notify.events import Event
+from tradebot.core.events import Event
+from tradebot.core.notify_config import ChannelConfig, NotifyConfig
 from tradebot.notify.port import ChannelResult, DeliveryReport
 from tradebot.notify.rules import Clock, skip_reason, utc_now
 from tradebot.notify.templates import Templates

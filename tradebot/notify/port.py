@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from tradebot.notify.events import Event
+from tradebot.core.events import Event
 
 __all__ = ["ChannelResult", "DeliveryReport", "Notifier", "NullNotifier"]
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from tradebot.notify.config import ChannelConfig, RulesConfig, parse_quiet_hours
-from tradebot.notify.events import CRITICAL_KINDS, Event, RiskTripped, TradeClosed
+from tradebot.core.events import CRITICAL_KINDS, Event, RiskTripped, TradeClosed
+from tradebot.core.notify_config import ChannelConfig, RulesConfig, parse_quiet_hours
 
 __all__ = ["Clock", "in_quiet_hours", "skip_reason", "threshold_alerts", "utc_now"]
 

@@ -20,7 +20,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from tradebot.core.errors import ConfigError
-from tradebot.notify.events import EVENT_KINDS, Event, event_fields, sample_event
+from tradebot.core.events import EVENT_KINDS, Event, event_fields, sample_event
 
 __all__ = ["DEFAULT_TEMPLATES", "TemplateConfigError", "Templates"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tradebot.notify.events import DailySummary, Event, OrderFilled, TradeClosed
+from tradebot.core.events import DailySummary, Event, OrderFilled, TradeClosed
 
 _DAY_MS = 86_400_000
 
