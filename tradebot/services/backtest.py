@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
+
 from tradebot.core.candles import Candles
 from tradebot.core.errors import DataValidationError
 from tradebot.engine.config import EngineConfig
@@ -100,14 +102,13 @@ def _data_source_label(candles: Candles, seed: int) -> str:
     return f"cache: {candles.meta.get('path', '')}"
 
 
-def _trade_rows(result: BacktestResult) -> list[dict[str, Any]]:
+def trade_rows(trades: np.ndarray, timestamp: np.ndarray) -> list[dict[str, Any]]:
+    """TRADE_DTYPE rows as the store's trade dicts (times in ms, reason names)."""
     from tradebot.engine.result import EXIT_REASONS
 
-    tr = result.trades
-    ts = result.timestamp
+    tr, ts = trades, timestamp
     return [
         {
-            "seq": i,
             "entry_ts_ms": int(ts[tr["entry_idx"][i]]),
             "exit_ts_ms": int(ts[tr["exit_idx"][i]]),
             "direction": int(tr["direction"][i]),
@@ -210,7 +211,7 @@ def _save_run(ctx: Context, strategy: Strategy, candles: Candles, result: Backte
         code_version=code_version(),
         seed=s.seed,
         metrics=summary,
-        trades=_trade_rows(result),
+        trades=[{"seq": i, **t} for i, t in enumerate(trade_rows(result.trades, result.timestamp))],
         daily=[_daily_row(d) for d in metrics.daily],
     )
     del daily

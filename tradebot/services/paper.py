@@ -98,9 +98,8 @@ def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int
               now_ms: int | None = None, wait: bool = False) -> PaperRunResult:
     """One cron run: process every candle closed since the account's last one."""
     from tradebot.data.paper_repository import PaperRepository
-    from tradebot.engine.result import EXIT_REASONS
     from tradebot.engine.step import advance, new_state
-    from tradebot.services.backtest import engine_config
+    from tradebot.services.backtest import engine_config, trade_rows
 
     now = int(time.time() * 1000) if now_ms is None else now_ms
     store = ctx.store
@@ -142,14 +141,7 @@ def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int
         strategy = ctx.registry.create(acct.strategy, acct.params)
         res = advance(candles, strategy.signals_for(candles), cfg, state, start_idx)
         ts = candles.timestamp
-        trades = [{
-            "entry_ts_ms": int(ts[t["entry_idx"]]), "exit_ts_ms": int(ts[t["exit_idx"]]),
-            "direction": int(t["direction"]), "units": float(t["units"]),
-            "entry_price": float(t["entry_price"]), "exit_price": float(t["exit_price"]),
-            "entry_fee": float(t["entry_fee"]), "exit_fee": float(t["exit_fee"]),
-            "pnl": float(t["pnl"]), "return_pct": float(t["return_pct"]),
-            "exit_reason": EXIT_REASONS[int(t["exit_reason"])],
-        } for t in res.trades]
+        trades = trade_rows(res.trades, ts)
         equity = [{"ts_ms": int(ts[start_idx + i]), "equity": float(e), "position": float(p)}
                   for i, (e, p) in enumerate(zip(res.equity, res.position, strict=True))]
         with store.session() as session:
