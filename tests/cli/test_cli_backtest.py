@@ -263,3 +263,15 @@ def test_trades_flag_lists_trades_in_text(run) -> None:  # type: ignore[no-untyp
     res = run("backtest", "--strategy", "rsi", "--timeframe", "1d", "--trades", "--no-save")
     assert res.code == 0, res
     assert f"{first['entry_price']:,.2f}" in res.out or str(first["entry_price"]) in res.out
+
+
+def test_blocked_entries_are_reported_and_stored(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TRADEBOT_RISK__MAX_TRADES_PER_DAY", "1")
+    fresh = backtest_json(run, "--strategy", "rsi", "--timeframe", "15m")
+    blocked = {r["reason"]: r["count"] for r in fresh["blocked_entries"]}
+    assert blocked.get("max_trades_per_day", 0) > 0
+    stored = run("report", str(fresh["header"]["run_id"]), "--json")
+    assert stored.code == 0, stored
+    assert stored.json()["blocked_entries"] == fresh["blocked_entries"]
+    text = run("report", str(fresh["header"]["run_id"]))
+    assert "blocked by risk rules" in text.out

@@ -410,6 +410,14 @@ def render_report(report: Mapping[str, Any], console: Console) -> None:
         console.print(_exit_reason_table(reasons, quote))
     else:
         console.print(Text("No trades.", style="dim"))
+    blocked = report.get("blocked_entries") or []
+    if blocked:
+        t = Table(title="Entries blocked by risk rules", box=box.SIMPLE_HEAVY, title_style="bold")
+        t.add_column("Rule")
+        t.add_column("Blocked", justify="right")
+        for row in blocked:
+            t.add_row(str(row["reason"]), fmt_num(row["count"], 0))
+        console.print(t)
     trades = report.get("trades")
     if trades:
         console.print(_trades_table(trades, quote))

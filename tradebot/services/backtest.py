@@ -102,6 +102,18 @@ def _data_source_label(candles: Candles, seed: int) -> str:
     return f"cache: {candles.meta.get('path', '')}"
 
 
+def blocked_summary(blocked: np.ndarray) -> list[dict[str, Any]]:
+    """Entries the risk rules refused, counted by reason (most frequent first)."""
+    from tradebot.engine.result import BLOCK_REASONS
+
+    if blocked.size == 0:
+        return []
+    codes, counts = np.unique(blocked["reason"], return_counts=True)
+    rows = [{"reason": BLOCK_REASONS.get(int(c), str(int(c))), "count": int(n)}
+            for c, n in zip(codes, counts, strict=True)]
+    return sorted(rows, key=lambda r: -r["count"])
+
+
 def trade_rows(trades: np.ndarray, timestamp: np.ndarray) -> list[dict[str, Any]]:
     """TRADE_DTYPE rows as the store's trade dicts (times in ms, reason names)."""
     from tradebot.engine.result import EXIT_REASONS
@@ -185,6 +197,7 @@ def run_backtest(
         header["run_id"] = run_id
     report = build_report(metrics, header, result.trades if include_trades else None,
                           result.timestamp if include_trades else None)
+    report["blocked_entries"] = blocked_summary(result.blocked)
     return BacktestOutcome(run_id, report, result, metrics, strategy, candles, data_sha)
 
 
@@ -195,6 +208,7 @@ def _save_run(ctx: Context, strategy: Strategy, candles: Candles, result: Backte
     s = ctx.settings
     summary = metrics.to_dict()
     daily = summary.pop("daily")
+    summary["blocked_entries"] = blocked_summary(result.blocked)
     new = NewRun(
         strategy_name=strategy.name,
         strategy_version=strategy.version,
@@ -252,6 +266,7 @@ def stored_report(ctx: Context, run_id: int, include_trades: bool = False) -> di
         "preset": cfg.get("preset"),
     }
     report = build_report(metrics, header)
+    report["blocked_entries"] = run.metrics.get("blocked_entries") or []
     if trades is not None:
         report["trades"] = [_stored_trade(t) for t in trades]
     return report
