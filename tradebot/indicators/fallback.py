@@ -212,19 +212,19 @@ def atr_nb(high, low, close, period):
         return out
     s = 0.0
     for i in range(1, period + 1):
-        s += _true_range(high[i], low[i], close[i - 1])
+        s += true_range_nb(high[i], low[i], close[i - 1])
     prev = s / period
     out[period] = prev
     keep = period - 1.0
     inv = 1.0 / period  # a multiply in the loop, not a divide (differs by ~1e-16 relative)
     for i in range(period + 1, n):
-        prev = (prev * keep + _true_range(high[i], low[i], close[i - 1])) * inv
+        prev = (prev * keep + true_range_nb(high[i], low[i], close[i - 1])) * inv
         out[i] = prev
     return out
 
 
 @njit(cache=True, inline="always")
-def _true_range(h, lo, prev_close):
+def true_range_nb(h, lo, prev_close):
     tr = h - lo
     a = h - prev_close
     if a < 0.0:

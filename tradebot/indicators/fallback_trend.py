@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tradebot.indicators.fallback import atr_nb
+from tradebot.indicators.fallback import atr_nb, true_range_nb
 
 #: TA-Lib's zero test before the DI/ADX/NATR divisions: the build we test against (C library
 #: 0.8) treats only an exact 0 as zero (older releases used a 1e-8 band).
@@ -127,8 +127,8 @@ def _stacked_ema_nb(x, period, depth, out, offset):
 
 
 @njit(cache=True)
-def dema_nb(x, period):
-    """Double EMA: 2·EMA − EMA(EMA) (TA-Lib DEMA)."""
+def _stacked_nb(x, period, depth):
+    """DEMA (depth 2) or TEMA (depth 3) with TA-Lib's leading-NaN skip and period-1 copy."""
     n = x.shape[0]
     out = np.full(n, np.nan)
     if period < 1 or n == 0:
@@ -137,35 +137,20 @@ def dema_nb(x, period):
     if period == 1:  # TA-Lib copies the input (a NaN does not propagate)
         out[s:] = x[s:]
         return out
-    _stacked_ema_nb(x[s:], period, 2, out, s)
+    _stacked_ema_nb(x[s:], period, depth, out, s)
     return out
+
+
+@njit(cache=True)
+def dema_nb(x, period):
+    """Double EMA: 2·EMA − EMA(EMA) (TA-Lib DEMA)."""
+    return _stacked_nb(x, period, 2)
 
 
 @njit(cache=True)
 def tema_nb(x, period):
     """Triple EMA: 3·EMA − 3·EMA² + EMA³ (TA-Lib TEMA)."""
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    if period < 1 or n == 0:
-        return out
-    s = lead_nb(x, x, x)
-    if period == 1:  # TA-Lib copies the input (a NaN does not propagate)
-        out[s:] = x[s:]
-        return out
-    _stacked_ema_nb(x[s:], period, 3, out, s)
-    return out
-
-
-@njit(cache=True)
-def _true_range(h, lo, prev_close):
-    r = h - lo
-    t = abs(h - prev_close)
-    if t > r:
-        r = t
-    t = abs(lo - prev_close)
-    if t > r:
-        r = t
-    return r
+    return _stacked_nb(x, period, 3)
 
 
 @njit(cache=True)
@@ -193,7 +178,7 @@ def _di_core(high, low, close, period, plus, out):
         else:
             move = dn > 0 and dn > dp
             val = dn
-        t = _true_range(ph, pl, pc)
+        t = true_range_nb(ph, pl, pc)
         pc = close[today]
         if today < period:  # the first period - 1 moves are summed
             if move:
@@ -222,7 +207,7 @@ def _adx_core(high, low, close, period, out):
         dp = h - ph
         dn = pl - lo
         ph, pl = h, lo
-        t = _true_range(ph, pl, pc)
+        t = true_range_nb(ph, pl, pc)
         pc = close[today]
         if today < period:
             if dn > 0 and dp < dn:
