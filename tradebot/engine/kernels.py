@@ -20,7 +20,6 @@ import numpy as np
 from numba import njit, prange
 
 from tradebot.engine.config import (
-    N_PARAMS,
     P_FLATTEN,
     P_HAS_DAY,
     P_HAS_LIMITS,
@@ -542,8 +541,3 @@ def sweep_nb(timestamp, open_, high, low, close, atr, entries2d, exits2d, short_
         _summary_nb(timestamp, open_, high, low, close, atr, entries2d[j], exits2d[j], se,
                     sx, params2d[j], out[j])
     return out
-
-
-def check_params_vector(params: np.ndarray) -> None:
-    if params.shape != (N_PARAMS,):
-        raise ValueError(f"engine params must have shape ({N_PARAMS},), got {params.shape}")
