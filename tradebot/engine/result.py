@@ -46,6 +46,70 @@ def blocked_to_records(raw: np.ndarray) -> np.ndarray:
 def no_blocked() -> np.ndarray:
     return np.empty(0, dtype=BLOCKED_DTYPE)
 
+
+# Order types and fill intents (``FILL_DTYPE``).
+ORDER_MARKET, ORDER_LIMIT, ORDER_STOP, ORDER_STOP_LIMIT = 0, 1, 2, 3
+ORDER_TYPES = {ORDER_MARKET: "market", ORDER_LIMIT: "limit", ORDER_STOP: "stop",
+               ORDER_STOP_LIMIT: "stop_limit"}
+INTENT_ENTRY, INTENT_EXIT = 0, 1
+
+#: One row per execution (a partially filled order gives several rows). ``side`` is 1 for
+#: a buy, -1 for a sell; ``reason`` is the exit reason code for exits, -1 for entries;
+#: ``maker`` is 1 when the fill paid the maker fee.
+FILL_DTYPE = np.dtype(
+    [
+        ("bar_idx", np.int64),
+        ("side", np.int8),
+        ("qty", np.float64),
+        ("price", np.float64),
+        ("fee", np.float64),
+        ("order_type", np.int8),
+        ("intent", np.int8),
+        ("reason", np.int8),
+        ("maker", np.int8),
+    ]
+)
+
+
+def no_fills() -> np.ndarray:
+    return np.empty(0, dtype=FILL_DTYPE)
+
+
+def fills_from_trades(trades: np.ndarray, first_bar: int = 0) -> np.ndarray:
+    """The executions of whole-quantity round trips: one entry fill per trade whose entry
+    bar is ``>= first_bar`` and one exit fill per closed trade (not for a still-open one).
+
+    Market entries and signal/breaker exits pay the taker fee; a stop-loss or trailing
+    stop is a stop order (taker); a take-profit is a resting limit (maker). Rows are in
+    execution order (an entry before an exit on the same bar)."""
+    entries = trades[trades["entry_idx"] >= first_bar]
+    exits = trades[trades["exit_reason"] != EXIT_OPEN]
+    out = np.empty(entries.size + exits.size, dtype=FILL_DTYPE)
+    e, x = out[:entries.size], out[entries.size:]
+    e["bar_idx"] = entries["entry_idx"]
+    e["side"] = entries["direction"]
+    e["qty"] = entries["units"]
+    e["price"] = entries["entry_price"]
+    e["fee"] = entries["entry_fee"]
+    e["order_type"] = ORDER_MARKET
+    e["intent"] = INTENT_ENTRY
+    e["reason"] = -1
+    e["maker"] = 0
+    reason = exits["exit_reason"]
+    x["bar_idx"] = exits["exit_idx"]
+    x["side"] = -exits["direction"]
+    x["qty"] = exits["units"]
+    x["price"] = exits["exit_price"]
+    x["fee"] = exits["exit_fee"]
+    x["order_type"] = np.where(reason == EXIT_TAKE_PROFIT, ORDER_LIMIT,
+                               np.where((reason == EXIT_STOP_LOSS) | (reason == EXIT_TRAILING_STOP),
+                                        ORDER_STOP, ORDER_MARKET))
+    x["intent"] = INTENT_EXIT
+    x["reason"] = reason
+    x["maker"] = reason == EXIT_TAKE_PROFIT
+    order = np.lexsort((out["intent"], out["bar_idx"]))
+    return out[order]
+
 #: One row per round trip. ``entry_idx``/``exit_idx`` index the candle arrays (the bar
 #: whose open or intra-bar price filled the order); a still-open trade has
 #: ``exit_idx = n - 1`` and ``exit_price`` = last close. ``pnl`` is net of both fees;
@@ -96,6 +160,11 @@ class BacktestResult:
         return positions_nb(self.equity.shape[0], t["entry_idx"].astype(np.int64),
                             t["exit_idx"].astype(np.int64), t["direction"].astype(np.float64),
                             t["units"].astype(np.float64), t["exit_reason"].astype(np.int64))
+
+    @cached_property
+    def fills(self) -> np.ndarray:
+        """FILL_DTYPE executions, derived from the trades (whole-quantity fills)."""
+        return fills_from_trades(self.trades)
 
     @property
     def final_equity(self) -> float:

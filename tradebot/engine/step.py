@@ -15,7 +15,7 @@ from tradebot.core.candles import Candles
 from tradebot.core.signals import Signals
 from tradebot.engine.backtest import _bool, atr_for, trades_to_records
 from tradebot.engine.config import EngineConfig
-from tradebot.engine.result import blocked_to_records, no_blocked
+from tradebot.engine.result import FILL_DTYPE, blocked_to_records, fills_from_trades, no_blocked, no_fills
 
 _NO_SIGNAL = np.zeros(0, dtype=np.bool_)
 
@@ -44,13 +44,21 @@ class StepResult:
     equity: np.ndarray  # equity at the close of each processed bar
     position: np.ndarray  # signed units held at each processed close
     blocked: np.ndarray = field(default_factory=no_blocked)  # BLOCKED_DTYPE, these bars
+    fills: np.ndarray = field(default_factory=no_fills)  # FILL_DTYPE, executions in these bars
 
 
 def advance(candles: Candles, signals: Signals, config: EngineConfig, state: np.ndarray,
             start: int) -> StepResult:
     """Run bars ``[start, len(candles))`` from ``state`` (bar indices count from the first
     candle of ``candles``, which must be the account's history start)."""
-    from tradebot.engine.kernels import N_TRADE_COLS, S_UNITS, run_bars_nb
+    from tradebot.engine.kernels import (
+        N_TRADE_COLS,
+        S_ENTRY_FEE,
+        S_ENTRY_IDX,
+        S_ENTRY_PRICE,
+        S_UNITS,
+        run_bars_nb,
+    )
     from tradebot.engine.risk_nb import N_BLOCKED_COLS
 
     n = len(candles)
@@ -71,5 +79,16 @@ def advance(candles: Candles, signals: Signals, config: EngineConfig, state: np.
         trades, n_trades, blocked, n_blocked = run_bars_nb(
             t, t + 1, *args, st, trades, n_trades, blocked, n_blocked, equity)
         position[t - start] = st[S_UNITS]
-    return StepResult(st, trades_to_records(trades[:n_trades]), equity[start:], position,
-                      blocked_to_records(blocked[:n_blocked]))
+    closed = trades_to_records(trades[:n_trades])
+    fills = fills_from_trades(closed, start)
+    if st[S_UNITS] != 0.0 and st[S_ENTRY_IDX] >= start:  # the open position's entry
+        entry = np.zeros(1, dtype=FILL_DTYPE)
+        entry["bar_idx"] = st[S_ENTRY_IDX]
+        entry["side"] = 1 if st[S_UNITS] > 0 else -1
+        entry["qty"] = abs(st[S_UNITS])
+        entry["price"] = st[S_ENTRY_PRICE]
+        entry["fee"] = st[S_ENTRY_FEE]
+        entry["reason"] = -1
+        fills = np.concatenate([fills, entry])
+    return StepResult(st, closed, equity[start:], position,
+                      blocked_to_records(blocked[:n_blocked]), fills)
