@@ -310,6 +310,7 @@ def test_chunks_equal_one_pass(h, seed):
     equity, state), and the step runner (one bar at a time) == the backtest."""
     from tradebot.engine.backtest import _bool
     from tradebot.engine.kernels import N_TRADE_COLS, run_bars_nb
+    from tradebot.engine.layout import N_FILL_COLS
     from tradebot.engine.risk_nb import N_BLOCKED_COLS
 
     rng = np.random.default_rng(500 + seed)
@@ -317,7 +318,7 @@ def test_chunks_equal_one_pass(h, seed):
     c, sig = risk_case(h, rng, n)
     cfg = random_risk_config(rng)
     shorts = cfg.allow_short
-    args = (c.timestamp, c.open, c.high, c.low, c.close, atr_for(c, cfg),
+    args = (c.timestamp, c.open, c.high, c.low, c.close, c.volume, atr_for(c, cfg),
             _bool(sig.entries, n, "e"), _bool(sig.exits, n, "x"),
             _bool(sig.short_entries, n, "se") if shorts else np.zeros(0, np.bool_),
             _bool(sig.short_exits, n, "sx") if shorts else np.zeros(0, np.bool_),
@@ -327,13 +328,14 @@ def test_chunks_equal_one_pass(h, seed):
         state = new_state(cfg)
         trades = np.empty((1, N_TRADE_COLS))
         blocked = np.empty((1, N_BLOCKED_COLS))
-        nt = nb = 0
+        fills = np.empty((1, N_FILL_COLS))
+        nt = nb = nf = 0
         equity = np.full(n, np.nan)
         for a, b in zip(cuts[:-1], cuts[1:], strict=True):
             state = np.array(state.tolist())  # persisted and loaded again, as JSON would
-            trades, nt, blocked, nb = run_bars_nb(a, b, *args, state, trades, nt, blocked, nb,
-                                                  equity)
-        return trades[:nt], blocked[:nb], equity, state
+            trades, nt, blocked, nb, fills, nf = run_bars_nb(a, b, *args, state, trades, nt,
+                                                             blocked, nb, fills, nf, equity)
+        return trades[:nt], blocked[:nb], fills[:nf], equity, state
 
     one = run([0, n])
     cuts = sorted({0, n, *rng.integers(1, n, int(rng.integers(1, 40))).tolist()})

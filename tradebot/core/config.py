@@ -256,9 +256,31 @@ class SlippageConfig(_Section):
 
 
 class ExecutionConfig(_Section):
-    """Orders are decided at a bar's close and filled at the open ``latency_bars`` later."""
+    """How orders are placed and filled (docs/decisions/0009-order-matching.md).
+
+    Orders are decided at a bar's close and work from ``latency_bars`` bars later; market
+    orders fill at that open. ``entry_order`` / ``exit_order`` other than market are priced
+    from the deciding close (``limit_offset_bps`` below it for buys, above for sells;
+    ``stop_offset_bps`` above for buys, below for sells; a stop-limit's limit
+    ``stop_limit_offset_bps`` beyond its trigger) and work until filled, cancelled by the
+    opposite signal or ``order_ttl_bars`` bars (0: no limit). Market and stop fills pay half
+    of ``spread_bps`` and ``impact_coef`` × sqrt(qty / bar volume); a bar fills at most
+    ``max_volume_share`` of its volume (None: no cap); a limit only touched fills with
+    probability ``touch_fill_prob``, drawn from ``fill_seed`` and the bar.
+    """
 
     latency_bars: Int = Field(1, ge=1, le=100)
+    entry_order: Literal["market", "limit", "stop", "stop_limit"] = "market"
+    exit_order: Literal["market", "limit"] = "market"
+    limit_offset_bps: Float = Field(0.0, ge=0, lt=10_000)
+    stop_offset_bps: Float = Field(0.0, ge=0, lt=10_000)
+    stop_limit_offset_bps: Float = Field(0.0, ge=0, lt=10_000)
+    order_ttl_bars: Int = Field(0, ge=0)
+    spread_bps: Float = Field(0.0, ge=0, lt=10_000)
+    impact_coef: Float = Field(0.0, ge=0, lt=1)
+    max_volume_share: Annotated[Float, Field(gt=0, le=1)] | None = None
+    touch_fill_prob: Float = Field(1.0, ge=0, le=1)
+    fill_seed: Int = Field(0, ge=0, le=2**32 - 1)
 
 
 class SizingConfig(_Section):

@@ -10,7 +10,7 @@ import numpy as np
 from tradebot.core.candles import Candles
 from tradebot.core.signals import Signals
 from tradebot.engine.config import EngineConfig
-from tradebot.engine.result import TRADE_DTYPE, BacktestResult, blocked_to_records
+from tradebot.engine.result import TRADE_DTYPE, BacktestResult, blocked_to_records, fills_to_records
 
 if TYPE_CHECKING:
     from tradebot.strategies.base import Strategy
@@ -37,6 +37,18 @@ def atr_for(candles: Candles, config: EngineConfig) -> np.ndarray:
     return indicators.atr(candles.high, candles.low, candles.close, config.atr_period)
 
 
+def _f64(a: np.ndarray, n: int, what: str) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    if a.shape != (n,):
+        raise ValueError(f"{what} has shape {a.shape}, expected ({n},)")
+    return a
+
+
+def volume_for(candles: Candles) -> np.ndarray:
+    """The bar volumes as the kernels take them (read only by the matching fill model)."""
+    return _f64(candles.volume, len(candles), "volume")
+
+
 def trades_to_records(raw: np.ndarray) -> np.ndarray:
     """The kernels' float trade rows as a TRADE_DTYPE structured array."""
     out = np.empty(raw.shape[0], dtype=TRADE_DTYPE)
@@ -51,16 +63,17 @@ def run_signals(candles: Candles, signals: Signals, config: EngineConfig) -> Bac
 
     n = len(candles)
     shorts = config.allow_short and signals.short_entries.size > 0
-    equity, raw, blocked = simulate_nb(
+    equity, raw, blocked, fills = simulate_nb(
         np.ascontiguousarray(candles.timestamp, dtype=np.int64), candles.open, candles.high,
-        candles.low, candles.close, atr_for(candles, config),
+        candles.low, candles.close, volume_for(candles), atr_for(candles, config),
         _bool(signals.entries, n, "entries"), _bool(signals.exits, n, "exits"),
         _bool(signals.short_entries, n, "short_entries") if shorts else _NO_SIGNAL,
         _bool(signals.short_exits, n, "short_exits") if shorts else _NO_SIGNAL,
         config.to_vector(),
     )
     return BacktestResult(candles.timestamp, candles.close, equity, trades_to_records(raw),
-                          config.initial_capital, blocked_to_records(blocked))
+                          config.initial_capital, blocked_to_records(blocked),
+                          fills_to_records(fills))
 
 
 def max_drawdown(equity: np.ndarray) -> float:
@@ -110,5 +123,5 @@ def sweep(
             s_exits[j] = sig.short_exits
     params = np.tile(config.to_vector(), (len(sets), 1))
     return sweep_nb(np.ascontiguousarray(candles.timestamp, dtype=np.int64), candles.open,
-                    candles.high, candles.low, candles.close, atr_for(candles, config), entries,
-                    exits, s_entries, s_exits, params)
+                    candles.high, candles.low, candles.close, volume_for(candles),
+                    atr_for(candles, config), entries, exits, s_entries, s_exits, params)

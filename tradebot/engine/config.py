@@ -16,7 +16,11 @@ P_HAS_STOPS = 12
 P_RISK_PCT, P_RISK_ATR, P_KELLY_FRAC, P_MAX_FRAC, P_MIN_TRADES = 13, 14, 15, 16, 17
 P_MAX_TRADES_DAY, P_MAX_DAILY_LOSS, P_MAX_DD, P_FLATTEN, P_BREAKER_COOLDOWN = 18, 19, 20, 21, 22
 P_LOSS_N, P_LOSS_COOLDOWN, P_MAX_POS_FRAC, P_HAS_DAY, P_HAS_LIMITS = 23, 24, 25, 26, 27
-N_PARAMS = 28
+# Order matching (docs/decisions/0009-order-matching.md). P_MATCHING = 0: the market path.
+P_MATCHING, P_ENTRY_ORDER, P_EXIT_ORDER, P_LIMIT_OFF, P_STOP_OFF, P_STOP_LIMIT_OFF = (
+    28, 29, 30, 31, 32, 33)
+P_TTL, P_HALF_SPREAD, P_IMPACT, P_VOL_SHARE, P_TOUCH_PROB, P_FILL_SEED = 34, 35, 36, 37, 38, 39
+N_PARAMS = 40
 
 SIZE_FIXED_FRACTION = 0.0
 SIZE_FIXED_AMOUNT = 1.0
@@ -31,6 +35,13 @@ SIZE_MODES = {
     "optimal_f": SIZE_OPTIMAL_F,
 }
 SizingMode = Literal["fixed_fraction", "fixed_amount", "fixed_risk", "kelly", "optimal_f"]
+
+# Order types (the codes of result.ORDER_*).
+ENTRY_ORDERS = {"market": 0.0, "limit": 1.0, "stop": 2.0, "stop_limit": 3.0}
+EXIT_ORDERS = {"market": 0.0, "limit": 1.0}
+EntryOrder = Literal["market", "limit", "stop", "stop_limit"]
+ExitOrder = Literal["market", "limit"]
+MAX_FILL_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,17 @@ class EngineConfig:
     - Stops are percentages of the entry price; when a bar touches both the stop and
       the take-profit, the stop is assumed to have filled first (conservative).
     - Limits (None/0 = off) block entries at the close; see docs/decisions/0008.
+    - Order matching (docs/decisions/0009): ``entry_order`` market / limit / stop /
+      stop_limit and ``exit_order`` market / limit, priced from the deciding close
+      (``limit_offset_bps`` below it for buys, above for sells; ``stop_offset_bps`` above
+      it for buys, below for sells; a stop-limit's limit ``stop_limit_offset_bps`` beyond
+      its trigger), active ``latency_bars`` later, cancelled after ``order_ttl_bars``
+      bars (0: good till filled or cancelled by the opposite signal). Market and stop
+      fills pay half of ``spread_bps`` and the impact ``impact_coef`` × sqrt(qty /
+      bar volume) on top of slippage; limit fills pay neither. ``max_volume_share`` caps
+      each bar's fill at that share of the bar's volume (the rest keeps working: partial
+      fills); a limit only touched fills with probability ``touch_fill_prob``, drawn from
+      (``fill_seed``, bar index). The defaults keep the market path.
     """
 
     initial_capital: float = 10_000.0
@@ -82,6 +104,26 @@ class EngineConfig:
     breaker_cooldown_bars: int = 0  # 0: halted for the rest of the run
     cooldown_after_losses: int | None = None
     cooldown_bars: int = 0
+    # order matching (docs/decisions/0009-order-matching.md); the defaults: market orders
+    entry_order: EntryOrder = "market"
+    exit_order: ExitOrder = "market"
+    limit_offset_bps: float = 0.0
+    stop_offset_bps: float = 0.0
+    stop_limit_offset_bps: float = 0.0
+    order_ttl_bars: int = 0  # 0: good till filled (or cancelled by the opposite signal)
+    spread_bps: float = 0.0  # the full bid-ask spread; market and stop fills pay half
+    impact_coef: float = 0.0  # impact = impact_coef * sqrt(qty / bar volume)
+    max_volume_share: float | None = None  # None: no cap
+    touch_fill_prob: float = 1.0
+    fill_seed: int = 0
+
+    @property
+    def matching(self) -> bool:
+        """True when the order-matching fill model is needed (anything but the defaults'
+        whole market orders without spread or impact)."""
+        return (self.entry_order != "market" or self.exit_order != "market"
+                or self.spread_bps > 0 or self.impact_coef > 0
+                or self.max_volume_share is not None)
 
     def __post_init__(self) -> None:
         from tradebot.core.errors import ConfigError
@@ -146,6 +188,31 @@ class EngineConfig:
         v = self.take_profit_pct
         if v is not None and not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
             raise bad("take_profit_pct", "must be > 0 or None")
+        if self.entry_order not in ENTRY_ORDERS:
+            raise bad("entry_order", "must be one of " + ", ".join(ENTRY_ORDERS))
+        if self.exit_order not in EXIT_ORDERS:
+            raise bad("exit_order", "must be one of " + ", ".join(EXIT_ORDERS))
+        for name in ("limit_offset_bps", "stop_offset_bps", "stop_limit_offset_bps",
+                     "spread_bps"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 10_000):
+                raise bad(name, "must be in [0, 10000) basis points")
+        v = self.impact_coef
+        if not (isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1):
+            raise bad("impact_coef", "must be in [0, 1)")
+        v = self.max_volume_share
+        if v is not None and not (isinstance(v, int | float) and not isinstance(v, bool)
+                                  and 0 < v <= 1):
+            raise bad("max_volume_share", "must be in (0, 1] or None")
+        v = self.touch_fill_prob
+        if not (isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1):
+            raise bad("touch_fill_prob", "must be a probability in [0, 1]")
+        v = self.order_ttl_bars
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise bad("order_ttl_bars", "must be an integer >= 0 (0: good till filled)")
+        v = self.fill_seed
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_FILL_SEED:
+            raise bad("fill_seed", f"must be an integer in [0, {MAX_FILL_SEED}]")
 
     def to_vector(self) -> np.ndarray:
         """The parameter vector the kernels take (NaN marks a disabled stop)."""
@@ -183,6 +250,18 @@ class EngineConfig:
         p[P_HAS_DAY] = 1.0 if (self.max_trades_per_day or self.max_daily_loss) else 0.0
         p[P_HAS_LIMITS] = 1.0 if (p[P_HAS_DAY] or self.max_drawdown_pct is not None
                                   or self.cooldown_after_losses) else 0.0
+        p[P_MATCHING] = 1.0 if self.matching else 0.0
+        p[P_ENTRY_ORDER] = ENTRY_ORDERS[self.entry_order]
+        p[P_EXIT_ORDER] = EXIT_ORDERS[self.exit_order]
+        p[P_LIMIT_OFF] = self.limit_offset_bps / 10_000.0
+        p[P_STOP_OFF] = self.stop_offset_bps / 10_000.0
+        p[P_STOP_LIMIT_OFF] = self.stop_limit_offset_bps / 10_000.0
+        p[P_TTL] = self.order_ttl_bars
+        p[P_HALF_SPREAD] = self.spread_bps / 20_000.0
+        p[P_IMPACT] = self.impact_coef
+        p[P_VOL_SHARE] = math.nan if self.max_volume_share is None else self.max_volume_share
+        p[P_TOUCH_PROB] = self.touch_fill_prob
+        p[P_FILL_SEED] = self.fill_seed
         return p
 
     def to_dict(self) -> dict[str, object]:

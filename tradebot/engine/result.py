@@ -1,4 +1,4 @@
-"""What the engine returns: equity per bar and a structured array of trades."""
+"""What the engine returns: equity per bar, structured arrays of trades and fills."""
 
 from __future__ import annotations
 
@@ -75,13 +75,24 @@ def no_fills() -> np.ndarray:
     return np.empty(0, dtype=FILL_DTYPE)
 
 
+def fills_to_records(raw: np.ndarray) -> np.ndarray:
+    """The kernels' fill log (float rows, ``layout.F_*`` columns, in FILL_DTYPE's field
+    order) as a FILL_DTYPE structured array."""
+    out = np.empty(raw.shape[0], dtype=FILL_DTYPE)
+    for i, name in enumerate(FILL_DTYPE.names or ()):
+        out[name] = raw[:, i]
+    return out
+
+
 def fills_from_trades(trades: np.ndarray, first_bar: int = 0) -> np.ndarray:
     """The executions of whole-quantity round trips: one entry fill per trade whose entry
     bar is ``>= first_bar`` and one exit fill per closed trade (not for a still-open one).
 
     Market entries and signal/breaker exits pay the taker fee; a stop-loss or trailing
     stop is a stop order (taker); a take-profit is a resting limit (maker). Rows are in
-    execution order (an entry before an exit on the same bar)."""
+    execution order (an entry before an exit on the same bar). On the market path (no
+    partial fills) this equals the kernels' fill log; it stays as that log's
+    specification (tests) and for results built from trades alone."""
     entries = trades[trades["entry_idx"] >= first_bar]
     exits = trades[trades["exit_reason"] != EXIT_OPEN]
     out = np.empty(entries.size + exits.size, dtype=FILL_DTYPE)
@@ -142,7 +153,7 @@ def bars_held(trades: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """Equity marked to market at every close, and the trades."""
+    """Equity marked to market at every close, the trades and the executions."""
 
     timestamp: np.ndarray  # int64 ms, candle open times
     close: np.ndarray  # float64, the closes used for marking
@@ -150,21 +161,26 @@ class BacktestResult:
     trades: np.ndarray  # TRADE_DTYPE
     initial_capital: float
     blocked: np.ndarray = field(default_factory=no_blocked)  # BLOCKED_DTYPE
+    #: FILL_DTYPE, the kernels' log of every execution (several rows for a partially
+    #: filled order); empty for a result built from trades alone
+    fills: np.ndarray = field(default_factory=no_fills)
 
     @cached_property
     def position(self) -> np.ndarray:
-        """Signed units held at each close, derived from the trades (computed on demand)."""
-        from tradebot.engine.kernels import positions_nb
+        """Signed units held at each close (computed on demand): from the fill log, or
+        from the trades for a result built without one."""
+        from tradebot.engine.kernels import positions_from_fills_nb, positions_nb
 
+        n = self.equity.shape[0]
+        f = self.fills
+        if f.size or not self.trades.size:
+            return positions_from_fills_nb(n, f["bar_idx"].astype(np.int64),
+                                           f["side"].astype(np.float64),
+                                           f["qty"].astype(np.float64))
         t = self.trades
-        return positions_nb(self.equity.shape[0], t["entry_idx"].astype(np.int64),
+        return positions_nb(n, t["entry_idx"].astype(np.int64),
                             t["exit_idx"].astype(np.int64), t["direction"].astype(np.float64),
                             t["units"].astype(np.float64), t["exit_reason"].astype(np.int64))
-
-    @cached_property
-    def fills(self) -> np.ndarray:
-        """FILL_DTYPE executions, derived from the trades (whole-quantity fills)."""
-        return fills_from_trades(self.trades)
 
     @property
     def final_equity(self) -> float:

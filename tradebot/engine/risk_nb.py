@@ -33,9 +33,10 @@ from tradebot.engine.config import (
     SIZE_FIXED_FRACTION,
     SIZE_FIXED_RISK,
     SIZE_KELLY,
+    SIZE_OPTIMAL_F,
 )
 
-# Risk part of the state vector (kernels.py owns slots 0..7).
+# Risk part of the state vector (layout.py owns slots 0..7).
 S_DAY, S_DAY_START_EQ, S_TRADES_TODAY, S_PEAK, S_HALT_UNTIL = 8, 9, 10, 11, 12
 S_CONSEC_LOSSES, S_COOL_UNTIL, S_N_CLOSED, S_N_WINS, S_SUM_WIN, S_SUM_LOSS = (
     13, 14, 15, 16, 17, 18)
@@ -165,7 +166,7 @@ def risk_budget_nb(cash, fill, fee_rate, atr_prev, params, state, base):
 def on_trade_closed_nb(state, t, pnl, ret, params, base):
     """Update the loss streak and the sizing statistics after a closed trade at bar t."""
     n = state[S_N_CLOSED]
-    if base < state.shape[0]:
+    if params[P_SIZE_MODE] == SIZE_OPTIMAL_F:  # the ring exists: optimal f sizing
         state[base + int(n % OPTF_WINDOW)] = ret
     state[S_N_CLOSED] = n + 1.0
     if ret > 0.0:

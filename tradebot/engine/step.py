@@ -13,9 +13,21 @@ import numpy as np
 
 from tradebot.core.candles import Candles
 from tradebot.core.signals import Signals
-from tradebot.engine.backtest import _bool, atr_for, trades_to_records
+from tradebot.engine.backtest import _bool, atr_for, trades_to_records, volume_for
 from tradebot.engine.config import EngineConfig
-from tradebot.engine.result import FILL_DTYPE, blocked_to_records, fills_from_trades, no_blocked, no_fills
+from tradebot.engine.layout import (
+    M_EXIT_FEE,
+    M_TRADE_UNITS,
+    N_FILL_COLS,
+    N_MATCH,
+    N_TRADE_COLS,
+    NO_ORDER,
+    S_PENDING,
+    S_PENDING_AT,
+    S_UNITS,
+)
+from tradebot.engine.result import blocked_to_records, fills_to_records, no_blocked, no_fills
+from tradebot.engine.risk_nb import N_STATE, OPTF_WINDOW
 
 _NO_SIGNAL = np.zeros(0, dtype=np.bool_)
 
@@ -27,14 +39,53 @@ def new_state(config: EngineConfig) -> np.ndarray:
     return new_state_nb(config.to_vector())
 
 
+def _match_base(config: EngineConfig) -> int:
+    return N_STATE + (OPTF_WINDOW if config.sizing == "optimal_f" else 0)
+
+
 def upgrade_state(state: np.ndarray, config: EngineConfig) -> np.ndarray:
-    """A copy of a persisted ``state``, padded with a fresh account's values for the slots
-    added since it was written (an account saved before the risk rules existed)."""
+    """A copy of a persisted ``state`` in the layout ``config`` needs: slots added since it
+    was written take a fresh account's values.
+
+    The layouts a state can have are told apart by its length: the account slots (8),
+    the risk slots (to N_STATE), the optimal-f ring (OPTF_WINDOW slots, optimal f sizing
+    only) and the working order of the matching model (N_MATCH slots, always since it
+    exists). The ring is kept only for optimal f sizing.
+    """
     st = np.array(state, dtype=np.float64)
     fresh = new_state(config)
-    if st.shape[0] < fresh.shape[0]:
-        st = np.concatenate([st, fresh[st.shape[0]:]])
-    return st
+    if st.shape[0] == fresh.shape[0]:
+        return st
+    out = fresh.copy()
+    k = min(st.shape[0], N_STATE)
+    out[:k] = st[:k]
+    rest = st[N_STATE:]
+    has_ring = rest.shape[0] >= OPTF_WINDOW
+    if has_ring and config.sizing == "optimal_f":
+        out[N_STATE:N_STATE + OPTF_WINDOW] = rest[:OPTF_WINDOW]
+    match = rest[OPTF_WINDOW:] if has_ring else rest
+    if match.shape[0] == N_MATCH:
+        mb = _match_base(config)
+        out[mb:mb + N_MATCH] = match
+    return out
+
+
+def _adopt_state(st: np.ndarray, config: EngineConfig, start: int) -> None:
+    """Make a state written under another fill model fit ``config`` (in place).
+
+    The market path fills a pending order exactly at its bar, so an order still pending
+    from before ``start`` was left by the matching model: it is cancelled. The matching
+    model books a round trip's units from its entry fills: a position opened on the
+    market path gets them from the units held."""
+    mb = _match_base(config)
+    if not config.matching:
+        if st[S_PENDING] != NO_ORDER and st[S_PENDING_AT] < start:
+            fresh = new_state(config)
+            st[S_PENDING] = NO_ORDER
+            st[S_PENDING_AT] = -1.0
+            st[mb:mb + M_EXIT_FEE + 1] = fresh[mb:mb + M_EXIT_FEE + 1]
+    elif st[S_UNITS] != 0.0 and st[mb + M_TRADE_UNITS] == 0.0:
+        st[mb + M_TRADE_UNITS] = abs(st[S_UNITS])
 
 
 @dataclass(frozen=True)
@@ -51,44 +102,29 @@ def advance(candles: Candles, signals: Signals, config: EngineConfig, state: np.
             start: int) -> StepResult:
     """Run bars ``[start, len(candles))`` from ``state`` (bar indices count from the first
     candle of ``candles``, which must be the account's history start)."""
-    from tradebot.engine.kernels import (
-        N_TRADE_COLS,
-        S_ENTRY_FEE,
-        S_ENTRY_IDX,
-        S_ENTRY_PRICE,
-        S_UNITS,
-        run_bars_nb,
-    )
+    from tradebot.engine.kernels import run_bars_nb
     from tradebot.engine.risk_nb import N_BLOCKED_COLS
 
     n = len(candles)
     st = upgrade_state(state, config)
+    _adopt_state(st, config, start)
     equity = np.full(n, np.nan)
     position = np.empty(max(n - start, 0))
     trades = np.empty((8, N_TRADE_COLS))
     blocked = np.empty((8, N_BLOCKED_COLS))
-    n_trades = n_blocked = 0
+    fills = np.empty((8, N_FILL_COLS))
+    n_trades = n_blocked = n_fills = 0
     shorts = config.allow_short and signals.short_entries.size > 0
     args = (np.ascontiguousarray(candles.timestamp, dtype=np.int64),
-            candles.open, candles.high, candles.low, candles.close, atr_for(candles, config),
+            candles.open, candles.high, candles.low, candles.close, volume_for(candles),
+            atr_for(candles, config),
             _bool(signals.entries, n, "entries"), _bool(signals.exits, n, "exits"),
             _bool(signals.short_entries, n, "short_entries") if shorts else _NO_SIGNAL,
             _bool(signals.short_exits, n, "short_exits") if shorts else _NO_SIGNAL,
             config.to_vector())
     for t in range(start, n):  # one bar at a time: the units held at each close are recorded
-        trades, n_trades, blocked, n_blocked = run_bars_nb(
-            t, t + 1, *args, st, trades, n_trades, blocked, n_blocked, equity)
+        trades, n_trades, blocked, n_blocked, fills, n_fills = run_bars_nb(
+            t, t + 1, *args, st, trades, n_trades, blocked, n_blocked, fills, n_fills, equity)
         position[t - start] = st[S_UNITS]
-    closed = trades_to_records(trades[:n_trades])
-    fills = fills_from_trades(closed, start)
-    if st[S_UNITS] != 0.0 and st[S_ENTRY_IDX] >= start:  # the open position's entry
-        entry = np.zeros(1, dtype=FILL_DTYPE)
-        entry["bar_idx"] = st[S_ENTRY_IDX]
-        entry["side"] = 1 if st[S_UNITS] > 0 else -1
-        entry["qty"] = abs(st[S_UNITS])
-        entry["price"] = st[S_ENTRY_PRICE]
-        entry["fee"] = st[S_ENTRY_FEE]
-        entry["reason"] = -1
-        fills = np.concatenate([fills, entry])
-    return StepResult(st, closed, equity[start:], position,
-                      blocked_to_records(blocked[:n_blocked]), fills)
+    return StepResult(st, trades_to_records(trades[:n_trades]), equity[start:], position,
+                      blocked_to_records(blocked[:n_blocked]), fills_to_records(fills[:n_fills]))

@@ -44,6 +44,7 @@ def engine_config(settings: Settings) -> EngineConfig:
     atr = settings.slippage.mode == "atr"
     fixed = settings.sizing.mode == "fixed_amount"
     risk = settings.risk
+    ex = settings.execution
     return EngineConfig(
         initial_capital=settings.backtest.initial_capital,
         maker_fee=settings.fees.maker,
@@ -51,7 +52,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         slippage_bps=settings.slippage.bps,
         slippage_atr_mult=settings.slippage.atr_mult if atr else 0.0,
         atr_period=settings.slippage.atr_period,
-        latency_bars=settings.execution.latency_bars,
+        latency_bars=ex.latency_bars,
         sizing=settings.sizing.mode,
         size_value=settings.sizing.amount if fixed else settings.sizing.fraction,
         stop_loss_pct=settings.stops.stop_loss_pct,
@@ -71,6 +72,17 @@ def engine_config(settings: Settings) -> EngineConfig:
         breaker_cooldown_bars=risk.breaker_cooldown_bars,
         cooldown_after_losses=risk.cooldown_after_losses,
         cooldown_bars=risk.cooldown_bars,
+        entry_order=ex.entry_order,
+        exit_order=ex.exit_order,
+        limit_offset_bps=ex.limit_offset_bps,
+        stop_offset_bps=ex.stop_offset_bps,
+        stop_limit_offset_bps=ex.stop_limit_offset_bps,
+        order_ttl_bars=ex.order_ttl_bars,
+        spread_bps=ex.spread_bps,
+        impact_coef=ex.impact_coef,
+        max_volume_share=ex.max_volume_share,
+        touch_fill_prob=ex.touch_fill_prob,
+        fill_seed=ex.fill_seed,
     )
 
 
