@@ -43,6 +43,11 @@ TABLES = {
     "paper_accounts",
     "paper_trades",
     "paper_equity",
+    "paper_balances",
+    "paper_orders",
+    "paper_fills",
+    "paper_positions",
+    "paper_risk_events",
 }
 
 

@@ -1,4 +1,5 @@
-"""Paper trading: parity with the backtest, idempotent re-runs, the lock, atomic runs."""
+"""Paper trading: parity with the backtest, idempotent re-runs, the lock, atomic runs (the
+ledger included)."""
 
 from __future__ import annotations
 
@@ -127,6 +128,9 @@ def test_kill_9_at_random_instants_loses_and_duplicates_nothing(tmp_path) -> Non
         import_csv(ctx, src, "binance", "BTC/USDT", "5m")
         ctx.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEBOT_")}
+    env.update({"TRADEBOT_RISK__MAX_TRADES_PER_DAY": "2", "TRADEBOT_RISK__MAX_DRAWDOWN_PCT": "2",
+                "TRADEBOT_RISK__BREAKER_COOLDOWN_BARS": "100", "TRADEBOT_RISK__COOLDOWN_AFTER_LOSSES": "2",
+                "TRADEBOT_RISK__COOLDOWN_BARS": "24", "TRADEBOT_NOTIFY__RULES__DRAWDOWN_ABOVE_PCT": "1.5"})
 
     def run(home: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(_paper_cmd(since), env={**env, "TRADEBOT_HOME": str(home)},
@@ -154,3 +158,13 @@ def test_kill_9_at_random_instants_loses_and_duplicates_nothing(tmp_path) -> Non
     assert len(ref["trades"]) > 0
     assert chaos["trades"] == ref["trades"] and chaos["daily"] == ref["daily"]
     assert chaos["equity"] == ref["equity"] and chaos["last_bar_ms"] == ref["last_bar_ms"]
+    # the ledger too: balances, orders, fills, position, risk events (no row lost or doubled)
+    from .conftest import ledger_snapshot
+
+    want = ledger_snapshot(homes["ref"] / "tradebot.db")
+    assert len(want["paper_fills"]) > 0 and len(want["paper_balances"]) == 2
+    assert {r[3] for r in want["paper_risk_events"]} >= {"entry_blocked", "limit_reached",
+                                                         "breaker_tripped"}
+    got = ledger_snapshot(homes["chaos"] / "tradebot.db")
+    for table, rows in want.items():
+        assert got[table] == rows, table

@@ -43,7 +43,9 @@ def paper(
     try:
         while True:
             try:
-                r = run_paper(ctx, account, source=source, since_ms=since_ms, wait=wait)
+                r = run_paper(ctx, account, source=source, since_ms=since_ms, wait=wait,
+                              requested={"strategy": strategy, "exchange": exchange,
+                                         "symbol": symbol, "timeframe": timeframe})
             except AccountBusy:
                 out.print(f"paper account {account!r} is being run by another process; exiting")
                 return
@@ -53,8 +55,13 @@ def paper(
             since_ms = None
             if r.processed:
                 gaps = f", {r.missing} missing candles (not invented)" if r.missing else ""
-                out.print(f"{r.account}: {r.processed} candle(s) via {r.source}, {r.trades_closed} "
-                          f"trade(s) closed, equity {r.equity:,.2f}, position {r.position:g}{gaps}")
+                blocked = f", {r.blocked} entr{'y' if r.blocked == 1 else 'ies'} blocked by risk rules" \
+                    if r.blocked else ""
+                out.print(f"{r.account}: {r.processed} candle(s) via {r.source}, {r.fills} fill(s), "
+                          f"{r.trades_closed} trade(s) closed, equity {r.equity:,.2f}, position "
+                          f"{r.position:g}{blocked}{gaps}")
+                if r.trips:
+                    out.print(f"{r.account}: risk: {', '.join(r.trips)} tripped")
             else:
                 out.print(f"{r.account}: up to date (equity {r.equity:,.2f})")
             if not loop:

@@ -480,8 +480,15 @@ def render_run_list(runs: Sequence[Mapping[str, Any]], console: Console) -> None
     console.print(t)
 
 
+def _no_dust(x: Any) -> Any:
+    """Rounding residue (an account that spent all its cash holds -1e-12) shown as 0."""
+    f = _num(x)
+    return 0.0 if f is not None and abs(f) < 1e-9 else x
+
+
 def render_account(rep: Mapping[str, Any], console: Console) -> None:
-    """A paper account: position, equity, closed trades, daily P&L against the target."""
+    """A paper account: balances, position, equity and risk figures, recent orders and
+    fills, risk events, entries blocked by rule, closed trades, daily P&L against the target."""
     quote = _quote(str(rep.get("market", "")).split(" ")[1] if rep.get("market") else None)
     pos = rep.get("position") or 0.0
     head = Table.grid(padding=(0, 2))
@@ -491,9 +498,66 @@ def render_account(rep: Mapping[str, Any], console: Console) -> None:
     head.add_row("Last candle", _ms_iso(rep.get("last_bar_ms")) or DASH)
     head.add_row("Equity", f"{fmt_money(rep.get('equity'), quote)} (started with "
                  f"{fmt_money(rep.get('initial_capital'), quote)})")
+    head.add_row("Balances", ", ".join(
+        f"{fmt_num(_no_dust(b['amount']), 8 if b['asset'] != quote else 2)} {b['asset']}"
+        for b in rep.get("balances") or []) or DASH)
     head.add_row("Open position", "flat" if not pos else
                  f"{pos:g} units @ {fmt_money(rep.get('entry_price'))}")
+    head.add_row("VaR / CVaR 95%", f"{fmt_pct(rep.get('var_95_pct'))} / "
+                 f"{fmt_pct(rep.get('cvar_95_pct'))} of equity a day")
+    head.add_row("Exposure", f"{fmt_pct(rep.get('exposure_pct'))} of closes in the market")
     console.print(Panel(head, title="Paper account", expand=False))
+    positions = rep.get("positions") or []
+    if positions:
+        p = Table(title="Open positions (marked at the last close)", box=box.SIMPLE_HEAVY,
+                  title_style="bold")
+        for col in ("Symbol", "Qty", "Avg entry", "Since", "Mark", "Unrealized P&L"):
+            p.add_column(col, justify="left" if col in ("Symbol", "Since") else "right")
+        for row in positions:
+            p.add_row(str(row["symbol"]), fmt_num(row["qty"], 8), fmt_money(row["avg_entry_price"]),
+                      _ms_iso(row["entry_ms"]) or DASH, fmt_money(row["mark_price"]),
+                      _color(row["unrealized_pnl"], fmt_money(row["unrealized_pnl"], quote)))
+        console.print(p)
+    orders = rep.get("orders") or []
+    if orders:
+        o = Table(title=f"Recent orders ({len(orders)})", box=box.SIMPLE_HEAVY, title_style="bold")
+        for col in ("#", "Time", "Intent", "Side", "Type", "Qty", "Avg price", "Fee", "Status",
+                    "Exit reason"):
+            o.add_column(col, justify="right" if col in ("#", "Qty", "Avg price", "Fee") else "left")
+        for row in orders:
+            o.add_row(str(row["seq"]), _ms_iso(row["first_fill_ms"]) or DASH, str(row["intent"]),
+                      str(row["side"]), str(row["order_type"]), fmt_num(row["qty"], 8),
+                      fmt_money(row["avg_price"]), fmt_money(row["fee"]), str(row["status"]),
+                      str(row["exit_reason"] or DASH))
+        console.print(o)
+    fills = rep.get("fills") or []
+    if fills:
+        f = Table(title=f"Recent fills ({len(fills)})", box=box.SIMPLE_HEAVY, title_style="bold")
+        for col in ("#", "Order", "Candle", "Side", "Qty", "Price", "Fee", "Maker"):
+            f.add_column(col, justify="left" if col in ("Candle", "Side", "Maker") else "right")
+        for row in fills:
+            f.add_row(str(row["seq"]), str(row["order_seq"]), _ms_iso(row["ts_ms"]) or DASH,
+                      str(row["side"]), fmt_num(row["qty"], 8), fmt_money(row["price"]),
+                      fmt_money(row["fee"]), "yes" if row["maker"] else "no")
+        console.print(f)
+    blocked = rep.get("blocked_entries") or []
+    if blocked:
+        b = Table(title="Blocked entries", box=box.SIMPLE_HEAVY, title_style="bold")
+        b.add_column("Risk rule")
+        b.add_column("Entries blocked", justify="right")
+        for row in blocked:
+            b.add_row(str(row["reason"]), fmt_num(row["count"], 0))
+        console.print(b)
+    events = rep.get("risk_events") or []
+    if events:
+        r = Table(title=f"Risk events ({len(events)} most recent, blocked entries counted above)",
+                  box=box.SIMPLE_HEAVY, title_style="bold")
+        for col in ("Candle", "Event", "Rule", "Detail"):
+            r.add_column(col)
+        for row in events:
+            r.add_row(_ms_iso(row["ts_ms"]) or DASH, str(row["kind"]), str(row["rule"]),
+                      str(row["detail"]))
+        console.print(r)
     trades = rep.get("trades") or []
     t = Table(title=f"Closed trades ({len(trades)})", box=box.SIMPLE_HEAVY, title_style="bold")
     for col in ("#", "Entry", "Exit", "Side", "P&L", "P&L %", "Exit reason"):

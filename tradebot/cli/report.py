@@ -1,4 +1,5 @@
-"""``tradebot report``: show, list and re-run stored backtests."""
+"""``tradebot report``: show, list and re-run stored backtests; show a paper account (balances,
+position, orders, fills, risk events, VaR/CVaR, exposure) with ``--account``."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def report(
     config: Path = ConfigOpt,
     strategy_path: Path = StrategyPathOpt,
 ) -> None:
-    """Show a stored backtest run again (or list them, or re-run one)."""
+    """Show a stored backtest run again (or list them, or re-run one), or a paper account."""
     from tradebot.analysis.report import report_to_json
     from tradebot.core.errors import UsageError
     from tradebot.services import backtest as svc

@@ -238,3 +238,112 @@ class PaperEquity(Base):
     ts_ms: Mapped[int] = mapped_column(BigInteger)
     equity: Mapped[float] = mapped_column(Double)
     position: Mapped[float] = mapped_column(Double)
+
+
+class PaperBalance(Base):
+    """What a paper account holds of one asset after its last processed candle: the quote
+    currency (cash) and the base asset (units; negative while short)."""
+
+    __tablename__ = "paper_balances"
+    __table_args__ = (UniqueConstraint("account_id", "asset"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"))
+    asset: Mapped[str] = mapped_column(String)
+    amount: Mapped[float] = mapped_column(Double)
+    as_of_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # candle, None: opening
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaperOrder(Base):
+    """One engine order of a paper account: the fills of one side and intent (entry/exit)
+    of one position (``trade_entry_ms``, the time of its first entry fill), in a row.
+
+    ``qty`` is what filled, ``cost`` its quote amount (the sum of qty × price; kept so
+    that ``avg_price`` = cost / qty is the same however the fills were split over runs),
+    ``fee`` the fees paid.
+    ``status``: ``filled``, ``partially_filled`` (still working), ``cancelled`` (an exit
+    replaced by another order before the position closed; ``qty`` is the part that filled).
+    The rules are in :func:`tradebot.services.paper_events.orders_and_fills`."""
+
+    __tablename__ = "paper_orders"
+    __table_args__ = (UniqueConstraint("account_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    trade_entry_ms: Mapped[int] = mapped_column(BigInteger)
+    first_fill_ms: Mapped[int] = mapped_column(BigInteger)
+    last_fill_ms: Mapped[int] = mapped_column(BigInteger)
+    side: Mapped[str] = mapped_column(String)  # buy | sell
+    order_type: Mapped[str] = mapped_column(String)  # market | limit | stop | stop_limit
+    intent: Mapped[str] = mapped_column(String)  # entry | exit
+    qty: Mapped[float] = mapped_column(Double)
+    cost: Mapped[float] = mapped_column(Double)  # sum of qty * price over the fills
+    avg_price: Mapped[float] = mapped_column(Double)
+    fee: Mapped[float] = mapped_column(Double)
+    fills: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String)
+    exit_reason: Mapped[str | None] = mapped_column(String, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaperFill(Base):
+    """One execution on a paper account, at the candle (``ts_ms``) that filled it."""
+
+    __tablename__ = "paper_fills"
+    __table_args__ = (UniqueConstraint("account_id", "seq"), Index(None, "order_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("paper_orders.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    side: Mapped[str] = mapped_column(String)
+    qty: Mapped[float] = mapped_column(Double)
+    price: Mapped[float] = mapped_column(Double)
+    fee: Mapped[float] = mapped_column(Double)
+    maker: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaperPosition(Base):
+    """The open position of a paper account in one symbol (no row while flat), marked at
+    the close of the last processed candle. ``qty`` is signed (negative: short)."""
+
+    __tablename__ = "paper_positions"
+    __table_args__ = (UniqueConstraint("account_id", "symbol"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"))
+    symbol: Mapped[str] = mapped_column(String)
+    qty: Mapped[float] = mapped_column(Double)
+    avg_entry_price: Mapped[float] = mapped_column(Double)
+    entry_fee: Mapped[float] = mapped_column(Double)
+    entry_ms: Mapped[int] = mapped_column(BigInteger)
+    mark_price: Mapped[float] = mapped_column(Double)
+    mark_ms: Mapped[int] = mapped_column(BigInteger)
+    unrealized_pnl: Mapped[float] = mapped_column(Double)  # at the mark, both fees counted
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaperRiskEvent(Base):
+    """Something the risk rules did on a paper account, at a candle (``ts_ms``).
+
+    ``kind``: ``entry_blocked`` (one per refused entry signal; ``rule`` is the reason),
+    ``limit_reached`` (first entry a daily limit blocked that UTC day), ``breaker_tripped``,
+    ``breaker_resumed``, ``cooldown_started``, ``alert`` / ``alert_cleared`` (the
+    ``[notify.rules]`` thresholds). Trips, limits and alerts are sent as ``risk_tripped``."""
+
+    __tablename__ = "paper_risk_events"
+    __table_args__ = (UniqueConstraint("account_id", "seq"), Index(None, "account_id", "kind"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String)
+    rule: Mapped[str] = mapped_column(String)
+    detail: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,7 +7,7 @@ replaces the default for that kind; files starting with ``_`` may hold macros to
 
 :meth:`Templates.check` raises :class:`TemplateConfigError` naming the file at fault
 (used by ``tradebot notify test``); at run time :meth:`Templates.render` logs a broken
-override and falls back to the default so a notification still goes out.
+override (once per file) and falls back to the default so a notification still goes out.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ class Templates:
         self.templates_dir = templates_dir
         self._default = _environment(jinja2.DictLoader(DEFAULT_TEMPLATES))
         self._user = _environment(jinja2.FileSystemLoader(str(templates_dir))) if templates_dir else None
+        self._warned: set[Path] = set()  # broken overrides already logged (once each)
 
     def override_path(self, kind: str) -> Path | None:
         """The user's file for ``kind`` if there is one."""
@@ -130,7 +131,10 @@ class Templates:
                     return title, body
                 raise ValueError("empty title (the first line is the title)")
             except Exception as e:
-                log.warning("notify: template %s failed (%s); using the default template", path, _describe(e))
+                if path not in self._warned:
+                    self._warned.add(path)
+                    log.warning("notify: template %s failed (%s); using the default template", path,
+                                _describe(e))
         return self.render_default(event)
 
     def render_default(self, event: Event) -> tuple[str, str]:

@@ -4,6 +4,11 @@ Safe from cron: an exclusive lock per account (a second run says so and exits, o
 one database transaction per run (killed at any instant, a run leaves the account as it
 was), and re-running for the same candle changes nothing. The account trades through the
 engine's step runner, so replaying a history candle by candle gives the backtest's trades.
+
+The same transaction keeps the account's ledger: balances per asset, orders and their
+fills, the open position marked at the last close, and risk events (entries the risk rules
+blocked, daily limits reached, breaker trips, cooldowns, ``[notify.rules]`` alerts; see
+:mod:`tradebot.services.paper_events`). Trips and alerts are sent once, as ``risk_tripped``.
 """
 
 from __future__ import annotations
@@ -15,15 +20,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tradebot.core.candles import Candles
-from tradebot.core.errors import UsageError
+from tradebot.core.errors import StoreError, UsageError
 from tradebot.core.timeframes import timeframe_ms
 from tradebot.engine.config import EngineConfig
 from tradebot.services.context import Context, ensure_home
+
+if TYPE_CHECKING:
+    from tradebot.data.paper_repository import AccountInfo, LedgerUpdate, PaperRepository, RiskEventRow
+    from tradebot.engine.step import StepResult
 
 SOURCES = ("auto", "cache", "sim", "exchange")
 
@@ -43,6 +52,9 @@ class PaperRunResult:
     position: float
     missing: int  # candles missing from the source in the processed range (never invented)
     source: str
+    fills: int = 0  # executions in the processed candles
+    blocked: int = 0  # entry signals the risk rules refused
+    trips: tuple[str, ...] = ()  # risk trips and alerts (``risk_tripped`` events), in order
 
 
 @contextmanager
@@ -72,6 +84,7 @@ def load_closed_candles(ctx: Context, exchange: str, symbol: str, timeframe: str
     tf = timeframe_ms(timeframe)
     if source == "auto":
         source = "cache" if ctx.cache.exists(exchange, symbol, timeframe) else "sim"
+    label = source
     if source == "exchange":
         from tradebot.data.downloader import Downloader
         from tradebot.exchanges.factory import exchange_from_settings
@@ -91,15 +104,22 @@ def load_closed_candles(ctx: Context, exchange: str, symbol: str, timeframe: str
                               until_ms=(now_ms // tf) * tf, seed=ctx.settings.seed)
     else:
         raise UsageError(f"unknown --source {source!r}: expected one of {', '.join(SOURCES)}")
-    return _closed(candles.between(since_ms, None), now_ms, tf), source
+    return _closed(candles.between(since_ms, None), now_ms, tf), label
 
 
 def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int | None = None,
-              now_ms: int | None = None, wait: bool = False) -> PaperRunResult:
-    """One cron run: process every candle closed since the account's last one."""
+              now_ms: int | None = None, wait: bool = False,
+              requested: dict[str, str | None] | None = None) -> PaperRunResult:
+    """One cron run: process every candle closed since the account's last one.
+
+    ``requested``: the new-account options given explicitly (``strategy``, ``exchange``,
+    ``symbol``, ``timeframe``); an existing account that differs is refused, untouched.
+    """
+    from tradebot.core.errors import UnknownStrategyError
     from tradebot.data.paper_repository import PaperRepository
     from tradebot.engine.step import advance, new_state
     from tradebot.services.backtest import engine_config, trade_rows
+    from tradebot.services.paper_events import assets, risk_tripped
 
     now = int(time.time() * 1000) if now_ms is None else now_ms
     store = ctx.store
@@ -123,10 +143,14 @@ def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int
                     timeframe=s.market.timeframe, strategy=strategy.name,
                     params=strategy.parameters, config={"engine": asdict(cfg)},
                     initial_capital=cfg.initial_capital, history_start_ms=history_start,
-                    last_bar_ms=start - tf, state=new_state(cfg).tolist())
-        elif since_ms is not None and since_ms > (acct.last_bar_ms or 0) + timeframe_ms(acct.timeframe):
-            raise UsageError(f"paper account {account!r} already exists; --since only applies "
-                             "to a new account")
+                    last_bar_ms=start - tf, state=new_state(cfg).tolist(),
+                    balances=dict(zip(assets(s.market.symbol)[::-1], (cfg.initial_capital, 0.0),
+                                      strict=True)))
+        else:
+            _check_requested(acct, requested or {})
+            if since_ms is not None and since_ms > (acct.last_bar_ms or 0) + timeframe_ms(acct.timeframe):
+                raise UsageError(f"paper account {account!r} already exists; --since only applies "
+                                 "to a new account")
         cfg = EngineConfig(**acct.config["engine"])
         candles, used = load_closed_candles(ctx, acct.exchange, acct.symbol, acct.timeframe,
                                             acct.history_start_ms, now, source)
@@ -138,69 +162,150 @@ def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int
             units = float(state[1])
             eq = float(state[0] + units * candles.close[-1]) if n else float(state[0])
             return PaperRunResult(account, 0, None, None, 0, eq, units, 0, used)
-        strategy = ctx.registry.create(acct.strategy, acct.params)
+        try:
+            strategy = ctx.registry.create(acct.strategy, acct.params)
+        except UnknownStrategyError as e:
+            raise UnknownStrategyError(f"paper account {account!r} trades strategy "
+                                       f"{acct.strategy!r}, which is not available ({e}); the "
+                                       "account was not changed") from e
         res = advance(candles, strategy.signals_for(candles), cfg, state, start_idx)
         ts = candles.timestamp
         trades = trade_rows(res.trades, ts)
         equity = [{"ts_ms": int(ts[start_idx + i]), "equity": float(e), "position": float(p)}
                   for i, (e, p) in enumerate(zip(res.equity, res.position, strict=True))]
-        with store.session() as session:
-            PaperRepository(session).record_step(acct, last_bar_ms=int(ts[-1]),
-                                                 state=res.state.tolist(), trades=trades,
-                                                 equity=equity)
-        _notify(ctx, acct, candles, start_idx, state, res, trades, equity)
+        prev_close = candles.close[start_idx - 1] if start_idx > 0 else candles.open[start_idx]
+        equity_before = float(state[0] + state[1] * prev_close)
+        try:
+            with store.session() as session:
+                repo = PaperRepository(session)
+                ledger = _ledger(ctx, repo, acct, candles, start_idx, state, res, cfg, equity_before)
+                repo.record_step(acct, last_bar_ms=int(ts[-1]), state=res.state.tolist(),
+                                 trades=trades, equity=equity, ledger=ledger)
+        except StoreError as e:
+            if "locked" not in str(e):
+                raise
+            raise StoreError(f"{e} (another process holds a lock on it); paper account {account!r} "
+                             "was not changed, run again later") from e
+        _notify(ctx, acct, trades, equity, equity_before, ledger)
         tf = timeframe_ms(acct.timeframe)
         span = ts[start_idx:]
-        missing = int(((span[-1] - (last if acct.last_bar_ms is not None else span[0] - tf)) // tf)
-                      - span.size) if span.size else 0
+        # holes after the last candle processed before (not before a replay's first candle)
+        started = acct.last_bar_ms is not None and acct.last_bar_ms >= acct.history_start_ms
+        missing = int(((span[-1] - (last if started else span[0] - tf)) // tf) - span.size)
         return PaperRunResult(account, n - start_idx, int(span[0]), int(span[-1]), len(trades),
-                              float(res.equity[-1]), float(res.position[-1]), max(missing, 0), used)
+                              float(res.equity[-1]), float(res.position[-1]), max(missing, 0), used,
+                              len(ledger.fills), int(res.blocked.size),
+                              tuple(e.rule for e in risk_tripped(account, ledger.risk_events)))
 
 
-def _notify(ctx: Context, acct: Any, candles: Candles, start_idx: int, before: np.ndarray,
-            res: Any, trades: list[dict[str, Any]], equity: list[dict[str, Any]]) -> None:
+def _check_requested(acct: AccountInfo, requested: dict[str, str | None]) -> None:
+    have = {"strategy": acct.strategy, "exchange": acct.exchange, "symbol": acct.symbol,
+            "timeframe": acct.timeframe}
+    for key, want in requested.items():
+        if want is not None and key in have and want != have[key]:
+            raise UsageError(
+                f"paper account {acct.name!r} trades {acct.strategy} on {acct.exchange} "
+                f"{acct.symbol} {acct.timeframe}; --{key} {want} only applies to a new account "
+                "(use another --account name)")
+
+
+def _ledger(ctx: Context, repo: PaperRepository, acct: AccountInfo, candles: Candles, start_idx: int,
+            before: np.ndarray, res: StepResult, cfg: EngineConfig, equity_before: float) -> LedgerUpdate:
+    """The run's ledger update, from its engine output and what the store holds (read in
+    the run's transaction)."""
+    from tradebot.engine.step import upgrade_state
+    from tradebot.services.paper_events import (
+        DAY_MS,
+        alert_events,
+        alert_memory,
+        ledger_update,
+    )
+
+    ts = candles.timestamp
+    first = int(ts[start_idx])
+    day0 = first // DAY_MS * DAY_MS
+    book = repo.book(acct.id, acct.symbol)
+    rules = ctx.settings.notify.rules
+    alerting = rules.drawdown_above_pct is not None or rules.loss_above is not None
+    marks = repo.risk_marks(acct.id, day0) if (res.blocked.size or alerting) else []
+    reached = {(rule, t // DAY_MS) for t, kind, rule in marks if kind == "limit_reached"}
+    alerts: list[RiskEventRow] = []
+    if alerting:
+        peak = max(repo.peak_equity(acct.id) or acct.initial_capital, acct.initial_capital)
+        day_start = repo.equity_before(acct.id, day0)
+        if day_start is None:  # the account's first day: it started with its capital
+            day_start = acct.initial_capital
+        memory = alert_memory(marks, peak, day_start)
+        alerts = alert_events(rules, acct.name, ts[start_idx:], np.asarray(res.equity),
+                              equity_before, memory)
+    before_state = upgrade_state(np.asarray(before, dtype=np.float64), cfg)  # as the engine read it
+    return ledger_update(symbol=acct.symbol, ts=ts, close=candles.close, start=start_idx, book=book,
+                         before=before_state, after=res.state, fills=res.fills, trades=res.trades,
+                         blocked=res.blocked, equity=np.asarray(res.equity), cfg=cfg,
+                         reached=reached, alerts=alerts)
+
+
+def _notify(ctx: Context, acct: AccountInfo, trades: list[dict[str, Any]], equity: list[dict[str, Any]],
+            equity_before: float, ledger: LedgerUpdate) -> None:
     """Tell the configured channels what this run did (after it is stored; never raises)."""
-    from tradebot.engine.kernels import S_CASH, S_ENTRY_IDX, S_ENTRY_PRICE, S_UNITS
-    from tradebot.notify import build_notifier
-    from tradebot.services.paper_events import run_events
-
-    notifier = build_notifier(ctx.settings.notify)
     if not ctx.settings.notify.channels:
         return
-    st = res.state
-    open_entry = None
-    if st[S_UNITS] != 0.0 and int(st[S_ENTRY_IDX]) >= start_idx:
-        open_entry = (int(candles.timestamp[int(st[S_ENTRY_IDX])]), float(np.sign(st[S_UNITS])),
-                      float(abs(st[S_UNITS])), float(st[S_ENTRY_PRICE]))
-    prev_close = candles.close[start_idx - 1] if start_idx > 0 else candles.open[start_idx]
-    equity_before = float(before[S_CASH] + before[S_UNITS] * prev_close)
-    for event in run_events(acct.name, acct.symbol, trades, int(candles.timestamp[start_idx]),
-                            open_entry, equity, equity_before,
-                            ctx.settings.risk.daily_profit_target):
+    from tradebot.notify import build_notifier
+    from tradebot.services.paper_events import risk_tripped, run_events
+
+    notifier = build_notifier(ctx.settings.notify)
+    for event in run_events(acct.name, acct.symbol, trades, ledger.fills, equity, equity_before,
+                            ctx.settings.risk.daily_profit_target,
+                            risk_tripped(acct.name, ledger.risk_events)):
         notifier.send(event)
 
 
-def account_report(ctx: Context, account: str) -> dict[str, Any]:
-    """Open position, equity, trades and daily P&L against the target of a paper account."""
-    from tradebot.analysis.metrics import daily_pnl, daily_summary
+def account_report(ctx: Context, account: str, recent: int = 20) -> dict[str, Any]:
+    """A paper account: balances per asset, open position, equity, trades, daily P&L against
+    the target, the ``recent`` last orders, fills and risk events, entries blocked by
+    rule, VaR/CVaR (95 %, of daily returns) and exposure (share of closes in the market)."""
+    from tradebot.analysis.metrics import daily_pnl, daily_returns, daily_summary, var_cvar
     from tradebot.data.paper_repository import PaperRepository
+    from tradebot.services.paper_events import assets
 
     with ctx.store.session() as session:
         repo = PaperRepository(session)
         acct = repo.get(account)
         if acct is None:
-            raise UsageError(f"no paper account named {account!r}")
+            known = [a.name for a in repo.all()]
+            hint = f" (accounts: {', '.join(known)})" if known else " (there are no paper accounts yet)"
+            raise UsageError(f"no paper account named {account!r}{hint}")
         trades = repo.trades(acct.id)
         equity = repo.equity(acct.id)
+        balances = repo.balances(acct.id)
+        positions = repo.positions(acct.id)
+        orders = repo.orders(acct.id, last=recent)
+        fills = repo.fills(acct.id, last=recent)
+        counts = repo.risk_counts(acct.id)
+        events = repo.risk_events(acct.id, last=recent, exclude_kinds=("entry_blocked",))
     ts = np.array([e[0] for e in equity], dtype=np.int64)
     eq = np.array([e[1] for e in equity], dtype=np.float64)
+    held = np.array([e[2] != 0.0 for e in equity], dtype=np.bool_)
     target = ctx.settings.risk.daily_profit_target
     daily = daily_pnl(ts, eq, acct.initial_capital, None, target) if ts.size else []
+    var95, cvar95 = var_cvar(daily_returns(ts, eq, acct.initial_capital)) if ts.size else (None, None)
+    if not balances:  # an account from before the ledger, not run since
+        base, quote = assets(acct.symbol)
+        balances = [{"asset": quote, "amount": acct.state[0], "as_of_ms": acct.last_bar_ms},
+                    {"asset": base, "amount": acct.state[1], "as_of_ms": acct.last_bar_ms}]
+    blocked = counts.get("entry_blocked", {})
     return {
         "account": acct.name, "market": f"{acct.exchange} {acct.symbol} {acct.timeframe}",
         "strategy": acct.strategy, "params": acct.params, "initial_capital": acct.initial_capital,
         "last_bar_ms": acct.last_bar_ms, "equity": float(eq[-1]) if eq.size else acct.initial_capital,
         "position": float(equity[-1][2]) if equity else 0.0,
         "entry_price": acct.state[2] if equity and equity[-1][2] != 0 else None,
+        "balances": balances, "positions": positions,
+        "var_95_pct": None if var95 is None else var95 * 100.0,
+        "cvar_95_pct": None if cvar95 is None else cvar95 * 100.0,
+        "exposure_pct": float(held.mean() * 100.0) if held.size else None,
+        "orders": orders, "fills": fills, "risk_events": events,
+        "blocked_entries": [{"reason": r, "count": n} for r, n in sorted(blocked.items())],
+        "risk_counts": counts,
         "trades": trades, "daily": daily, "daily_summary": daily_summary(daily, target) if daily else None,
     }
