@@ -14,6 +14,7 @@ from tradebot.cli import notify as notify_cmd
 from tradebot.cli import strategies as strategies_cmd
 from tradebot.cli.backtest import backtest
 from tradebot.cli.fetch import fetch, markets
+from tradebot.cli.optimize import optimize
 from tradebot.cli.paper import paper
 from tradebot.cli.replay import replay_exchange
 from tradebot.cli.report import report
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 app.command("backtest")(backtest)
 app.command("report")(report)
+app.command("optimize")(optimize)
 app.command("fetch")(fetch)
 app.command("markets")(markets)
 app.command("paper")(paper)

@@ -11,7 +11,7 @@ from tradebot.cli.common import ConfigOpt, StrategyPathOpt, console, context
 
 
 def report(
-    run_id: int = typer.Argument(None, help="Stored run id (see --list)."),
+    run_id: str = typer.Argument(None, help="Stored run id (see --list), or a study id S<n> (tradebot optimize)."),
     list_runs: bool = typer.Option(False, "--list", "-l", help="List stored runs."),
     account: str = typer.Option(None, "--account", "-a", help="Report a paper account instead."),
     limit: int = typer.Option(50, "--limit", help="How many runs --list shows."),
@@ -31,6 +31,20 @@ def report(
     ctx = context(config, None, None, strategy_path)
     out = console()
     try:
+        if run_id is not None and run_id[:1] in ("S", "s"):
+            from tradebot.services.study_report import parse_study_id, study_report
+
+            study = study_report(ctx, parse_study_id(run_id))
+            if json_out:
+                typer.echo(report_to_json(study, indent=2))
+            else:
+                from tradebot.cli.render_study import render_study
+
+                render_study(study, out)
+            return
+        if run_id is not None and not run_id.isdigit():
+            raise UsageError(f"run id {run_id!r}: expected a number (a backtest run) or S<n> (a study)")
+        run_no = int(run_id) if run_id is not None else None
         if account is not None:
             from tradebot.services.paper import account_report
 
@@ -52,9 +66,9 @@ def report(
                 render_run_list(runs, out)
             return
         if rerun:
-            result = svc.rerun(ctx, run_id)
+            result = svc.rerun(ctx, run_no)
             if json_out:
-                typer.echo(report_to_json({"run_id": run_id, "identical": not result.differences,
+                typer.echo(report_to_json({"run_id": run_no, "identical": not result.differences,
                                            "differences": result.differences,
                                            "report": result.outcome.report}, indent=2))
             else:
@@ -70,7 +84,7 @@ def report(
             if result.differences:
                 raise typer.Exit(1)
             return
-        rep = svc.stored_report(ctx, run_id, include_trades=trades)
+        rep = svc.stored_report(ctx, run_no, include_trades=trades)
         if json_out:
             typer.echo(report_to_json(rep, indent=2))
         else:

@@ -9,6 +9,7 @@ This module is deliberately free of pydantic: it only finds files and parses TOM
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -37,21 +38,40 @@ def preset_dir() -> Path:
     return Path(str(files("tradebot") / "presets"))
 
 
-def list_presets() -> list[str]:
-    """Names of the available presets, sorted."""
-    directory = preset_dir()
+def user_preset_dir() -> Path:
+    """``$TRADEBOT_HOME/presets`` (default ``~/.tradebot/presets``): presets the user wrote,
+    e.g. with ``tradebot optimize --export-preset NAME``."""
+    return Path(os.environ.get("TRADEBOT_HOME") or "~/.tradebot").expanduser() / "presets"
+
+
+def valid_preset_name(name: str) -> bool:
+    return isinstance(name, str) and bool(_PRESET_NAME.match(name))
+
+
+def _names(directory: Path) -> list[str]:
     if not directory.is_dir():
         return []
-    return sorted(p.stem for p in directory.glob("*.toml") if _PRESET_NAME.match(p.stem))
+    return [p.stem for p in directory.glob("*.toml") if _PRESET_NAME.match(p.stem)]
+
+
+def bundled_presets() -> list[str]:
+    return sorted(_names(preset_dir()))
+
+
+def list_presets() -> list[str]:
+    """Names of the available presets (bundled and the user's), sorted."""
+    return sorted(set(_names(preset_dir())) | set(_names(user_preset_dir())))
 
 
 def preset_path(name: str) -> Path:
-    """Path of preset ``name``; :class:`ConfigError` listing the choices if unknown."""
+    """Path of preset ``name`` (bundled first, then the user's);
+    :class:`ConfigError` listing the choices if unknown."""
     available = list_presets()
-    if not isinstance(name, str) or not _PRESET_NAME.match(name) or name not in available:
+    if not valid_preset_name(name) or name not in available:
         choices = ", ".join(available) if available else f"none found in {preset_dir()}"
         raise ConfigError(f"unknown preset {name!r} (available: {choices})")
-    return preset_dir() / f"{name}.toml"
+    bundled = preset_dir() / f"{name}.toml"
+    return bundled if bundled.is_file() else user_preset_dir() / f"{name}.toml"
 
 
 def load_preset(name: str) -> dict[str, Any]:

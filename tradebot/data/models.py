@@ -347,3 +347,7 @@ class PaperRiskEvent(Base):
     rule: Mapped[str] = mapped_column(String)
     detail: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Study tables live in their own module; importing it registers them on Base.metadata.
+from tradebot.data import study_models as _study_models  # noqa: E402,F401

@@ -1,0 +1,146 @@
+"""``tradebot optimize``: parse options, run or resume one study, render its conclusions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt, console, context
+
+
+def optimize(
+    strategy: str = typer.Option(None, "--strategy", "-s", help="Strategy name (see `tradebot strategies list`)."),
+    symbol: str = typer.Option(None, "--symbol", help="Market symbol, e.g. BTC/USDT."),
+    exchange: str = typer.Option(None, "--exchange", help="Exchange id of the cached candles (or sim)."),
+    timeframe: str = typer.Option(None, "--timeframe", "-t", help="Candle timeframe, e.g. 1m, 1h."),
+    since: str = typer.Option(None, "--since", help="First candle (YYYY-MM-DD or ISO, UTC)."),
+    until: str = typer.Option(None, "--until", help="End, exclusive (YYYY-MM-DD or ISO, UTC)."),
+    method: str = typer.Option("grid", "--method", "-m", help="grid, random, ga (deap) or bayes (optuna TPE)."),
+    objective: str = typer.Option("sharpe", "--objective", "-o",
+                                  help="sharpe, sortino, calmar, profit, return, profit_dd, daily_target; "
+                                       "several (comma-separated) give a Pareto front."),
+    space: list[str] = typer.Option([], "--space", help="NAME=LOW:HIGH[:STEP], NAME=A,B,C or NAME=VALUE "
+                                                        "(repeatable; engine: stop_loss_pct, take_profit_pct, ...)."),
+    capital: float = typer.Option(None, "--capital", help="Initial capital in quote currency."),
+    fee: float = typer.Option(None, "--fee", help="Fee per side as a fraction (maker and taker), e.g. 0.001."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Fixed strategy parameter NAME=VALUE (repeatable)."),
+    trials: int = typer.Option(100, "--trials", help="Evaluations for random and bayes."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Parameter sets evaluated together (random, bayes)."),
+    population: int = typer.Option(40, "--population", help="GA population."),
+    generations: int = typer.Option(25, "--generations", help="GA generations."),
+    cx_prob: float = typer.Option(0.7, "--cx-prob", help="GA crossover probability."),
+    mut_prob: float = typer.Option(0.2, "--mut-prob", help="GA mutation probability."),
+    elite: int = typer.Option(2, "--elite", help="GA: best individuals kept unchanged (one objective)."),
+    tournament: int = typer.Option(3, "--tournament", help="GA tournament size."),
+    seed: int = typer.Option(None, "--seed", help="Random seed (default: the config's seed)."),
+    max_dd: float = typer.Option(None, "--max-dd", help="Max drawdown %% allowed (constraint on every objective)."),
+    min_trades: int = typer.Option(0, "--min-trades", help="Trials with fewer trades are infeasible."),
+    wf_train: str = typer.Option(None, "--wf-train", help="Walk-forward in-sample length: bars or 30d, 12h, 2w."),
+    wf_test: str = typer.Option(None, "--wf-test", help="Walk-forward out-of-sample length."),
+    wf_step: str = typer.Option(None, "--wf-step", help="Walk-forward step (default: the test length)."),
+    anchored: bool = typer.Option(False, "--anchored", help="Anchored walk-forward (in-sample grows from the start)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes on this machine (joblib)."),
+    cluster: str = typer.Option(None, "--cluster", help="Dask scheduler address, e.g. tcp://HOST:8786."),
+    resume: str = typer.Option(None, "--resume", help="Continue an interrupted study (S<id>)."),
+    export_preset: str = typer.Option(None, "--export-preset", help="Write the chosen parameters to preset NAME."),
+    list_studies: bool = typer.Option(False, "--list", "-l", help="List stored studies."),
+    preset: str = PresetOpt,
+    config: Path = ConfigOpt,
+    strategy_path: Path = StrategyPathOpt,
+    json_out: bool = typer.Option(False, "--json", help="Print the study report as JSON."),
+) -> None:
+    """Search strategy (and stop/sizing) parameters; report in-sample against out-of-sample."""
+    from tradebot.analysis.report import report_to_json
+    from tradebot.services import optimize as svc
+    from tradebot.services import study_report as rep
+    from tradebot.strategies.params import parse_assignments
+
+    overrides: dict[str, object] = {
+        "strategy.name": strategy, "market.symbol": symbol, "market.exchange": exchange,
+        "market.timeframe": timeframe, "backtest.since": since, "backtest.until": until,
+        "backtest.initial_capital": capital, "fees.maker": fee, "fees.taker": fee,
+    }
+    params = parse_assignments(param)
+    if params:
+        overrides["strategy.params"] = params
+    if export_preset is not None:
+        rep.check_preset_name(export_preset)
+    ctx = context(config, preset, overrides, strategy_path)
+    out = console()
+    try:
+        if list_studies:
+            rows = rep.list_studies(ctx)
+            if json_out:
+                typer.echo(report_to_json({"studies": rows}, indent=2))
+            else:
+                from tradebot.cli.render_study import render_study_list
+
+                render_study_list(rows, out)
+            return
+        request = svc.OptimizeRequest(
+            method=method, objectives=objective, space=tuple(space), trials=trials, batch_size=batch_size,
+            population=population, generations=generations, cx_prob=cx_prob, mut_prob=mut_prob, elite=elite,
+            tournament=tournament, seed=seed, max_dd=max_dd, min_trades=min_trades, wf_train=wf_train,
+            wf_test=wf_test, wf_step=wf_step, wf_anchored=anchored,
+            extra={"sizing_mode": ctx.settings.sizing.mode})
+        with _progress(not json_out) as on_progress:
+            if resume is not None:
+                outcome = svc.resume_optimize(ctx, rep.parse_study_id(resume), jobs=jobs, cluster=cluster,
+                                              progress=on_progress)
+            else:
+                outcome = svc.run_optimize(ctx, request, jobs=jobs, cluster=cluster, progress=on_progress)
+        report = rep.study_report(ctx, outcome.study_id)
+        preset_file = rep.export_preset(ctx, outcome.study_id, export_preset) if export_preset else None
+    finally:
+        ctx.close()
+    if json_out:
+        report["evaluated"] = outcome.evaluated
+        report["replayed"] = outcome.replayed
+        if preset_file is not None:
+            report["preset_file"] = str(preset_file)
+        typer.echo(report_to_json(report, indent=2))
+        return
+    from tradebot.cli.render_study import render_study
+
+    render_study(report, out)
+    note = f" ({outcome.replayed} replayed from the store)" if outcome.replayed else ""
+    out.print(f"Study S{outcome.study_id}: {outcome.evaluated} evaluations{note}. "
+              f"`tradebot report S{outcome.study_id}` shows it again.")
+    if preset_file is not None:
+        out.print(f"Chosen parameters written to {preset_file}: use `--preset {export_preset}`.")
+
+
+class _progress:
+    """A Rich progress bar per window with the best score so far (stderr, only on a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        import sys
+
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar = None
+        self._tasks: dict[int, object] = {}
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("best {task.fields[best]}"), TimeElapsedColumn(),
+                             console=console(stderr=True), transient=False)
+        self._bar.__enter__()
+        return self._update
+
+    def _update(self, p) -> None:  # type: ignore[no-untyped-def]
+        bar = self._bar
+        assert bar is not None
+        best = "-" if p.best is None else f"{p.best:.4g}"
+        if p.window not in self._tasks:
+            label = "searching" if p.windows == 1 else f"window {p.window + 1}/{p.windows}"
+            self._tasks[p.window] = bar.add_task(label, total=p.budget, best=best)
+        bar.update(self._tasks[p.window], completed=p.done, total=p.budget, best=best)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)

@@ -1,0 +1,1 @@
+"""Parameter optimization (``tradebot optimize``): search, walk-forward windows and overfitting statistics."""

@@ -1,0 +1,351 @@
+"""``tradebot optimize``: search a strategy's parameters, honestly.
+
+A study is validated completely (space, objectives, windows, cluster) before anything is
+stored; then, window by window, a searcher asks for batches of parameter sets, an
+executor evaluates them, and each batch is stored in one transaction before the searcher
+is told the scores. Resuming replays the stored batches through a fresh searcher with the
+same seed (checking it asks for the same sets) and evaluates only what is missing, so an
+interrupted study ends exactly as an uninterrupted one, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tradebot.core.errors import StoreError, UsageError
+from tradebot.services.context import Context
+
+if TYPE_CHECKING:
+    from tradebot.core.candles import Candles
+    from tradebot.optimize.evaluate import Problem, Trials
+    from tradebot.optimize.executors import Executor
+    from tradebot.optimize.search import Searcher
+    from tradebot.optimize.windows import Window
+
+METHODS = ("grid", "random", "ga", "bayes")
+
+
+@dataclass(frozen=True)
+class Progress:
+    window: int
+    windows: int
+    done: int  # evaluations in this window so far
+    budget: int
+    best: float | None  # best first-objective score so far in this window
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class OptimizeRequest:
+    """What to search and how (everything a resume needs is stored from this)."""
+
+    method: str = "grid"
+    objectives: str = "sharpe"
+    space: tuple[str, ...] = ()
+    trials: int = 100
+    batch_size: int = 16
+    population: int = 40
+    generations: int = 25
+    cx_prob: float = 0.7
+    mut_prob: float = 0.2
+    elite: int = 2
+    tournament: int = 3
+    seed: int | None = None  # None: the settings' seed
+    max_dd: float | None = None
+    min_trades: int = 0
+    wf_train: str | None = None
+    wf_test: str | None = None
+    wf_step: str | None = None
+    wf_anchored: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["space"] = list(self.space)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OptimizeRequest:
+        d = dict(d)
+        d["space"] = tuple(d.get("space") or ())
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    study_id: int
+    summary: dict[str, Any]
+    evaluated: int  # evaluations run by this call (0 when everything was stored)
+    replayed: int  # stored evaluations replayed on resume
+
+
+@dataclass
+class _Plan:
+    """A validated study, ready to run."""
+
+    request: OptimizeRequest
+    seed: int
+    candles: Candles
+    problem: Problem
+    windows: list[Window]
+    n_objectives: int
+    data_source: str
+    walk_forward: bool
+
+
+def _searcher(plan: _Plan, window: int) -> Searcher:
+    from tradebot.optimize.search import make_searcher
+
+    r = plan.request
+    seed = int(np.random.SeedSequence([plan.seed, window]).generate_state(1)[0])
+    return make_searcher(r.method, plan.problem.space, plan.n_objectives, seed, trials=r.trials,
+                         batch_size=r.batch_size, population=r.population, generations=r.generations,
+                         cx_prob=r.cx_prob, mut_prob=r.mut_prob, elite=r.elite, tournament=r.tournament)
+
+
+def _plan(ctx: Context, request: OptimizeRequest, settings_seed: int) -> _Plan:
+    """Everything checked, nothing stored: bad input fails here with one line."""
+    from tradebot.optimize.evaluate import Problem
+    from tradebot.optimize.objectives import parse_objectives
+    from tradebot.optimize.space import build_space
+    from tradebot.optimize.windows import Window, parse_span, walk_forward_windows
+    from tradebot.services.backtest import _data_source_label, engine_config, load_market
+
+    s = ctx.settings
+    r = request
+    if r.method not in METHODS:
+        raise UsageError(f"--method {r.method!r}: choose one of {', '.join(METHODS)}")
+    for name, v, low in (("--trials", r.trials, 1), ("--batch-size", r.batch_size, 1),
+                         ("--population", r.population, 2), ("--generations", r.generations, 1)):
+        if v < low:
+            raise UsageError(f"{name} {v}: must be >= {low}")
+    for name, p in (("--cx-prob", r.cx_prob), ("--mut-prob", r.mut_prob)):
+        if not 0 <= p <= 1:
+            raise UsageError(f"{name} {p}: must be a probability in [0, 1]")
+    info = ctx.registry.get(s.strategy.name)
+    space = build_space(info.cls, list(r.space))
+    spec = parse_objectives(r.objectives, r.max_dd, r.min_trades, s.risk.daily_profit_target)
+    candles = load_market(ctx, s.since_ms(), s.until_ms())
+    n = len(candles)
+    tf = s.market.timeframe
+    walk_forward = r.wf_train is not None or r.wf_test is not None
+    if walk_forward:
+        if r.wf_train is None or r.wf_test is None:
+            raise UsageError("walk-forward needs both --wf-train and --wf-test")
+        train = parse_span(r.wf_train, tf)
+        test = parse_span(r.wf_test, tf)
+        step = parse_span(r.wf_step, tf) if r.wf_step else None
+        windows = walk_forward_windows(n, train, test, anchored=r.wf_anchored, step=step)
+    else:
+        windows = [Window(0, 0, n, n, n)]
+    problem = Problem(candles, info.cls, engine_config(s), space, spec, tf,
+                      base_params=dict(s.strategy.params))
+    seed = settings_seed if r.seed is None else r.seed
+    plan = _Plan(r, seed, candles, problem, windows, len(spec.names),
+                 _data_source_label(candles, s.seed), walk_forward)
+    _searcher(plan, 0)  # method options are checked before anything is stored
+    return plan
+
+
+def _best_index(scores: np.ndarray) -> int:
+    """The chosen trial: the best first objective on the Pareto front (ties: first asked)."""
+    from tradebot.optimize.pareto import pareto_front
+
+    if scores.shape[1] > 1:
+        front = pareto_front(scores)
+        if front.size:
+            first = scores[front, 0]
+            return int(front[int(np.argmax(first))])
+    return int(np.argmax(scores[:, 0]))
+
+
+def _metrics_dict(trials: Trials, i: int) -> dict[str, Any]:
+    from tradebot.optimize.objectives import METRICS
+
+    return {name: (float(v) if np.isfinite(v) else None) for name, v in zip(METRICS, trials.metrics[i], strict=True)}
+
+
+def _run_window(ctx: Context, study_id: int, plan: _Plan, w: int, executor: Executor,
+                progress: ProgressFn | None, counts: list[int]) -> None:
+    """Search window ``w`` (replaying what is stored), then store its choice and OOS score."""
+    from tradebot.data.study_repository import StudyRepository
+    from tradebot.optimize.evaluate import Trials
+
+    win = plan.windows[w]
+    with ctx.store.session() as session:
+        repo = StudyRepository(session)
+        stored = repo.trials(study_id, w)
+        done_window = any(x.window == w for x in repo.windows(study_id))
+    searcher = _searcher(plan, w)
+    params_all: list[dict[str, Any]] = []
+    scores_all: list[np.ndarray] = []
+    rets_all: list[np.ndarray] = []
+    metrics_all: list[np.ndarray] = []
+    batch_no = 0
+    best: float | None = None
+    while True:
+        batch = searcher.ask()
+        if not batch:
+            break
+        lo = len(params_all)
+        if lo + len(batch) <= len(stored):
+            old = stored[lo:lo + len(batch)]
+            if [o.params for o in old] != [_jsonish(p) for p in batch]:
+                raise StoreError(f"study S{study_id}: the stored trials of window {w} differ from a replay "
+                                 "with the same seed (code or data changed); start a new study")
+            sc = np.array([o.scores for o in old], dtype=np.float64)
+            params_all += [dict(p) for p in batch]
+            scores_all.append(sc)
+            rets_all += [o.daily_returns for o in old]
+            metrics_all.append(np.array([[np.nan if o.metrics.get(k) is None else o.metrics[k]
+                                          for k in _metric_names()] for o in old]))
+            counts[1] += len(batch)
+        else:
+            if lo < len(stored):
+                raise StoreError(f"study S{study_id}: window {w} holds a partial batch; the store is inconsistent")
+            t = executor.evaluate(plan.problem, batch, (win.is_start, win.is_stop))
+            with ctx.store.session() as session:
+                StudyRepository(session).add_trials(
+                    study_id, w, batch_no, lo, t.params, t.scores,
+                    [_metrics_dict(t, i) for i in range(len(batch))], t.errors, t.daily_returns)
+            params_all += t.params
+            scores_all.append(t.scores)
+            rets_all += list(t.daily_returns)
+            metrics_all.append(t.metrics)
+            counts[0] += len(batch)
+            sc = t.scores
+        searcher.tell(batch, sc)
+        batch_no += 1
+        top = float(np.max(sc[:, 0])) if sc.size else -np.inf
+        if np.isfinite(top) and (best is None or top > best):
+            best = top
+        if progress is not None:
+            progress(Progress(w, len(plan.windows), len(params_all), max(searcher.budget, len(params_all)), best))
+    if done_window or not params_all:
+        return
+    scores = np.concatenate(scores_all)
+    metrics = np.concatenate(metrics_all)
+    i = _best_index(scores)
+    if not np.isfinite(scores[i]).all():
+        raise UsageError(f"window {w}: no parameter set gave a defined objective "
+                         f"({plan.request.objectives}); widen the space, lower --min-trades or pick another objective")
+    is_trials = Trials([params_all[i]], metrics[i:i + 1], scores[i:i + 1], rets_all[i][None, :], [None])
+    oos_metrics = oos_rets = oos_ms = None
+    c = plan.candles
+    if win.oos_stop > win.oos_start:
+        o = executor.evaluate(plan.problem, [params_all[i]], (win.oos_start, win.oos_stop))
+        oos_metrics = _metrics_dict(o, 0)
+        oos_rets = o.daily_returns[0]
+        from tradebot.optimize.objectives import daily_last_index
+
+        oos_ms = c.timestamp[daily_last_index(c.timestamp, win.oos_start, win.oos_stop)]
+    with ctx.store.session() as session:
+        StudyRepository(session).save_window(
+            study_id, w, is_start_ms=int(c.timestamp[win.is_start]), is_end_ms=int(c.timestamp[win.is_stop - 1]),
+            oos_start_ms=int(c.timestamp[win.oos_start]) if oos_metrics is not None else None,
+            oos_end_ms=int(c.timestamp[win.oos_stop - 1]) if oos_metrics is not None else None,
+            best_number=i, best_params=params_all[i], is_metrics=_metrics_dict(is_trials, 0),
+            oos_metrics=oos_metrics, oos_daily_returns=oos_rets, oos_daily_ms=oos_ms)
+
+
+def _metric_names() -> tuple[str, ...]:
+    from tradebot.optimize.objectives import METRICS
+
+    return METRICS
+
+
+def _jsonish(p: dict[str, Any]) -> dict[str, Any]:
+    from tradebot.data.repositories import jsonable
+
+    return dict(jsonable(dict(p)))
+
+
+def run_optimize(ctx: Context, request: OptimizeRequest, *, jobs: int = 1, cluster: str | None = None,
+                 progress: ProgressFn | None = None) -> StudyOutcome:
+    """Validate, store a new study, search every window, summarize."""
+    from tradebot.core.config import settings_to_dict
+    from tradebot.data.study_repository import StudyRepository
+    from tradebot.optimize.executors import make_executor
+    from tradebot.services.provenance import candles_sha256, code_version
+
+    s = ctx.settings
+    plan = _plan(ctx, request, s.seed)
+    executor = make_executor(jobs, cluster)  # an unreachable cluster fails before storing
+    try:
+        resolved = settings_to_dict(s)
+        resolved.pop("home", None)
+        resolved.pop("database_url", None)
+        c = plan.candles
+        req = request.to_dict()
+        req["seed"] = plan.seed
+        with ctx.store.session() as session:
+            study_id = StudyRepository(session).create(
+                strategy_name=s.strategy.name, method=request.method, seed=plan.seed, request=req,
+                space=plan.problem.space.to_dict(), config=resolved, exchange=s.market.exchange,
+                symbol=s.market.symbol, timeframe=s.market.timeframe, data_source=plan.data_source,
+                data_start_ms=int(c.timestamp[0]), data_end_ms=int(c.timestamp[-1]), data_rows=len(c),
+                data_sha256=candles_sha256(c), code_version=code_version())
+        return _execute(ctx, study_id, plan, executor, progress)
+    finally:
+        executor.close()
+
+
+def resume_optimize(ctx: Context, study_id: int, *, jobs: int = 1, cluster: str | None = None,
+                    progress: ProgressFn | None = None) -> StudyOutcome:
+    """Continue a stored study from its stored request, config and data range."""
+    from tradebot.core.config import load_settings
+    from tradebot.data.study_repository import StudyRepository
+    from tradebot.optimize.executors import make_executor
+    from tradebot.services.backtest import _iso
+    from tradebot.services.provenance import candles_sha256
+
+    with ctx.store.session() as session:
+        study = StudyRepository(session).get(study_id)
+        overrides = dict(study.config)
+        request = OptimizeRequest.from_dict(study.request)
+        sha, status = study.data_sha256, study.status
+        start_ms, end_ms = study.data_start_ms, study.data_end_ms
+    overrides["home"] = str(ctx.home)
+    if ctx.settings.database_url is not None:
+        overrides["database_url"] = ctx.settings.database_url
+    overrides.pop("exchanges", None)
+    overrides["backtest"] = dict(overrides.get("backtest") or {})
+    overrides["backtest"]["since"] = _iso(start_ms)
+    overrides["backtest"]["until"] = _iso(end_ms + 1)
+    settings = load_settings(overrides=overrides, env={})
+    sub = Context(settings, ctx.strategy_path)
+    sub.__dict__["store"] = ctx.store
+    plan = _plan(sub, request, settings.seed)
+    if candles_sha256(plan.candles) != sha:
+        raise StoreError(f"study S{study_id}: the candles of its data range changed since it started; "
+                         "start a new study")
+    if status == "done":
+        with ctx.store.session() as session:
+            summary = dict(StudyRepository(session).get(study_id).summary)
+        return StudyOutcome(study_id, summary, 0, 0)
+    executor = make_executor(jobs, cluster)
+    try:
+        return _execute(sub, study_id, plan, executor, progress)
+    finally:
+        executor.close()
+
+
+def _execute(ctx: Context, study_id: int, plan: _Plan, executor: Executor,
+             progress: ProgressFn | None) -> StudyOutcome:
+    from tradebot.data.study_repository import StudyRepository
+    from tradebot.services.study_report import summarize
+
+    counts = [0, 0]
+    for w in range(len(plan.windows)):
+        _run_window(ctx, study_id, plan, w, executor, progress, counts)
+    with ctx.store.session() as session:
+        repo = StudyRepository(session)
+        summary = summarize(repo, study_id, plan.walk_forward, plan.problem.base_config.initial_capital)
+        repo.finish(study_id, summary)
+    return StudyOutcome(study_id, summary, counts[0], counts[1])
