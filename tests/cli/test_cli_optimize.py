@@ -129,3 +129,14 @@ def trials_of(home: Path, study_id: int) -> list[tuple]:
         return []
     finally:
         con.close()
+
+
+def test_space_and_method_from_config_cli_wins_per_name(run, tmp_path):
+    cfg = tmp_path / "opt.toml"
+    cfg.write_text('[optimize]\nmethod = "grid"\nobjective = "sortino"\n'
+                   'space = ["period=7,14", "lower=25,30", "upper=70"]\n')
+    r = run("optimize", "--config", cfg, "--strategy", "rsi", *SIM, "--space", "upper=70,75", "--json")
+    assert r.code == 0, r
+    rep = r.json()
+    assert rep["trials"] == 8 and rep["request"]["objectives"] == "sortino"
+    assert {t["params"]["upper"] for t in rep["top"]} <= {70.0, 75.0}

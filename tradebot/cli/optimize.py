@@ -16,16 +16,17 @@ def optimize(
     timeframe: str = typer.Option(None, "--timeframe", "-t", help="Candle timeframe, e.g. 1m, 1h."),
     since: str = typer.Option(None, "--since", help="First candle (YYYY-MM-DD or ISO, UTC)."),
     until: str = typer.Option(None, "--until", help="End, exclusive (YYYY-MM-DD or ISO, UTC)."),
-    method: str = typer.Option("grid", "--method", "-m", help="grid, random, ga (deap) or bayes (optuna TPE)."),
-    objective: str = typer.Option("sharpe", "--objective", "-o",
+    method: str = typer.Option(None, "--method", "-m", help="grid, random, ga (deap) or bayes (optuna TPE) "
+                                                            "[config optimize.method, default grid]."),
+    objective: str = typer.Option(None, "--objective", "-o",
                                   help="sharpe, sortino, calmar, profit, return, profit_dd, daily_target; "
-                                       "several (comma-separated) give a Pareto front."),
+                                       "several (comma-separated) give a Pareto front [default sharpe]."),
     space: list[str] = typer.Option([], "--space", help="NAME=LOW:HIGH[:STEP], NAME=A,B,C or NAME=VALUE "
                                                         "(repeatable; engine: stop_loss_pct, take_profit_pct, ...)."),
     capital: float = typer.Option(None, "--capital", help="Initial capital in quote currency."),
     fee: float = typer.Option(None, "--fee", help="Fee per side as a fraction (maker and taker), e.g. 0.001."),
     param: list[str] = typer.Option([], "--param", "-p", help="Fixed strategy parameter NAME=VALUE (repeatable)."),
-    trials: int = typer.Option(100, "--trials", help="Evaluations for random and bayes."),
+    trials: int = typer.Option(None, "--trials", help="Evaluations for random and bayes [default 100]."),
     batch_size: int = typer.Option(16, "--batch-size", help="Parameter sets evaluated together (random, bayes)."),
     population: int = typer.Option(40, "--population", help="GA population."),
     generations: int = typer.Option(25, "--generations", help="GA generations."),
@@ -40,7 +41,7 @@ def optimize(
     wf_test: str = typer.Option(None, "--wf-test", help="Walk-forward out-of-sample length."),
     wf_step: str = typer.Option(None, "--wf-step", help="Walk-forward step (default: the test length)."),
     anchored: bool = typer.Option(False, "--anchored", help="Anchored walk-forward (in-sample grows from the start)."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes on this machine (joblib)."),
+    jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes on this machine (joblib) [default 1]."),
     cluster: str = typer.Option(None, "--cluster", help="Dask scheduler address, e.g. tcp://HOST:8786."),
     resume: str = typer.Option(None, "--resume", help="Continue an interrupted study (S<id>)."),
     export_preset: str = typer.Option(None, "--export-preset", help="Write the chosen parameters to preset NAME."),
@@ -78,8 +79,12 @@ def optimize(
 
                 render_study_list(rows, out)
             return
+        o = ctx.settings.optimize
+        jobs = o.jobs if jobs is None else jobs
+        cluster = o.cluster if cluster is None else cluster
         request = svc.OptimizeRequest(
-            method=method, objectives=objective, space=tuple(space), trials=trials, batch_size=batch_size,
+            method=method or o.method, objectives=objective or o.objective, space=merge_specs(o.space, space),
+            trials=o.trials if trials is None else trials, batch_size=batch_size,
             population=population, generations=generations, cx_prob=cx_prob, mut_prob=mut_prob, elite=elite,
             tournament=tournament, seed=seed, max_dd=max_dd, min_trades=min_trades, wf_train=wf_train,
             wf_test=wf_test, wf_step=wf_step, wf_anchored=anchored,
@@ -109,6 +114,12 @@ def optimize(
               f"`tradebot report S{outcome.study_id}` shows it again.")
     if preset_file is not None:
         out.print(f"Chosen parameters written to {preset_file}: use `--preset {export_preset}`.")
+
+
+def merge_specs(config: list[str], cli: list[str]) -> tuple[str, ...]:
+    """The config's ``optimize.space`` specs, each replaced by a command-line spec of the same name."""
+    names = {c.split("=", 1)[0].strip() for c in cli}
+    return tuple([c for c in config if c.split("=", 1)[0].strip() not in names] + list(cli))
 
 
 class _progress:

@@ -158,6 +158,7 @@ def _header_panel(header: Mapping[str, Any], summary: Mapping[str, Any]) -> Pane
         ("Data range", rng_s),
         ("Rows / gaps", f"{_count(header.get('rows'))} / {_count(header.get('gaps'))}"),
         ("Fees / slippage", f"{_plain(header.get('fees'))} / {_plain(header.get('slippage'))}"),
+        ("Execution", _plain(header.get("execution"))),
         ("Run", _plain(header.get("run_id"))),
         ("Code version", _plain(header.get("code_version"))),
         ("Seed", _plain(header.get("seed"))),

@@ -352,6 +352,21 @@ class RiskConfig(_Section):
     cooldown_bars: Int = Field(0, ge=0)
 
 
+class OptimizeConfig(_Section):
+    """Defaults of ``tradebot optimize`` (command-line options win).
+
+    ``space`` holds ``--space`` specs (``"period=7:28:7"``, ``"lower=20,25,30"``,
+    ``"stop_loss_pct=1:5:0.5"``); a command-line spec for the same name replaces the config's.
+    """
+
+    method: Literal["grid", "random", "ga", "bayes"] = "grid"
+    objective: str = Field("sharpe", min_length=1)
+    space: list[str] = Field(default_factory=list)
+    trials: Int = Field(100, ge=1)
+    jobs: Int = Field(1, ge=1, le=1024)
+    cluster: str | None = None
+
+
 class FetchConfig(_Section):
     """What ``tradebot fetch`` downloads when called without markets.
 
@@ -488,6 +503,7 @@ class Settings(BaseSettings):
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)  # type: ignore[arg-type]
     risk: RiskConfig = Field(default_factory=RiskConfig)  # type: ignore[arg-type]
     fetch: FetchConfig = Field(default_factory=FetchConfig)  # type: ignore[arg-type]
+    optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)  # type: ignore[arg-type]
     notify: NotifyConfig = Field(default_factory=NotifyConfig)  # type: ignore[arg-type]
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)
 

@@ -114,6 +114,23 @@ def _data_source_label(candles: Candles, seed: int) -> str:
     return f"cache: {candles.meta.get('path', '')}"
 
 
+#: execution settings at their defaults (market orders filled at the next open, no matching)
+_EXECUTION_DEFAULTS = {"entry_order": "market", "exit_order": "market", "limit_offset_bps": 0.0,
+                       "stop_offset_bps": 0.0, "stop_limit_offset_bps": 0.0, "order_ttl_bars": 0,
+                       "spread_bps": 0.0, "impact_coef": 0.0, "max_volume_share": None,
+                       "touch_fill_prob": 1.0, "fill_seed": 0}
+
+
+def execution_summary(execution: Mapping[str, Any]) -> dict[str, Any]:
+    """The order-execution settings a run used: latency plus whatever differs from the
+    plain market-order defaults (so a report shows when order matching was on)."""
+    out = {"latency_bars": execution.get("latency_bars", 1)}
+    for key, default in _EXECUTION_DEFAULTS.items():
+        if key in execution and execution[key] != default:
+            out[key] = execution[key]
+    return out
+
+
 def blocked_summary(blocked: np.ndarray) -> list[dict[str, Any]]:
     """Entries the risk rules refused, counted by reason (most frequent first)."""
     from tradebot.engine.result import BLOCK_REASONS
@@ -201,6 +218,7 @@ def run_backtest(
                      "atr_mult": s.slippage.atr_mult},
         "data_sha256": data_sha,
         "preset": s.preset,
+        "execution": execution_summary(s.execution.model_dump()),
     }
     run_id = None
     if save:
@@ -276,6 +294,7 @@ def stored_report(ctx: Context, run_id: int, include_trades: bool = False) -> di
         "seed": run.seed, "fees": cfg.get("fees"), "slippage": cfg.get("slippage"),
         "data_sha256": run.data_sha256, "created_at": run.created_at.isoformat(),
         "preset": cfg.get("preset"),
+        "execution": execution_summary(cfg.get("execution") or {}),
     }
     report = build_report(metrics, header)
     report["blocked_entries"] = run.metrics.get("blocked_entries") or []
