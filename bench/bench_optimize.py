@@ -37,6 +37,7 @@ from bench_backtest import _status_kb, best_of, find_tradebot, log, run_measured
 PY = sys.executable
 N = wl.SWEEP_SIZE
 GRID_SPACE = ["period=7,10,14,21,28", "lower=20,25,30,35", "upper=65,70,75,80,85"]
+GA_SPACE = ["period=5:50", "lower=10:45:1", "upper=55:90:1"]
 
 
 def tradebot_problem(a: dict[str, np.ndarray]) -> Any:
@@ -59,6 +60,27 @@ def tradebot_grid(problem: Any) -> list[dict[str, float]]:
     final = peers.INIT_CASH * (1 + t.metric("return_pct") / 100)
     return [peers.outputs(n, f, d / 100) for n, f, d in zip(t.metric("trades"), final, t.metric("max_dd_pct"),
                                                              strict=True)]
+
+
+def tradebot_ga(a: dict[str, np.ndarray]) -> dict[str, Any]:
+    """A GA of 40 individuals x 25 generations in process: seconds, evaluations, evals/s."""
+    from tradebot.optimize.search import make_searcher
+    from tradebot.optimize.space import build_space
+    from tradebot.strategies.builtin.rsi import RsiStrategy
+
+    prob = tradebot_problem(a)
+    prob.space = build_space(RsiStrategy, GA_SPACE)
+    prob.evaluate(list(prob.space.grid())[:2], (0, len(prob.candles)))  # warm: kernels loaded
+    prob._indicators.clear()
+    t0 = time.perf_counter()
+    searcher = make_searcher("ga", prob.space, 1, 42, population=40, generations=25)
+    n = 0
+    while batch := searcher.ask():
+        t = prob.evaluate(batch, (0, len(prob.candles)))
+        searcher.tell(batch, t.scores)
+        n += len(batch)
+    secs = time.perf_counter() - t0
+    return {"seconds": secs, "evaluations": n, "evals_per_s": n / secs, "distinct_periods": len(prob._indicators)}
 
 
 def vectorbt_grid(df: Any) -> list[dict[str, float]]:
@@ -98,9 +120,11 @@ def bench_grid(repeat: int) -> dict[str, Any]:
     log("A. grid of 100: vectorbt one-call sweep")
     df = peers.vectorbt_frame(a)
     t_vbt, out_vbt = best_of(lambda: vectorbt_grid(df), repeat=repeat)
+    log("A. GA 40 x 25 in process")
+    ga = tradebot_ga(a)
     return {"tradebot_s": t_tb, "vectorbt_s": t_vbt, "vbt_over_tradebot": t_vbt / t_tb,
             "combos_agreeing": agree(out_tb, out_vbt), "combos": len(out_tb),
-            "tradebot_evals_per_s": len(out_tb) / t_tb}
+            "tradebot_evals_per_s": len(out_tb) / t_tb, "ga_in_process": ga}
 
 
 def bench_memory() -> dict[str, Any]:
@@ -130,8 +154,8 @@ def bench_whole(repeat: int) -> dict[str, Any]:
                 "--timeframe", "1m", "--fee", "0.001", "--json"]
         runs = {
             "grid_100": base + ["--method", "grid"] + [x for s in GRID_SPACE for x in ("--space", s)],
-            "ga_40x25": base + ["--method", "ga", "--population", "40", "--generations", "25",
-                                "--space", "period=5:50", "--space", "lower=10:45:1", "--space", "upper=55:90:1"],
+            "ga_40x25": base + ["--method", "ga", "--population", "40", "--generations", "25"]
+            + [x for s in GA_SPACE for x in ("--space", s)],
         }
         for name, cmd in runs.items():
             best: dict[str, Any] | None = None
@@ -169,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"grid 100 combos on {N:,} bars: tradebot {g['tradebot_s'] * 1000:.0f} ms, vectorbt "
           f"{g['vectorbt_s'] * 1000:.0f} ms -> {g['vbt_over_tradebot']:.1f}x faster (target >= 20x); "
           f"{g['combos_agreeing']}/{g['combos']} combos agree")
+    ga = g["ga_in_process"]
+    print(f"GA 40 x 25 in process: {ga['seconds']:.2f} s, {ga['evaluations']} evaluations (identical individuals "
+          f"are not re-evaluated), {ga['evals_per_s']:.0f} evals/s vs the grid's {g['tradebot_evals_per_s']:.0f}")
     if "memory" in res:
         m = res["memory"]
         print(f"peak memory, grid: tradebot {m.get('tradebot_mb') or 0:.0f} MB, "

@@ -216,3 +216,18 @@ def test_resume_refuses_changed_data(tmp_path):
         resume_optimize(ctx, out.study_id)
     with pytest.raises(UsageError):
         resume_optimize(ctx, 99)
+
+
+def test_a_dask_cluster_gives_the_same_study(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    req = OptimizeRequest(method="bayes", space=("period=5:30", "lower=15:40", "upper=60:85"), trials=16,
+                          batch_size=8, seed=9, wf_train="20d", wf_test="10d")
+    a = ctx_for(tmp_path / "local")
+    sa = run_optimize(a, req)
+    b = ctx_for(tmp_path / "dask")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        sb = run_optimize(b, req, cluster=cluster.scheduler_address)
+    assert all_trials(a, sa.study_id) == all_trials(b, sb.study_id)
+    ra, rb = study_report(a, sa.study_id), study_report(b, sb.study_id)
+    assert ra["walk_forward"] == rb["walk_forward"] and ra["chosen"] == rb["chosen"]
