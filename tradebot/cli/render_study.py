@@ -20,6 +20,17 @@ def _num(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
+def _metric(m: dict[str, Any], key: str) -> str:
+    v = m.get(key)
+    if v is None:
+        return "-"
+    if key == "trades":
+        return f"{int(v):,}"
+    if key == "daily_target_share":
+        return f"{float(v):.0%}"
+    return _num(v, 2 if key.endswith("_pct") else 3)
+
+
 def _day(ms: int | None) -> str:
     if ms is None:
         return "-"
@@ -44,9 +55,9 @@ def render_study(rep: dict[str, Any], out: Console) -> None:
         t.add_column("")
         for _, label in _COLS:
             t.add_column(label, justify="right")
-        t.add_row("in-sample", *[_num((chosen.get("in_sample") or {}).get(k)) for k, _ in _COLS])
+        t.add_row("in-sample", *[_metric(chosen.get("in_sample") or {}, k) for k, _ in _COLS])
         if chosen.get("out_of_sample"):
-            t.add_row("out-of-sample", *[_num(chosen["out_of_sample"].get(k)) for k, _ in _COLS])
+            t.add_row("out-of-sample", *[_metric(chosen["out_of_sample"], k) for k, _ in _COLS])
         out.print(t)
     wf = rep.get("walk_forward")
     if wf:
@@ -107,6 +118,7 @@ def _render_walk_forward(rep: dict[str, Any], wf: dict[str, Any], out: Console) 
 def _render_top(rep: dict[str, Any], out: Console) -> None:
     top = rep.get("top") or []
     if not top:
+        out.print("\nNo trial had a defined objective (no trades, or every set broke a constraint).")
         return
     t = Table(title="Top trials (in-sample, last window)", title_justify="left")
     t.add_column("#", justify="right")
@@ -117,7 +129,7 @@ def _render_top(rep: dict[str, Any], out: Console) -> None:
     for r in top:
         m = r.get("metrics") or {}
         t.add_row(str(r["number"]), _params(r["params"]), ", ".join(_num(v) for v in r["scores"]),
-                  *[_num(m.get(k)) for k, _ in _COLS])
+                  *[_metric(m, k) for k, _ in _COLS])
     out.print(t)
 
 

@@ -52,22 +52,25 @@ def stitched_oos(returns: list[np.ndarray], day_ms: list[np.ndarray], initial: f
 
 def importance(trials: list[StoredTrial], names: list[str]) -> dict[str, float]:
     """Main-effect share of each parameter in the first objective's variance (η², the
-    between-group variance over the total; numeric parameters with many values are cut
-    into 10 quantile bins), normalized to sum to 1 over the parameters."""
+    between-group variance over the total), normalized to sum to 1 over the parameters.
+
+    Numeric parameters are cut into at most ``n / 5`` quantile bins (10 at most) so that a
+    group holds several trials; with fewer than 10 feasible trials nothing is estimated."""
     ok = [t for t in trials if np.isfinite(t.scores[0])]
-    if len(ok) < 3:
+    if len(ok) < 10:
         return {}
     y = np.array([t.scores[0] for t in ok])
     total = float(np.var(y))
+    bins = max(2, min(10, len(ok) // 5))
     raw: dict[str, float] = {}
     for name in names:
         vals = [t.params.get(name) for t in ok]
         if len({repr(v) for v in vals}) < 2 or total <= 0:
             raw[name] = 0.0
             continue
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals) and len(set(vals)) > 10:
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals) and len(set(vals)) > bins:
             x = np.asarray(vals, dtype=float)
-            edges = np.unique(np.quantile(x, np.linspace(0, 1, 11)))
+            edges = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)))
             groups = np.searchsorted(edges[1:-1], x, side="right")
         else:
             _, groups = np.unique(np.array([repr(v) for v in vals]), return_inverse=True)
@@ -127,7 +130,7 @@ def summarize(repo: StudyRepository, study_id: int, walk_forward: bool, initial:
     last = windows[-1]
     trials = repo.trials(study_id, last.window)
     scores = np.array([t.scores for t in trials])
-    order = np.argsort(-scores[:, 0], kind="stable")
+    order = [i for i in np.argsort(-scores[:, 0], kind="stable") if np.isfinite(scores[i]).all()]
     summary: dict[str, Any] = {
         "objectives": study.request.get("objectives"),
         "chosen": {"window": last.window, "number": last.best_number, "params": last.best_params,
