@@ -109,6 +109,7 @@ from tradebot.engine.risk_nb import (
     new_day_nb,
     on_trade_closed_nb,
 )
+from tradebot.engine.stops_nb import level_fill_px_nb, stop_level_nb, track_extreme_nb
 
 # The state, trade and fill layouts are in tradebot.engine.layout: state slots 0..7 are
 # the account and its pending order, 8..N_STATE-1 the risk state (risk_nb.S_*), then the
@@ -240,7 +241,9 @@ def fill_pending_nb(t, price, atr_prev, params, state, trades, n_trades, fills, 
 def check_stops_nb(t, o, h, lo, atr_prev, params, state, trades, n_trades, fills, fc):
     """Stop-loss, trailing stop and take-profit inside bar ``t`` (stop first).
 
-    ``o``/``h``/``lo`` are the bar's open, high and low. Returns ``n_trades``.
+    ``o``/``h``/``lo`` are the bar's open, high and low. Returns ``n_trades``. The stop
+    level and the fill prices come from :mod:`tradebot.engine.stops_nb`; a stop exit pays
+    slippage and the taker fee, a take-profit the maker fee.
     """
     units = state[S_UNITS]
     if units == 0.0:
@@ -249,51 +252,33 @@ def check_stops_nb(t, o, h, lo, atr_prev, params, state, trades, n_trades, fills
     entry = state[S_ENTRY_PRICE]
     entry_bar = state[S_ENTRY_IDX] == t  # entered at this open: the open is the entry
     if units > 0:
-        stop = -np.inf
-        reason = EXIT_STOP_LOSS
-        if sl == sl:
-            stop = entry * (1.0 - sl)
-        if trail == trail:
-            tstop = state[S_EXTREME] * (1.0 - trail)
-            if tstop > stop:
-                stop = tstop
-                reason = EXIT_TRAILING_STOP
+        stop, reason = stop_level_nb(entry, state[S_EXTREME], sl, trail, True)
         if lo <= stop:
-            px = stop if (entry_bar or o > stop) else o  # gapped through: fill at the open
+            px = level_fill_px_nb(stop, o, entry_bar, True)
             slip = slip_nb(params, px, atr_prev)
             return _close_position_nb(state, t, px * (1.0 - slip), params[P_TAKER], reason,
                                       params, trades, n_trades, fills, fc)
         if tp == tp:
             target = entry * (1.0 + tp)
             if h >= target:
-                px = target if (entry_bar or o < target) else o
+                px = level_fill_px_nb(target, o, entry_bar, False)
                 return _close_position_nb(state, t, px, params[P_MAKER], EXIT_TAKE_PROFIT,
                                           params, trades, n_trades, fills, fc)
-        if h > state[S_EXTREME]:
-            state[S_EXTREME] = h
+        track_extreme_nb(state, h, True)
     else:
-        stop = np.inf
-        reason = EXIT_STOP_LOSS
-        if sl == sl:
-            stop = entry * (1.0 + sl)
-        if trail == trail:
-            tstop = state[S_EXTREME] * (1.0 + trail)
-            if tstop < stop:
-                stop = tstop
-                reason = EXIT_TRAILING_STOP
+        stop, reason = stop_level_nb(entry, state[S_EXTREME], sl, trail, False)
         if h >= stop:
-            px = stop if (entry_bar or o < stop) else o
+            px = level_fill_px_nb(stop, o, entry_bar, False)
             slip = slip_nb(params, px, atr_prev)
             return _close_position_nb(state, t, px * (1.0 + slip), params[P_TAKER], reason,
                                       params, trades, n_trades, fills, fc)
         if tp == tp:
             target = entry * (1.0 - tp)
             if lo <= target:
-                px = target if (entry_bar or o > target) else o
+                px = level_fill_px_nb(target, o, entry_bar, True)
                 return _close_position_nb(state, t, px, params[P_MAKER], EXIT_TAKE_PROFIT,
                                           params, trades, n_trades, fills, fc)
-        if lo < state[S_EXTREME]:
-            state[S_EXTREME] = lo
+        track_extreme_nb(state, lo, False)
     return n_trades
 
 

@@ -103,9 +103,7 @@ from tradebot.engine.result import (
     EXIT_BREAKER,
     EXIT_OPEN,
     EXIT_SIGNAL,
-    EXIT_STOP_LOSS,
     EXIT_TAKE_PROFIT,
-    EXIT_TRAILING_STOP,
     INTENT_ENTRY,
     INTENT_EXIT,
     ORDER_LIMIT,
@@ -121,6 +119,7 @@ from tradebot.engine.risk_nb import (
     entry_block_reason_nb,
     entry_budget_nb,
 )
+from tradebot.engine.stops_nb import level_fill_px_nb, stop_level_nb, track_extreme_nb
 
 _U53 = 1.0 / 9007199254740992.0  # 2 ** -53
 
@@ -468,24 +467,17 @@ def stops_match_nb(t, o, h, lo, vol, atr_prev, skip_tp, params, state, mb, trade
     matching costs: a stop exit is a stop order (slippage + half spread + impact of the
     whole position, taker fee), a take-profit a resting limit (maker fee). Neither is
     capped by ``max_volume_share``: a protective exit closes the whole position. Closing
-    cancels the working order."""
+    cancels the working order. The stop level and the fill prices come from
+    :mod:`tradebot.engine.stops_nb`."""
     units = state[S_UNITS]
     sl, tp, trail = params[P_SL], params[P_TP], params[P_TRAIL]
     entry = state[S_ENTRY_PRICE]
     entry_bar = state[S_ENTRY_IDX] == t
     q = abs(units)
     if units > 0.0:
-        stop = -np.inf
-        reason = EXIT_STOP_LOSS
-        if sl == sl:
-            stop = entry * (1.0 - sl)
-        if trail == trail:
-            tstop = state[S_EXTREME] * (1.0 - trail)
-            if tstop > stop:
-                stop = tstop
-                reason = EXIT_TRAILING_STOP
+        stop, reason = stop_level_nb(entry, state[S_EXTREME], sl, trail, True)
         if lo <= stop:
-            px = stop if (entry_bar or o > stop) else o
+            px = level_fill_px_nb(stop, o, entry_bar, True)
             frac = slip_nb(params, px, atr_prev) + params[P_HALF_SPREAD] + impact_nb(params, q,
                                                                                       vol)
             price = px * (1.0 - frac)
@@ -494,24 +486,15 @@ def stops_match_nb(t, o, h, lo, vol, atr_prev, skip_tp, params, state, mb, trade
         if tp == tp and not skip_tp:
             target = entry * (1.0 + tp)
             if h >= target:
-                px = target if (entry_bar or o < target) else o
+                px = level_fill_px_nb(target, o, entry_bar, False)
                 return exit_fill_nb(t, q, px, q * px * params[P_MAKER], ORDER_LIMIT, 1.0,
                                     EXIT_TAKE_PROFIT, state, mb, trades, n_trades, fills,
                                     n_fills)
-        if h > state[S_EXTREME]:
-            state[S_EXTREME] = h
+        track_extreme_nb(state, h, True)
     else:
-        stop = np.inf
-        reason = EXIT_STOP_LOSS
-        if sl == sl:
-            stop = entry * (1.0 + sl)
-        if trail == trail:
-            tstop = state[S_EXTREME] * (1.0 + trail)
-            if tstop < stop:
-                stop = tstop
-                reason = EXIT_TRAILING_STOP
+        stop, reason = stop_level_nb(entry, state[S_EXTREME], sl, trail, False)
         if h >= stop:
-            px = stop if (entry_bar or o < stop) else o
+            px = level_fill_px_nb(stop, o, entry_bar, False)
             frac = slip_nb(params, px, atr_prev) + params[P_HALF_SPREAD] + impact_nb(params, q,
                                                                                       vol)
             price = px * (1.0 + frac)
@@ -520,12 +503,11 @@ def stops_match_nb(t, o, h, lo, vol, atr_prev, skip_tp, params, state, mb, trade
         if tp == tp and not skip_tp:
             target = entry * (1.0 - tp)
             if lo <= target:
-                px = target if (entry_bar or o > target) else o
+                px = level_fill_px_nb(target, o, entry_bar, True)
                 return exit_fill_nb(t, q, px, q * px * params[P_MAKER], ORDER_LIMIT, 1.0,
                                     EXIT_TAKE_PROFIT, state, mb, trades, n_trades, fills,
                                     n_fills)
-        if lo < state[S_EXTREME]:
-            state[S_EXTREME] = lo
+        track_extreme_nb(state, lo, False)
     return n_trades, n_fills
 
 
