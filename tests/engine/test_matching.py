@@ -23,6 +23,7 @@ from tradebot.engine.result import (
     EXIT_SIGNAL,
     EXIT_STOP_LOSS,
     EXIT_TAKE_PROFIT,
+    EXIT_TRAILING_STOP,
     FILL_DTYPE,
     INTENT_ENTRY,
     INTENT_EXIT,
@@ -30,10 +31,47 @@ from tradebot.engine.result import (
     ORDER_MARKET,
     ORDER_STOP,
     ORDER_STOP_LIMIT,
-    fills_from_trades,
     fills_to_records,
 )
 from tradebot.engine.step import advance, new_state, upgrade_state
+
+
+def fills_from_trades(trades: np.ndarray, first_bar: int = 0) -> np.ndarray:
+    """The executions of whole-quantity round trips: one entry fill per trade whose entry
+    bar is ``>= first_bar`` and one exit fill per closed trade (not for a still-open one).
+
+    Market entries and signal/breaker exits pay the taker fee; a stop-loss or trailing
+    stop is a stop order (taker); a take-profit is a resting limit (maker). Rows are in
+    execution order (an entry before an exit on the same bar). On the market path (no
+    partial fills) the kernels' fill log must equal this (the log's specification)."""
+    entries = trades[trades["entry_idx"] >= first_bar]
+    exits = trades[trades["exit_reason"] != EXIT_OPEN]
+    out = np.empty(entries.size + exits.size, dtype=FILL_DTYPE)
+    e, x = out[:entries.size], out[entries.size:]
+    e["bar_idx"] = entries["entry_idx"]
+    e["side"] = entries["direction"]
+    e["qty"] = entries["units"]
+    e["price"] = entries["entry_price"]
+    e["fee"] = entries["entry_fee"]
+    e["order_type"] = ORDER_MARKET
+    e["intent"] = INTENT_ENTRY
+    e["reason"] = -1
+    e["maker"] = 0
+    reason = exits["exit_reason"]
+    x["bar_idx"] = exits["exit_idx"]
+    x["side"] = -exits["direction"]
+    x["qty"] = exits["units"]
+    x["price"] = exits["exit_price"]
+    x["fee"] = exits["exit_fee"]
+    x["order_type"] = np.where(reason == EXIT_TAKE_PROFIT, ORDER_LIMIT,
+                               np.where((reason == EXIT_STOP_LOSS) | (reason == EXIT_TRAILING_STOP),
+                                        ORDER_STOP, ORDER_MARKET))
+    x["intent"] = INTENT_EXIT
+    x["reason"] = reason
+    x["maker"] = reason == EXIT_TAKE_PROFIT
+    order = np.lexsort((out["intent"], out["bar_idx"]))
+    return out[order]
+
 
 R = 1e-12
 NOFEE = {"maker_fee": 0.0, "taker_fee": 0.0}

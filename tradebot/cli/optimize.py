@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt, console, context
+
+if TYPE_CHECKING:
+    from tradebot.services.optimize import Progress
 
 
 def optimize(
@@ -129,10 +134,10 @@ class _progress:
         import sys
 
         self.enabled = enabled and sys.stderr.isatty()
-        self._bar = None
-        self._tasks: dict[int, object] = {}
+        self._bar: Any = None
+        self._tasks: dict[int, Any] = {}
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> Callable[[Progress], None] | None:
         if not self.enabled:
             return None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -143,7 +148,7 @@ class _progress:
         self._bar.__enter__()
         return self._update
 
-    def _update(self, p) -> None:  # type: ignore[no-untyped-def]
+    def _update(self, p: Progress) -> None:
         bar = self._bar
         assert bar is not None
         best = "-" if p.best is None else f"{p.best:.4g}"
