@@ -127,7 +127,15 @@ def test_other_strategy_for_an_existing_account(account: str, run: Callable[...,
     res = run("paper", "--account", account, "--timeframe", "1h")
     assert res.code == 2, res
     one_error_line(res, "--timeframe 1h")
+    res = run("paper", "--account", account, "--param", "fast=5")
+    assert res.code == 2, res
+    one_error_line(res, "fast=12", "--param fast=5", "new account")
+    res = run("paper", "--account", account, "--param", "fastt=5")
+    assert res.code == 2, res
+    one_error_line(res, "fastt")
     assert tables(home) == before
+    res = run("paper", "--account", account, "--param", "fast=12")  # its own value: runs
+    assert res.code == 0, res
 
 
 def test_strategy_renamed_between_runs(home: Path, run: Callable[..., Result], tmp_path: Path, candles) -> None:  # type: ignore[no-untyped-def]

@@ -45,7 +45,8 @@ def paper(
             try:
                 r = run_paper(ctx, account, source=source, since_ms=since_ms, wait=wait,
                               requested={"strategy": strategy, "exchange": exchange,
-                                         "symbol": symbol, "timeframe": timeframe})
+                                         "symbol": symbol, "timeframe": timeframe},
+                              requested_params=params)
             except AccountBusy:
                 out.print(f"paper account {account!r} is being run by another process; exiting")
                 return

@@ -109,11 +109,13 @@ def load_closed_candles(ctx: Context, exchange: str, symbol: str, timeframe: str
 
 def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int | None = None,
               now_ms: int | None = None, wait: bool = False,
-              requested: dict[str, str | None] | None = None) -> PaperRunResult:
+              requested: dict[str, str | None] | None = None,
+              requested_params: dict[str, str] | None = None) -> PaperRunResult:
     """One cron run: process every candle closed since the account's last one.
 
     ``requested``: the new-account options given explicitly (``strategy``, ``exchange``,
-    ``symbol``, ``timeframe``); an existing account that differs is refused, untouched.
+    ``symbol``, ``timeframe``) and ``requested_params`` (``--param`` values); an existing
+    account that differs is refused, untouched.
     """
     from tradebot.core.errors import UnknownStrategyError
     from tradebot.data.paper_repository import PaperRepository
@@ -148,6 +150,8 @@ def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int
                                       strict=True)))
         else:
             _check_requested(acct, requested or {})
+            if requested_params:
+                _check_params(ctx, acct, requested_params)
             if since_ms is not None and since_ms > (acct.last_bar_ms or 0) + timeframe_ms(acct.timeframe):
                 raise UsageError(f"paper account {account!r} already exists; --since only applies "
                                  "to a new account")
@@ -207,6 +211,21 @@ def _check_requested(acct: AccountInfo, requested: dict[str, str | None]) -> Non
                 f"paper account {acct.name!r} trades {acct.strategy} on {acct.exchange} "
                 f"{acct.symbol} {acct.timeframe}; --{key} {want} only applies to a new account "
                 "(use another --account name)")
+
+
+def _check_params(ctx: Context, acct: AccountInfo, requested: dict[str, str]) -> None:
+    """``--param`` values must be the account's own: parameters are fixed at creation."""
+    cls = ctx.registry.get(acct.strategy).cls
+    for name, raw in requested.items():
+        p = cls.params.get(name)
+        if p is None:
+            from tradebot.strategies.params import unknown_parameter
+
+            raise unknown_parameter(acct.strategy, name, list(cls.params))
+        if p.coerce(acct.strategy, name, raw) != acct.params.get(name, p.default):
+            raise UsageError(
+                f"paper account {acct.name!r} trades {acct.strategy} with {name}={acct.params.get(name, p.default)}; "
+                f"--param {name}={raw} only applies to a new account (use another --account name)")
 
 
 def _ledger(ctx: Context, repo: PaperRepository, acct: AccountInfo, candles: Candles, start_idx: int,
