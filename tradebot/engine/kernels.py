@@ -58,17 +58,8 @@ from tradebot.engine.layout import (
     S_PENDING_AT,
     S_UNITS,
     SELL_SHORT,
-    T_DIR,
-    T_ENTRY_FEE,
-    T_ENTRY_IDX,
-    T_ENTRY_PRICE,
-    T_EXIT_FEE,
-    T_EXIT_IDX,
-    T_EXIT_PRICE,
     T_PNL,
-    T_REASON,
     T_RETURN,
-    T_UNITS,
 )
 from tradebot.engine.matching_nb import (
     close_open_trade_match_nb,
@@ -77,6 +68,7 @@ from tradebot.engine.matching_nb import (
     match_base_nb,
     match_order_nb,
     record_fill_nb,
+    record_trade_nb,
     slip_nb,
     stops_match_nb,
     trip_breaker_match_nb,
@@ -134,27 +126,11 @@ def new_state_nb(params):
 
 @njit(cache=True, inline="always")
 def _record_close_nb(state, t, exit_price, exit_fee, reason, trades, n_trades):
+    """Book the whole position as a round trip closed at bar ``t``."""
     units = state[S_UNITS]
-    qty = abs(units)
-    entry_price = state[S_ENTRY_PRICE]
-    entry_fee = state[S_ENTRY_FEE]
-    if units > 0:
-        pnl = qty * (exit_price - entry_price) - entry_fee - exit_fee
-    else:
-        pnl = qty * (entry_price - exit_price) - entry_fee - exit_fee
-    row = trades[n_trades]
-    row[T_ENTRY_IDX] = state[S_ENTRY_IDX]
-    row[T_EXIT_IDX] = t
-    row[T_DIR] = 1.0 if units > 0 else -1.0
-    row[T_UNITS] = qty
-    row[T_ENTRY_PRICE] = entry_price
-    row[T_EXIT_PRICE] = exit_price
-    row[T_ENTRY_FEE] = entry_fee
-    row[T_EXIT_FEE] = exit_fee
-    row[T_PNL] = pnl
-    row[T_RETURN] = pnl / (qty * entry_price + entry_fee) * 100.0
-    row[T_REASON] = reason
-    return n_trades + 1
+    return record_trade_nb(trades, n_trades, t, 1.0 if units > 0 else -1.0, abs(units),
+                           state[S_ENTRY_IDX], state[S_ENTRY_PRICE], state[S_ENTRY_FEE],
+                           exit_price, exit_fee, reason)
 
 
 @njit(cache=True, inline="always")

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 IndicatorKey = tuple[Any, ...]
 Indicators = dict[str, np.ndarray]
-Window = tuple[int, int]  # bars [start, stop)
+BarRange = tuple[int, int]  # bars [start, stop) (a walk-forward window is optimize.windows.Window)
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class Problem:
 
     # ----------------------------------------------------------------------- evaluate
 
-    def evaluate(self, param_sets: Sequence[Mapping[str, Any]], window: Window) -> Trials:
+    def evaluate(self, param_sets: Sequence[Mapping[str, Any]], window: BarRange) -> Trials:
         """Run every set over bars ``[start, stop)`` from a fresh account."""
         from tradebot.optimize.kernels import eval_batch_nb
 

@@ -20,13 +20,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from tradebot.core.errors import UsageError
-from tradebot.optimize.evaluate import IndicatorKey, Indicators, Problem, Trials, Window
+from tradebot.optimize.evaluate import BarRange, IndicatorKey, Indicators, Problem, Trials
 
 
 class Executor(Protocol):
     workers: int
 
-    def evaluate(self, problem: Problem, param_sets: Sequence[Mapping[str, Any]], window: Window) -> Trials: ...
+    def evaluate(self, problem: Problem, param_sets: Sequence[Mapping[str, Any]], window: BarRange) -> Trials: ...
 
     def close(self) -> None: ...
 
@@ -44,13 +44,13 @@ def _chunks(n: int, parts: int) -> list[tuple[int, int]]:
 
 
 def _eval_chunk(problem: Problem, shared: Mapping[IndicatorKey, Indicators],
-                param_sets: Sequence[Mapping[str, Any]], window: Window) -> Trials:
+                param_sets: Sequence[Mapping[str, Any]], window: BarRange) -> Trials:
     problem.add_indicators(shared)
     return problem.evaluate(param_sets, window)
 
 
 def _eval_chunk_dask(problem: Problem, keys: list[IndicatorKey], values: list[Indicators],
-                     param_sets: Sequence[Mapping[str, Any]], window: Window) -> Trials:
+                     param_sets: Sequence[Mapping[str, Any]], window: BarRange) -> Trials:
     return _eval_chunk(problem, dict(zip(keys, values, strict=True)), param_sets, window)
 
 
@@ -59,7 +59,7 @@ class InProcess:
 
     workers = 1
 
-    def evaluate(self, problem: Problem, param_sets: Sequence[Mapping[str, Any]], window: Window) -> Trials:
+    def evaluate(self, problem: Problem, param_sets: Sequence[Mapping[str, Any]], window: BarRange) -> Trials:
         return problem.evaluate(param_sets, window)
 
     def close(self) -> None:
@@ -78,7 +78,7 @@ class JoblibExecutor:
         self._parallel = Parallel(n_jobs=jobs, backend="loky", max_nbytes="256K", mmap_mode="r")
         self._parallel.__enter__()
 
-    def evaluate(self, problem: Problem, param_sets: Sequence[Mapping[str, Any]], window: Window) -> Trials:
+    def evaluate(self, problem: Problem, param_sets: Sequence[Mapping[str, Any]], window: BarRange) -> Trials:
         from joblib import delayed
 
         sets = list(param_sets)
@@ -119,7 +119,7 @@ class DaskExecutor:
             self._shared = {}
         return self._problem
 
-    def evaluate(self, problem: Problem, param_sets: Sequence[Mapping[str, Any]], window: Window) -> Trials:
+    def evaluate(self, problem: Problem, param_sets: Sequence[Mapping[str, Any]], window: BarRange) -> Trials:
         fut_problem = self._scatter_problem(problem)
         sets = list(param_sets)
         futures = []

@@ -176,6 +176,7 @@ def _run_window(ctx: Context, study_id: int, plan: _Plan, w: int, executor: Exec
     """Search window ``w`` (replaying what is stored), then store its choice and OOS score."""
     from tradebot.data.study_repository import StudyRepository
     from tradebot.optimize.evaluate import Trials
+    from tradebot.optimize.objectives import METRICS
 
     win = plan.windows[w]
     with ctx.store.session() as session:
@@ -204,7 +205,7 @@ def _run_window(ctx: Context, study_id: int, plan: _Plan, w: int, executor: Exec
             scores_all.append(sc)
             rets_all += [o.daily_returns for o in old]
             metrics_all.append(np.array([[np.nan if o.metrics.get(k) is None else o.metrics[k]
-                                          for k in _metric_names()] for o in old]))
+                                          for k in METRICS] for o in old]))
             counts[1] += len(batch)
         else:
             if lo < len(stored):
@@ -252,12 +253,6 @@ def _run_window(ctx: Context, study_id: int, plan: _Plan, w: int, executor: Exec
             oos_end_ms=int(c.timestamp[win.oos_stop - 1]) if oos_metrics is not None else None,
             best_number=i, best_params=params_all[i], is_metrics=_metrics_dict(is_trials, 0),
             oos_metrics=oos_metrics, oos_daily_returns=oos_rets, oos_daily_ms=oos_ms)
-
-
-def _metric_names() -> tuple[str, ...]:
-    from tradebot.optimize.objectives import METRICS
-
-    return METRICS
 
 
 def _jsonish(p: dict[str, Any]) -> dict[str, Any]:
