@@ -108,6 +108,21 @@ def test_report_shows_the_ledger_and_risk(account: str, run: Callable[..., Resul
     assert f"{rep['exposure_pct']:.2f}% of closes in the market" in text.out
 
 
+def test_report_daily_rows_count_the_trades_closed_each_day(account: str, run: Callable[..., Result]) -> None:
+    """``daily[].trades`` is the number of trades that closed on that UTC day (it was 0 on
+    every day because the stored trades were not passed to the daily P&L)."""
+    rep = run("report", "--account", account, "--json").json()
+    closed = [t for t in rep["trades"] if t["exit_reason"] != "still_open"]
+    assert len(closed) > 5
+    per_day: dict[str, int] = {}
+    for t in closed:
+        day = time.strftime("%Y-%m-%d", time.gmtime(t["exit_ts_ms"] / 1000))
+        per_day[day] = per_day.get(day, 0) + 1
+    got = {str(d["day"]): d["trades"] for d in rep["daily"] if d["trades"]}
+    assert got == per_day
+    assert sum(d["trades"] for d in rep["daily"]) == len(closed)
+
+
 # --------------------------------------------------------------------------- bad input
 
 

@@ -279,6 +279,18 @@ def _notify(ctx: Context, acct: AccountInfo, trades: list[dict[str, Any]], equit
         notifier.send(event)
 
 
+def _closed_trades(trades: list[dict[str, Any]], ts: np.ndarray) -> np.ndarray:
+    """Stored closed trades as the engine's TRADE_DTYPE (exit bar index into ``ts``), so the
+    daily P&L rows count the trades closed each day."""
+    from tradebot.engine.result import EXIT_SIGNAL, TRADE_DTYPE
+
+    exits = np.array([t["exit_ts_ms"] for t in trades if t["exit_reason"] != "still_open"], dtype=np.int64)
+    out = np.zeros(exits.size, dtype=TRADE_DTYPE)
+    out["exit_idx"] = np.clip(np.searchsorted(ts, exits), 0, max(ts.size - 1, 0))
+    out["exit_reason"] = EXIT_SIGNAL  # any closed reason: only the exit day is counted
+    return out
+
+
 def account_report(ctx: Context, account: str, recent: int = 20) -> dict[str, Any]:
     """A paper account: balances per asset, open position, equity, trades, daily P&L against
     the target, the ``recent`` last orders, fills and risk events, entries blocked by
@@ -306,7 +318,7 @@ def account_report(ctx: Context, account: str, recent: int = 20) -> dict[str, An
     eq = np.array([e[1] for e in equity], dtype=np.float64)
     held = np.array([e[2] != 0.0 for e in equity], dtype=np.bool_)
     target = ctx.settings.risk.daily_profit_target
-    daily = daily_pnl(ts, eq, acct.initial_capital, None, target) if ts.size else []
+    daily = daily_pnl(ts, eq, acct.initial_capital, _closed_trades(trades, ts), target) if ts.size else []
     var95, cvar95 = var_cvar(daily_returns(ts, eq, acct.initial_capital)) if ts.size else (None, None)
     if not balances:  # an account from before the ledger, not run since
         base, quote = assets(acct.symbol)
