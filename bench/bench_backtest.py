@@ -1,4 +1,4 @@
-"""tradebot vs peers on the standard workload (/work/shared/bench/WORKLOAD.md), side by side.
+"""tradebot vs peers on the standard workload (docs/benchmark-workload.md), side by side.
 
     python bench/bench_backtest.py [--sizes 10000 100000 1000000] [--skip-slow-peers]
                                    [--slow-peers] [--no-memory] [--no-whole]

@@ -1,4 +1,4 @@
-"""The optimizer against vectorbt on the standard workload (/work/shared/bench/WORKLOAD.md §4).
+"""The optimizer against vectorbt on the standard workload (docs/benchmark-workload.md §4).
 
     python bench/bench_optimize.py [--repeat 3] [--no-memory] [--no-whole]
 

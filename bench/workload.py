@@ -1,4 +1,4 @@
-"""The standard workload (``/work/shared/bench/WORKLOAD.md``): data, reference answers, loaders.
+"""The standard workload (``docs/benchmark-workload.md``): data, reference answers, loaders.
 
 ``python bench/workload.py [--sizes 10000 100000 1000000] [--force]`` writes
 ``bench/data/ohlcv_<N>.csv`` exactly as WORKLOAD.md §1 specifies and checks each file
