@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from tradebot.core.candles import Candles
-from tradebot.core.errors import DataValidationError
 from tradebot.engine.config import EngineConfig
 from tradebot.services.context import Context
 from tradebot.services.provenance import candles_sha256, code_version
@@ -87,25 +86,12 @@ def engine_config(settings: Settings) -> EngineConfig:
 
 
 def load_market(ctx: Context, since_ms: int | None, until_ms: int | None) -> Candles:
-    """Cached candles for the configured market, or the built-in ``sim`` market.
+    """Candles of the configured market, resolved by :func:`tradebot.services.market.resolve_market`
+    (the cache, or the built-in ``sim`` market only when asked for or nothing was given on an
+    empty cache); ``source`` on the returned candles says which."""
+    from tradebot.services.market import load_candles, resolve_market
 
-    The ``sim`` market is used when nothing is cached (or the exchange is ``sim``);
-    ``source`` on the returned candles says which.
-    """
-    m = ctx.settings.market
-    if m.exchange != SIM_SOURCE and ctx.cache.exists(m.exchange, m.symbol, m.timeframe):
-        candles = ctx.cache.load(m.exchange, m.symbol, m.timeframe)
-        what = f"cached {m.exchange} {m.symbol} {m.timeframe}"
-    else:
-        from tradebot.exchanges.sim import sim_candles
-
-        candles = sim_candles(m.symbol, m.timeframe, since_ms=since_ms, until_ms=until_ms,
-                              seed=ctx.settings.seed)
-        what = f"sim {m.symbol} {m.timeframe}"
-    candles = candles.between(since_ms, until_ms)
-    if len(candles) < 2:
-        raise DataValidationError(f"{what}: fewer than 2 candles in the requested range")
-    return candles
+    return load_candles(ctx, resolve_market(ctx), since_ms, until_ms)
 
 
 def _data_source_label(candles: Candles, seed: int) -> str:
@@ -200,6 +186,8 @@ def run_backtest(
     resolved["strategy"] = {"name": strategy.name, "params": strategy.parameters}
     gap_info = None if gaps is None else {"count": gaps.gap_count, "missing": gaps.missing}
     resolved["data"] = {"source": _data_source_label(candles, s.seed), "gaps": gap_info}
+    if candles.source == SIM_SOURCE:  # a rerun asks for the sim market by name
+        resolved["market"]["exchange"] = SIM_SOURCE
     header: dict[str, Any] = {
         "strategy": strategy.name,
         "version": strategy.version,
@@ -353,6 +341,8 @@ def rerun(ctx: Context, run_id: int) -> RerunOutcome:
         overrides["database_url"] = ctx.settings.database_url
     overrides.pop("exchanges", None)
     overrides.pop("data", None)  # provenance, not settings
+    if run.data_source == SIM_SOURCE:  # ran on the sim market (also runs stored before it was named)
+        overrides["market"] = {**(overrides.get("market") or {}), "exchange": SIM_SOURCE}
     overrides["backtest"] = dict(overrides.get("backtest") or {})
     # run_backtest always stores the data range; cast only informs the type checker
     overrides["backtest"]["since"] = _iso(cast(int, run.data_start_ms))

@@ -277,6 +277,8 @@ def run_optimize(ctx: Context, request: OptimizeRequest, *, jobs: int = 1, clust
         resolved.pop("home", None)
         resolved.pop("database_url", None)
         c = plan.candles
+        if c.source == "sim":  # a resume asks for the sim market by name (services/market.py)
+            resolved["market"]["exchange"] = "sim"
         req = request.to_dict()
         req["seed"] = plan.seed
         with ctx.store.session() as session:
