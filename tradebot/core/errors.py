@@ -89,3 +89,10 @@ class InvalidOrder(ExchangeError):
 
 class OrderNotFound(ExchangeError):
     """The exchange does not know the order."""
+
+
+class Interrupted(TradebotError):
+    """The user interrupted the command (Ctrl-C, SIGINT). The message says what was kept
+    and how to go on; the exit code is 130 (128 + SIGINT), as a shell reports an interrupt."""
+
+    exit_code = 130

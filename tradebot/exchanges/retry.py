@@ -12,6 +12,10 @@ if the error carries ``retry_after_s`` (the server's ``Retry-After``) the wait i
 least that long. The call gives up when ``max_attempts`` calls have failed or when the
 next wait would end past ``give_up_after_s`` since the first attempt, raising
 ``ExchangeUnavailable("<what>: gave up after N attempts over X s: <last error>")``.
+
+Whoever shows progress (the CLI) learns of every retry without threading a callback
+through the adapters: ``with reporting_retries(listener): ...`` calls ``listener`` with a
+:class:`RetryNotice` before each wait of any :func:`call_with_retry` in that context.
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
 from tradebot.core.errors import ExchangeUnavailable
 
-__all__ = ["RetryPolicy", "call_with_retry", "NO_RETRY"]
+__all__ = ["RetryPolicy", "call_with_retry", "NO_RETRY", "RetryNotice", "reporting_retries"]
 
 T = TypeVar("T")
 
@@ -71,6 +77,40 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_attempts=1, base_delay_s=0.0, max_delay_s=0.0, jitter=0.0)
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """A retry about to wait: ``attempt`` (1-based) of at most ``max_attempts`` comes after
+    ``delay_s`` seconds; ``reason`` is the failed call's error in one line."""
+
+    what: str
+    attempt: int
+    max_attempts: int
+    delay_s: float
+    reason: str
+
+    def line(self) -> str:
+        return (f"{self.what}: retrying in {self.delay_s:.1f} s (attempt {self.attempt} of "
+                f"{self.max_attempts}): {self.reason}")
+
+
+RetryListener = Callable[[RetryNotice], object]
+_LISTENERS: ContextVar[tuple[RetryListener, ...]] = ContextVar("tradebot_retry_listeners", default=())
+
+
+@contextmanager
+def reporting_retries(listener: RetryListener | None) -> Iterator[None]:
+    """Within the block, every retry of :func:`call_with_retry` is told to ``listener``
+    (before its wait); ``None`` changes nothing."""
+    if listener is None:
+        yield
+        return
+    token = _LISTENERS.set((*_LISTENERS.get(), listener))
+    try:
+        yield
+    finally:
+        _LISTENERS.reset(token)
 
 
 def _retry_after_s(error: BaseException) -> float | None:
@@ -137,4 +177,9 @@ def call_with_retry(
             log.debug("%s: attempt %d failed (%s); retrying in %.2f s", what, attempt, error, delay)
             if on_retry is not None:
                 on_retry(attempt, error, delay)
+            listeners = _LISTENERS.get()
+            if listeners:
+                notice = RetryNotice(what, attempt + 1, policy.max_attempts, delay, _one_line(error, what))
+                for listener in listeners:
+                    listener(notice)
             sleep(delay)
