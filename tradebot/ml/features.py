@@ -1,0 +1,100 @@
+"""Build the feature matrix of a spec: one function for a whole history and the newest bar.
+
+:func:`build_features` computes every declared feature over the candles it is given and
+masks the first ``spec.warmup_bars`` rows with NaN (not settled yet). The newest bar in
+paper/live is :func:`features_at_last_bar`, which calls the very same function on the
+last ``warmup_bars + 1`` candles: its row equals the whole-history row within the settle
+tolerance (exactly, for the non-recursive features).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tradebot.core.candles import Candles
+from tradebot.core.errors import ConfigError, UsageError
+from tradebot.ml.spec import FeatureSpec, load_spec
+
+
+@dataclass(frozen=True)
+class FeatureMatrix:
+    """``values[t, j]`` is feature ``columns[j]`` known at the close of bar ``t``."""
+
+    values: np.ndarray  # float64, (bars, features), C order
+    columns: tuple[str, ...]
+    timestamp: np.ndarray  # int64, the bars' open times
+    spec_hash: str
+    warmup_bars: int
+
+    def valid_rows(self) -> np.ndarray:
+        """Rows where every feature is finite (the warm-up and any gaps are not)."""
+        return np.isfinite(self.values).all(axis=1)
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        index = pd.DatetimeIndex(pd.to_datetime(self.timestamp, unit="ms", utc=True), name="date")
+        return pd.DataFrame(self.values, index=index, columns=list(self.columns), copy=False)
+
+
+def _resolve(spec: FeatureSpec | str | Path | Mapping[str, Any]) -> FeatureSpec:
+    return spec if isinstance(spec, FeatureSpec) else load_spec(spec)
+
+
+def _check_length(spec: FeatureSpec, n: int, needed: int, what: str) -> None:
+    if n < needed:
+        by = spec.warmup_by_feature()
+        worst = max(by, key=lambda k: by[k])
+        raise UsageError(f"feature spec {spec.name!r} needs at least {needed} bars of history for {what} "
+                         f"({worst} needs {by[worst]} bars of warm-up), the data has {n}")
+
+
+def build_features(candles: Candles, spec: FeatureSpec | str | Path | Mapping[str, Any],
+                   mask_warmup: bool = True) -> FeatureMatrix:
+    """The feature matrix of ``spec`` over ``candles`` (rows = bars, in the spec's column order)."""
+    spec = _resolve(spec)
+    n = len(candles)
+    _check_length(spec, n, spec.warmup_bars + 1, "one settled row")
+    values = np.empty((n, len(spec.columns)), dtype=np.float64)
+    j = 0
+    for feature in spec.features:
+        kind = feature.feature_kind
+        base = feature.base_columns
+        try:
+            arrays = kind.compute(candles, feature.param_dict)
+        except ValueError as e:  # an indicator refusing its parameters
+            raise ConfigError(f"feature {feature.kind!r}: {e}") from None
+        if len(arrays) != len(base):
+            raise ConfigError(f"feature {feature.kind!r} returned {len(arrays)} columns, declared {len(base)}")
+        first = j
+        for a in arrays:
+            a = np.asarray(a, dtype=np.float64)
+            if a.shape != (n,):
+                raise ConfigError(f"feature {feature.kind!r} returned shape {a.shape}, expected ({n},)")
+            values[:, j] = a
+            j += 1
+        for lag in feature.lags:
+            for k in range(len(base)):
+                col = values[:, j]
+                col[:lag] = np.nan
+                col[lag:] = values[: n - lag, first + k]
+                j += 1
+    if mask_warmup:
+        values[: spec.warmup_bars] = np.nan
+    return FeatureMatrix(values, spec.columns, np.asarray(candles.timestamp, dtype=np.int64),
+                         spec.sha256, spec.warmup_bars)
+
+
+def features_at_last_bar(candles: Candles, spec: FeatureSpec | str | Path | Mapping[str, Any]) -> np.ndarray:
+    """The feature row of the newest bar: :func:`build_features` on the last
+    ``spec.warmup_bars + 1`` candles (more may be passed; only that tail is used)."""
+    spec = _resolve(spec)
+    need = spec.warmup_bars + 1
+    _check_length(spec, len(candles), need, "the newest bar")
+    tail = candles.slice(len(candles) - need, len(candles))
+    return build_features(tail, spec).values[-1].copy()
