@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 
 import typer
 
@@ -55,17 +57,70 @@ def _root(
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
         raise typer.Exit()
+    from tradebot.cli.common import interrupt_note
+
+    interrupt_note(_INTERRUPT_NOTES.get(ctx.invoked_subcommand,
+                                        f"{ctx.invoked_subcommand} stopped before it finished; files and "
+                                        "the database keep only completed writes"))
+
+
+#: What an interrupt keeps, by command, until the command says more (common.interrupt_note).
+_INTERRUPT_NOTES = {
+    "backtest": "backtest stopped; nothing was stored (run it again to start over)",
+    "optimize": "optimize stopped before its study was stored; nothing was stored (run it again to start over)",
+    "fetch": "fetch stopped; no candles saved yet; run the same `tradebot fetch` again to resume",
+    "paper": "paper stopped; the account is as of its last finished run (nothing of an unfinished run "
+             "was stored); run the same command again to go on",
+}
+
+#: set by the SIGINT handler: an error raised after it is an interrupt, not a bug
+_SIGINT = threading.Event()
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    _SIGINT.set()
+    raise KeyboardInterrupt
+
+
+def _interrupted(error: BaseException | None = None) -> None:
+    """The one line of an interrupted command: what was kept and how to go on; exit 130."""
+    from tradebot.cli.common import current_interrupt_note, write_line
+    from tradebot.core.errors import Interrupted
+
+    note = str(error) if isinstance(error, Interrupted) else current_interrupt_note()
+    write_line(f"interrupted: {note}" if note else "interrupted")
+    sys.exit(130)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: one-line errors with exit codes, tracebacks only with --debug."""
+    """Console entry point: one-line errors with exit codes, tracebacks only with --debug.
+
+    Ctrl-C (SIGINT) ends any command with one line saying what was kept and how to go on,
+    exit code 130; long commands stop at a safe point (optimize: a batch boundary).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("TRADEBOT_DEBUG", "") not in ("", "0")
     if "--debug" in args:
         args.remove("--debug")
+    previous = None
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored (nohup, &)
+        previous = signal.signal(signal.SIGINT, _on_sigint)
+    _SIGINT.clear()
+    from tradebot.cli.common import interrupt_note
+
+    interrupt_note(None)
+    try:
+        _main(args, debug)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _main(args: list[str], debug: bool) -> None:
     from typer._click import exceptions as click_errors  # typer vendors click
 
-    from tradebot.core.errors import TradebotError
+    from tradebot.core.errors import Interrupted, TradebotError, caused_by_interrupt
 
     try:
         code = app(args=args, prog_name="tradebot", standalone_mode=False)
@@ -82,20 +137,31 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(130)
+    except Interrupted as e:
+        if debug:
+            raise
+        _interrupted(e)
     except TradebotError as e:
         if debug:
             raise
+        if _SIGINT.is_set() or caused_by_interrupt(e):
+            _interrupted()
         print(f"error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        if debug:
+            raise
+        _interrupted()
     except Exception as e:  # a bug: say so in one line, traceback with --debug
         if debug:
             raise
+        if _SIGINT.is_set() or caused_by_interrupt(e):  # e.g. numba's SystemError around an interrupt
+            _interrupted()
         print(f"error: internal error: {type(e).__name__}: {e} (run with --debug for the "
               "traceback)", file=sys.stderr)
         sys.exit(1)
+    if code == 130:  # typer turns a KeyboardInterrupt into Exit(130)
+        _interrupted()
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -41,3 +41,107 @@ def console(stderr: bool = False) -> Console:
 
 def print_json(text: str) -> None:
     typer.echo(text)
+
+
+# ----------------------------------------------------------------- interrupts
+
+_INTERRUPT_NOTE: list[str | None] = [None]
+
+
+def interrupt_note(text: str | None) -> None:
+    """What a Ctrl-C at this moment keeps and how to go on, in one line; ``main`` prints
+    it as ``interrupted: TEXT`` (exit 130). Commands update it as their work is stored."""
+    _INTERRUPT_NOTE[0] = text
+
+
+def current_interrupt_note() -> str | None:
+    return _INTERRUPT_NOTE[0]
+
+
+# ----------------------------------------------------------------- progress
+
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress display (bars or lines).")
+
+#: plain progress lines: at most one every this many seconds (first and last always)
+LINE_EVERY_S = 2.0
+
+
+def progress_style(json_out: bool = False, quiet: bool = False) -> str | None:
+    """How long work shows progress, always on stderr: ``"rich"`` (bars, spinners) when
+    stderr is a terminal, ``"lines"`` (plain lines, for logs and pipes) when it is not or
+    with ``--json`` (its stdout stays JSON only), ``None`` with ``--quiet``."""
+    import sys
+
+    if quiet:
+        return None
+    if json_out or not sys.stderr.isatty():
+        return "lines"
+    return "rich"
+
+
+def write_line(text: str) -> None:
+    """One line on stderr, unbuffered and without Python's I/O locks (safe from a signal
+    handler, never interleaved with a half-written line of ours)."""
+    import os
+    import sys
+
+    data = (" ".join(text.split()) + "\n").encode(sys.stderr.encoding or "utf-8", "replace")
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError, RuntimeError):
+        pass
+    try:
+        fd = sys.stderr.fileno()
+    except (OSError, ValueError, AttributeError):  # captured (tests): an ordinary write
+        sys.stderr.write(data.decode(sys.stderr.encoding or "utf-8", "replace"))
+        return
+    while data:
+        try:
+            n = os.write(fd, data)
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+        data = data[n:]
+
+
+class ProgressLines:
+    """Plain progress lines on stderr, at most one every ``every_s`` seconds unless forced."""
+
+    def __init__(self, every_s: float = LINE_EVERY_S) -> None:
+        import time
+
+        self.every_s = every_s
+        self._clock = time.monotonic
+        self._last: float | None = None
+        self.started = self._clock()
+
+    def elapsed(self) -> str:
+        s = int(self._clock() - self.started)
+        return f"{s} s" if s < 120 else f"{s // 60} min {s % 60:02d} s"
+
+    def __call__(self, text: str, force: bool = False) -> bool:
+        now = self._clock()
+        if not force and self._last is not None and now - self._last < self.every_s:
+            return False
+        self._last = now
+        write_line(text)
+        return True
+
+
+def compile_notice(write: Any) -> None:
+    """The engine's "compiling the kernels once (about N s)…" line, before work that may
+    compile: ``write(text)`` is called when a compile is about to run.
+
+    Hook for tradebot.engine's cold-start notice (another change provides it); without it
+    nothing is printed.
+    """
+    try:
+        from tradebot.engine import coldstart  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    notice = getattr(coldstart, "compile_notice", None)
+    if callable(notice):
+        text = notice()
+        if text:
+            write(text)

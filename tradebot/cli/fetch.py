@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from tradebot.cli.common import ConfigOpt, console, context
+from tradebot.cli.common import (
+    ConfigOpt,
+    ProgressLines,
+    QuietOpt,
+    console,
+    context,
+    interrupt_note,
+    progress_style,
+    write_line,
+)
+
+if TYPE_CHECKING:
+    from tradebot.exchanges.retry import RetryNotice
+    from tradebot.services.fetch import FetchJob
 
 
 def fetch(
@@ -16,10 +31,9 @@ def fetch(
     since: str = typer.Option(None, "--since", help="First candle (YYYY-MM-DD or ISO, UTC); prepends older history."),
     until: str = typer.Option(None, "--until", help="End, exclusive (default: the last closed candle)."),
     config: Path = ConfigOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """Download candles into the cache: only what is missing, resumable, gaps reported."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from tradebot.core.config import parse_date_ms
     from tradebot.core.errors import UsageError
     from tradebot.services.fetch import plan_jobs, run_fetch
@@ -30,31 +44,88 @@ def fetch(
         raise UsageError(f"--since {since} is not before --until {until}")
     ctx = context(config)
     jobs = plan_jobs(ctx, exchange, list(symbols or []), list(timeframe or []) or None)
-    import sys
-
     out = console()
-    err = console(stderr=True)
-    # bars on a terminal only (cron logs and pipes get the summary lines alone)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, disable=not sys.stderr.isatty()) as bars:
-        def progress_for(job):  # type: ignore[no-untyped-def]
-            task = None
-
-            def update(done: int, total: int) -> None:
-                nonlocal task
-                if task is None:  # shown once the first page arrived
-                    task = bars.add_task(f"{job.exchange} {job.symbol} {job.timeframe}", total=total)
-                bars.update(task, completed=done, total=max(total, 1))
-            return update
-
-        try:
-            results = run_fetch(ctx, jobs, since_ms, until_ms, progress_for)
-        finally:
-            ctx.close()
+    saved = _Saved()
+    interrupt_note(saved.note())
+    try:
+        with _FetchProgress(progress_style(quiet=quiet)) as shown:
+            results = run_fetch(ctx, jobs, since_ms, until_ms, shown.progress_for if shown.style else None,
+                                on_saved=saved.update, on_retry=shown.retry if shown.style else None)
+    finally:
+        ctx.close()
     for r in results:
         state = "up to date" if r.up_to_date else f"+{r.downloaded:,} candles in {r.requests} requests"
         out.print(f"{r.exchange} {r.symbol} {r.timeframe}: {state}; {r.gap_summary}")
         out.print(f"  {r.path}")
+
+
+class _Saved:
+    """New candles this call wrote to the cache, per market (what an interrupt keeps)."""
+
+    def __init__(self) -> None:
+        self.new: dict[str, int] = {}
+
+    def update(self, job: FetchJob, new: int, rows: int) -> None:
+        self.new[f"{job.exchange} {job.symbol} {job.timeframe}"] = new
+        interrupt_note(self.note())
+
+    def note(self) -> str:
+        total = sum(self.new.values())
+        if not total:
+            kept = "no new candles were saved yet"
+        else:
+            where = ", ".join(f"{k} +{v:,}" for k, v in self.new.items() if v)
+            kept = f"{total:,} new candle{'s' if total != 1 else ''} saved to the cache ({where})"
+        return f"fetch stopped; {kept}; run the same `tradebot fetch` again to resume"
+
+
+class _FetchProgress:
+    """Progress on stderr: a bar per market on a terminal, plain lines otherwise (candles
+    downloaded, at most one line every few seconds; every retry with its wait)."""
+
+    def __init__(self, style: str | None) -> None:
+        self.style = style
+        self._bars: Any = None
+        self._lines: ProgressLines | None = None
+
+    def __enter__(self) -> _FetchProgress:
+        if self.style == "rich":
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeRemainingColumn(), console=console(stderr=True))
+            self._bars.__enter__()
+        elif self.style == "lines":
+            self._lines = ProgressLines()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bars is not None:
+            self._bars.__exit__(None, None, None)
+
+    def progress_for(self, job: FetchJob) -> Callable[[int, int], None]:
+        name = f"{job.exchange} {job.symbol} {job.timeframe}"
+        task = None
+        pages = 0
+
+        def update(done: int, total: int) -> None:
+            nonlocal task, pages
+            pages += 1
+            if self._bars is not None:
+                if task is None:  # shown once the first page arrived
+                    task = self._bars.add_task(name, total=total)
+                self._bars.update(task, completed=done, total=max(total, 1))
+            elif self._lines is not None:
+                self._lines(f"fetch {name}: {done:,}/{total:,} candles, {pages:,} "
+                            f"request{'s' if pages != 1 else ''} ({self._lines.elapsed()})",
+                            force=pages == 1 or done >= total)
+        return update
+
+    def retry(self, notice: RetryNotice) -> None:
+        if self._bars is not None:
+            self._bars.console.print(notice.line(), markup=False, highlight=False)
+        else:
+            write_line(notice.line())
 
 
 def markets(

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt, console, context
+from tradebot.cli.common import (
+    ConfigOpt,
+    PresetOpt,
+    QuietOpt,
+    StrategyPathOpt,
+    console,
+    context,
+    interrupt_note,
+    progress_style,
+)
 
 if TYPE_CHECKING:
     from tradebot.services.optimize import Progress
@@ -55,6 +64,7 @@ def optimize(
     config: Path = ConfigOpt,
     strategy_path: Path = StrategyPathOpt,
     json_out: bool = typer.Option(False, "--json", help="Print the study report as JSON."),
+    quiet: bool = QuietOpt,
 ) -> None:
     """Search strategy (and stop/sizing) parameters; report in-sample against out-of-sample."""
     from tradebot.analysis.report import report_to_json
@@ -94,12 +104,15 @@ def optimize(
             tournament=tournament, seed=seed, max_dd=max_dd, min_trades=min_trades, wf_train=wf_train,
             wf_test=wf_test, wf_step=wf_step, wf_anchored=anchored,
             extra={"sizing_mode": ctx.settings.sizing.mode})
-        with _progress(not json_out) as on_progress:
+        with _progress(progress_style(json_out, quiet)) as (on_progress, on_notice):
             if resume is not None:
-                outcome = svc.resume_optimize(ctx, rep.parse_study_id(resume), jobs=jobs, cluster=cluster,
-                                              progress=on_progress)
+                sid = rep.parse_study_id(resume)
+                interrupt_note(f"nothing new was stored; `tradebot optimize --resume S{sid}` continues study S{sid}")
+                outcome = svc.resume_optimize(ctx, sid, jobs=jobs, cluster=cluster,
+                                              progress=on_progress, notice=on_notice)
             else:
-                outcome = svc.run_optimize(ctx, request, jobs=jobs, cluster=cluster, progress=on_progress)
+                outcome = svc.run_optimize(ctx, request, jobs=jobs, cluster=cluster, progress=on_progress,
+                                           notice=on_notice)
         report = rep.study_report(ctx, outcome.study_id)
         preset_file = rep.export_preset(ctx, outcome.study_id, export_preset) if export_preset else None
     finally:
@@ -128,25 +141,44 @@ def merge_specs(config: list[str], cli: list[str]) -> tuple[str, ...]:
 
 
 class _progress:
-    """A Rich progress bar per window with the best score so far (stderr, only on a terminal)."""
+    """Progress on stderr: a Rich bar per window with the best score so far on a terminal,
+    plain lines otherwise (trials and windows done, best so far; at most one every few
+    seconds), nothing with ``--quiet``. Also the one-line notices of the study (started,
+    stopping after this batch)."""
 
-    def __init__(self, enabled: bool) -> None:
-        import sys
-
-        self.enabled = enabled and sys.stderr.isatty()
+    def __init__(self, style: str | None) -> None:
+        self.style = style
         self._bar: Any = None
         self._tasks: dict[int, Any] = {}
+        self._lines: Any = None
 
-    def __enter__(self) -> Callable[[Progress], None] | None:
-        if not self.enabled:
-            return None
+    def __enter__(self) -> tuple[Callable[[Progress], None] | None, Callable[[str], None] | None]:
+        from tradebot.cli.common import ProgressLines, compile_notice, write_line
+
+        if self.style == "lines":
+            self._lines = ProgressLines()
+            compile_notice(write_line)
+            return self._line, write_line
+        if self.style != "rich":
+            return None, None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                              TextColumn("best {task.fields[best]}"), TimeElapsedColumn(),
                              console=console(stderr=True), transient=False)
         self._bar.__enter__()
-        return self._update
+        compile_notice(self._bar.console.print)
+        return self._update, self._bar.console.print
+
+    def _line(self, p: Progress) -> None:
+        best = "-" if p.best is None else f"{p.best:.4g}"
+        first = p.window not in self._tasks
+        self._tasks[p.window] = True
+        where = f"window {p.window + 1}/{p.windows}: " if p.windows > 1 else ""
+        done = f"; {p.windows_done}/{p.windows} windows done" if p.windows > 1 else ""
+        self._lines(f"optimize S{p.study_id}: {where}{p.done:,}/{p.budget:,} trials, best "
+                    f"{p.objective or 'score'} {best}{done} ({self._lines.elapsed()})",
+                    force=first or p.done >= p.budget)
 
     def _update(self, p: Progress) -> None:
         bar = self._bar

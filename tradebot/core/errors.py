@@ -96,3 +96,18 @@ class Interrupted(TradebotError):
     and how to go on; the exit code is 130 (128 + SIGINT), as a shell reports an interrupt."""
 
     exit_code = 130
+
+
+def caused_by_interrupt(error: BaseException) -> bool:
+    """True when ``error`` is, or was raised while handling or because of, a
+    KeyboardInterrupt: numba's dispatcher turns an interrupt inside a compiled call into
+    ``SystemError(... returned a result with an exception set)`` with the interrupt as its
+    context."""
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        if isinstance(e, (KeyboardInterrupt, Interrupted)):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False

@@ -13,8 +13,9 @@ For one (exchange, symbol, timeframe) the downloader:
    rewritten atomically, streamed one row group at a time (memory stays flat in the
    size of the dataset), and the dataset is registered in the store through a callback.
 
-A run killed at any moment loses at most the pages since the last checkpoint; run
-again, it starts from what the cache holds and ends with the same file as an
+A run killed at any moment loses at most the pages since the last checkpoint (an
+interrupt, Ctrl-C, or an exchange error after the retries first writes the pages it
+holds); run again, it starts from what the cache holds and ends with the same file as an
 uninterrupted run (the file's content is the sorted union of closed candles, written
 deterministically). Gaps the exchange really has are reported, never filled.
 """
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tradebot.core.errors import DataValidationError, ExchangeBadResponse, UsageError
+from tradebot.core.errors import DataValidationError, ExchangeBadResponse, TradebotError, UsageError
 from tradebot.core.timeframes import timeframe_ms
 from tradebot.data.cache import CachedFile, CandleCache
 from tradebot.data.validation import format_ts
@@ -151,9 +152,11 @@ class Downloader:
         requests = 0
         last_checkpoint = self.clock()
         saved: CachedFile | None = None
+        writing = False
 
         def checkpoint() -> None:
-            nonlocal have, pages, buffered, last_checkpoint, saved
+            nonlocal have, pages, buffered, last_checkpoint, saved, writing
+            writing = True
             if buffered:
                 rows = np.concatenate(pages)
                 if have is None:
@@ -168,24 +171,33 @@ class Downloader:
                     on_checkpoint(saved)
             pages, buffered = [], 0
             last_checkpoint = self.clock()
+            writing = False
 
-        for start, stop in ranges:
-            cursor = start
-            while cursor < stop:
-                page = self._page(symbol, timeframe, cursor, stop, limit, tf, what)
-                requests += 1
-                if page.shape[0] == 0:
-                    cursor += limit * tf  # nothing here: a gap longer than a page, or the end
-                else:
-                    pages.append(page)
-                    buffered += page.shape[0]
-                    downloaded += page.shape[0]
-                    cursor = int(page[-1, 0]) + tf
-                if progress is not None:
-                    progress(min(downloaded, expected), expected)
-                if buffered >= self.checkpoint_rows or (
-                        buffered and self.clock() - last_checkpoint >= self.checkpoint_seconds):
-                    checkpoint()
+        try:
+            for start, stop in ranges:
+                cursor = start
+                while cursor < stop:
+                    page = self._page(symbol, timeframe, cursor, stop, limit, tf, what)
+                    requests += 1
+                    if page.shape[0] == 0:
+                        cursor += limit * tf  # nothing here: a gap longer than a page, or the end
+                    else:
+                        pages.append(page)
+                        buffered += page.shape[0]
+                        downloaded += page.shape[0]
+                        cursor = int(page[-1, 0]) + tf
+                    if progress is not None:
+                        progress(min(downloaded, expected), expected)
+                    if buffered >= self.checkpoint_rows or (
+                            buffered and self.clock() - last_checkpoint >= self.checkpoint_seconds):
+                        checkpoint()
+        except (KeyboardInterrupt, TradebotError):
+            # Ctrl-C or an exchange that stopped answering: keep the whole, checked pages
+            # downloaded so far (not when the interrupted step was the write itself)
+            if not writing and pages:
+                buffered = sum(p.shape[0] for p in pages)
+                checkpoint()
+            raise
         checkpoint()
         if saved is not None:
             report = saved.gap_report

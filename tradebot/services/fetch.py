@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from tradebot.data.db import Store
     from tradebot.data.downloader import FetchResult
     from tradebot.exchanges.port import Exchange, MarketInfo
+    from tradebot.exchanges.retry import RetryNotice
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,11 @@ class FetchJob:
 
 #: progress_for(job) -> a callback (done, expected) for that job's progress bar.
 ProgressFactory = Callable[[FetchJob], Callable[[int, int], None]]
+#: on_saved(job, new_candles, rows): after each checkpoint, the job's new candles written to
+#: the cache so far by this call and the rows the cache file now holds.
+SavedFn = Callable[[FetchJob, int, int], None]
+#: on_retry(notice): before each wait of a retried exchange call.
+RetryFn = Callable[["RetryNotice"], None]
 
 
 def plan_jobs(ctx: Context, exchange: str | None, symbols: list[str],
@@ -64,11 +70,23 @@ def _market_type(symbol: str) -> str:
 
 
 def run_fetch(ctx: Context, jobs: list[FetchJob], since_ms: int | None, until_ms: int | None,
-              progress_for: ProgressFactory | None = None) -> list[FetchResult]:
-    """Download every job's missing candles; each checkpoint is registered in the store."""
-    from tradebot.data.downloader import Downloader
+              progress_for: ProgressFactory | None = None, on_saved: SavedFn | None = None,
+              on_retry: RetryFn | None = None) -> list[FetchResult]:
+    """Download every job's missing candles; each checkpoint is registered in the store.
+
+    An interrupt (Ctrl-C) or an exchange failure first writes the pages already downloaded,
+    so running the same fetch again resumes after them."""
+    from tradebot.exchanges.retry import reporting_retries
 
     ensure_home(ctx.home)
+    with reporting_retries(on_retry):
+        return _run_fetch(ctx, jobs, since_ms, until_ms, progress_for, on_saved)
+
+
+def _run_fetch(ctx: Context, jobs: list[FetchJob], since_ms: int | None, until_ms: int | None,
+               progress_for: ProgressFactory | None, on_saved: SavedFn | None) -> list[FetchResult]:
+    from tradebot.data.downloader import Downloader
+
     store = ctx.store  # open (and migrate) before downloading anything
     results = []
     by_exchange: dict[tuple[str, str], list[FetchJob]] = {}
@@ -85,7 +103,7 @@ def run_fetch(ctx: Context, jobs: list[FetchJob], since_ms: int | None, until_ms
                 results.append(downloader.fetch(
                     job.symbol, job.timeframe, since_ms, until_ms,
                     progress=progress_for(job) if progress_for else None,
-                    on_checkpoint=functools.partial(_register, store, job),
+                    on_checkpoint=functools.partial(_register, store, job, _rows_cached(ctx, job), on_saved),
                 ))
     return results
 
@@ -104,7 +122,16 @@ def _check_market(ex: Exchange, markets: dict[str, MarketInfo], job: FetchJob) -
                          f"(available: {', '.join(ex.timeframes)})")
 
 
-def _register(store: Store, job: FetchJob, saved: CachedFile) -> None:
+def _rows_cached(ctx: Context, job: FetchJob) -> int:
+    """Rows the job's cache file holds before this call (its footer only)."""
+    if not ctx.cache.exists(job.exchange, job.symbol, job.timeframe):
+        return 0
+    info = ctx.cache.info(job.exchange, job.symbol, job.timeframe)
+    return int(info.rows or 0) if not info.error else 0
+
+
+def _register(store: Store, job: FetchJob, rows_before: int, on_saved: SavedFn | None,
+              saved: CachedFile) -> None:
     from tradebot.data.repositories import DatasetInfo, DatasetRepository
 
     report = saved.gap_report
@@ -115,6 +142,8 @@ def _register(store: Store, job: FetchJob, saved: CachedFile) -> None:
             gaps=report.gap_count, missing=report.missing, path=str(saved.path),
             sha256=saved.sha256, source=f"fetch:{job.exchange}",
         ))
+    if on_saved is not None:
+        on_saved(job, saved.rows - rows_before, saved.rows)
 
 
 def list_markets(ctx: Context, exchange_id: str, market_type: str = "spot",

@@ -6,17 +6,25 @@ executor evaluates them, and each batch is stored in one transaction before the 
 is told the scores. Resuming replays the stored batches through a fresh searcher with the
 same seed (checking it asks for the same sets) and evaluates only what is missing, so an
 interrupted study ends exactly as an uninterrupted one, whatever the number of workers.
+
+Ctrl-C (SIGINT) while a study runs stops it at the next batch boundary: the batch being
+evaluated is finished and stored, then :class:`~tradebot.core.errors.Interrupted` says
+how many trials are stored and how to resume. A second Ctrl-C stops at once (the batch
+in flight is lost, everything before it is stored) with the same kind of message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tradebot.core.errors import StoreError, UsageError
+from tradebot.core.errors import Interrupted, StoreError, UsageError, caused_by_interrupt
 from tradebot.services.context import Context
 
 if TYPE_CHECKING:
@@ -31,14 +39,22 @@ METHODS = ("grid", "random", "ga", "bayes")
 
 @dataclass(frozen=True)
 class Progress:
+    """After every stored (or replayed) batch."""
+
     window: int
     windows: int
     done: int  # evaluations in this window so far
     budget: int
     best: float | None  # best first-objective score so far in this window
+    study_id: int = 0
+    stored: int = 0  # trials of the study in the store (every window)
+    windows_done: int = 0  # windows finished (chosen parameters and out-of-sample stored)
+    objective: str = ""  # the first objective's name (what ``best`` is)
 
 
 ProgressFn = Callable[[Progress], None]
+#: notice(text): one-line messages while a study runs (started, stopping after this batch).
+NoticeFn = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -171,8 +187,20 @@ def _metrics_dict(trials: Trials, i: int) -> dict[str, Any]:
     return {name: (float(v) if np.isfinite(v) else None) for name, v in zip(METRICS, trials.metrics[i], strict=True)}
 
 
+@dataclass
+class _Tally:
+    """What a run of a study did so far (for progress and the interrupt message)."""
+
+    study_id: int
+    stored_at_start: int = 0  # trials in the store when this call began
+    evaluated: int = 0  # evaluations run by this call
+    replayed: int = 0  # stored evaluations replayed
+    windows_done: int = 0
+    stop_requested: bool = False  # Ctrl-C: stop at the next batch boundary
+
+
 def _run_window(ctx: Context, study_id: int, plan: _Plan, w: int, executor: Executor,
-                progress: ProgressFn | None, counts: list[int]) -> None:
+                progress: ProgressFn | None, counts: _Tally) -> None:
     """Search window ``w`` (replaying what is stored), then store its choice and OOS score."""
     from tradebot.data.study_repository import StudyRepository
     from tradebot.optimize.evaluate import Trials
@@ -206,7 +234,7 @@ def _run_window(ctx: Context, study_id: int, plan: _Plan, w: int, executor: Exec
             rets_all += [o.daily_returns for o in old]
             metrics_all.append(np.array([[np.nan if o.metrics.get(k) is None else o.metrics[k]
                                           for k in METRICS] for o in old]))
-            counts[1] += len(batch)
+            counts.replayed += len(batch)
         else:
             if lo < len(stored):
                 raise StoreError(f"study S{study_id}: window {w} holds a partial batch; the store is inconsistent")
@@ -219,7 +247,7 @@ def _run_window(ctx: Context, study_id: int, plan: _Plan, w: int, executor: Exec
             scores_all.append(t.scores)
             rets_all += list(t.daily_returns)
             metrics_all.append(t.metrics)
-            counts[0] += len(batch)
+            counts.evaluated += len(batch)
             sc = t.scores
         searcher.tell(batch, sc)
         batch_no += 1
@@ -227,8 +255,13 @@ def _run_window(ctx: Context, study_id: int, plan: _Plan, w: int, executor: Exec
         if np.isfinite(top) and (best is None or top > best):
             best = top
         if progress is not None:
-            progress(Progress(w, len(plan.windows), len(params_all), max(searcher.budget, len(params_all)), best))
+            progress(Progress(w, len(plan.windows), len(params_all), max(searcher.budget, len(params_all)), best,
+                              study_id, counts.stored_at_start + counts.evaluated,
+                              counts.windows_done, plan.request.objectives.split(",")[0].strip()))
+        if counts.stop_requested:
+            raise _StopRequested
     if done_window or not params_all:
+        counts.windows_done += 1
         return
     scores = np.concatenate(scores_all)
     metrics = np.concatenate(metrics_all)
@@ -253,6 +286,7 @@ def _run_window(ctx: Context, study_id: int, plan: _Plan, w: int, executor: Exec
             oos_end_ms=int(c.timestamp[win.oos_stop - 1]) if oos_metrics is not None else None,
             best_number=i, best_params=params_all[i], is_metrics=_metrics_dict(is_trials, 0),
             oos_metrics=oos_metrics, oos_daily_returns=oos_rets, oos_daily_ms=oos_ms)
+    counts.windows_done += 1
 
 
 def _jsonish(p: dict[str, Any]) -> dict[str, Any]:
@@ -262,7 +296,7 @@ def _jsonish(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_optimize(ctx: Context, request: OptimizeRequest, *, jobs: int = 1, cluster: str | None = None,
-                 progress: ProgressFn | None = None) -> StudyOutcome:
+                 progress: ProgressFn | None = None, notice: NoticeFn | None = None) -> StudyOutcome:
     """Validate, store a new study, search every window, summarize."""
     from tradebot.core.config import settings_to_dict
     from tradebot.data.study_repository import StudyRepository
@@ -288,13 +322,13 @@ def run_optimize(ctx: Context, request: OptimizeRequest, *, jobs: int = 1, clust
                 symbol=s.market.symbol, timeframe=s.market.timeframe, data_source=plan.data_source,
                 data_start_ms=int(c.timestamp[0]), data_end_ms=int(c.timestamp[-1]), data_rows=len(c),
                 data_sha256=candles_sha256(c), code_version=code_version())
-        return _execute(ctx, study_id, plan, executor, progress)
+        return _execute(ctx, study_id, plan, executor, progress, notice)
     finally:
         executor.close()
 
 
 def resume_optimize(ctx: Context, study_id: int, *, jobs: int = 1, cluster: str | None = None,
-                    progress: ProgressFn | None = None) -> StudyOutcome:
+                    progress: ProgressFn | None = None, notice: NoticeFn | None = None) -> StudyOutcome:
     """Continue a stored study from its stored request, config and data range."""
     from tradebot.core.config import load_settings
     from tradebot.data.study_repository import StudyRepository
@@ -328,21 +362,101 @@ def resume_optimize(ctx: Context, study_id: int, *, jobs: int = 1, cluster: str 
         return StudyOutcome(study_id, summary, 0, 0)
     executor = make_executor(jobs, cluster)
     try:
-        return _execute(sub, study_id, plan, executor, progress)
+        return _execute(sub, study_id, plan, executor, progress, notice)
     finally:
         executor.close()
 
 
+class _StopRequested(Exception):
+    """Raised at a batch boundary after a Ctrl-C asked the study to stop."""
+
+
+@contextmanager
+def _stop_on_sigint(tally: _Tally, notice: NoticeFn | None) -> Iterator[None]:
+    """While the study runs, the first SIGINT asks it to stop at the next batch boundary
+    (nothing is raised inside numba or a database write); a second one stops at once.
+
+    Only in the main thread, and only when SIGINT is not ignored (a background job)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN or previous is None:
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if tally.stop_requested:  # the second Ctrl-C: stop now
+            signal.signal(signal.SIGINT, previous)
+            if callable(previous):
+                previous(signum, frame)
+            raise KeyboardInterrupt
+        tally.stop_requested = True
+        if notice is not None:
+            notice(f"study S{tally.study_id}: stopping after the current batch is stored "
+                   "(Ctrl-C again to stop at once)")
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _kept(ctx: Context, tally: _Tally, windows: int) -> str:
+    """What an interrupted study keeps, read back from the store, and how to go on."""
+    from sqlalchemy import func, select
+
+    from tradebot.data.study_models import StudyTrial, StudyWindow
+
+    sid = tally.study_id
+    try:
+        with ctx.store.session() as session:
+            trials = int(session.scalar(select(func.count()).select_from(StudyTrial)
+                                        .where(StudyTrial.study_id == sid)) or 0)
+            batches = len(session.execute(select(StudyTrial.window, StudyTrial.batch)
+                                          .where(StudyTrial.study_id == sid).distinct()).all())
+            done = int(session.scalar(select(func.count()).select_from(StudyWindow)
+                                      .where(StudyWindow.study_id == sid)) or 0)
+    except Exception:  # the store cannot be read now: what this process knows
+        trials, batches, done = tally.stored_at_start + tally.evaluated, None, tally.windows_done
+    resume = f"`tradebot optimize --resume S{sid}` continues it"
+    if not trials:
+        return f"study S{sid} is stored without trials yet; {resume}"
+    in_batches = "" if batches is None else f" in {batches:,} batch{'es' if batches != 1 else ''}"
+    win = f", {done} of {windows} windows finished" if windows > 1 else ""
+    return f"study S{sid}: {trials:,} trial{'s' if trials != 1 else ''}{in_batches} stored{win}; {resume}"
+
+
 def _execute(ctx: Context, study_id: int, plan: _Plan, executor: Executor,
-             progress: ProgressFn | None) -> StudyOutcome:
+             progress: ProgressFn | None, notice: NoticeFn | None = None) -> StudyOutcome:
     from tradebot.data.study_repository import StudyRepository
     from tradebot.services.study_report import summarize
 
-    counts = [0, 0]
-    for w in range(len(plan.windows)):
-        _run_window(ctx, study_id, plan, w, executor, progress, counts)
-    with ctx.store.session() as session:
-        repo = StudyRepository(session)
-        summary = summarize(repo, study_id, plan.walk_forward, plan.problem.base_config.initial_capital)
-        repo.finish(study_id, summary)
-    return StudyOutcome(study_id, summary, counts[0], counts[1])
+    tally = _Tally(study_id)
+    try:
+        with _stop_on_sigint(tally, notice):
+            with ctx.store.session() as session:
+                tally.stored_at_start = StudyRepository(session).count_trials(study_id)
+            if notice is not None:
+                n = len(plan.windows)
+                budget = _searcher(plan, 0).budget
+                size = f"up to {budget:,}" if plan.request.method == "ga" else f"{budget:,}"
+                notice(f"study S{study_id}: {plan.request.method} search, {size} trials"
+                       + (f" in each of {n} windows" if n > 1 else "")
+                       + (f" ({tally.stored_at_start:,} stored before)" if tally.stored_at_start else ""))
+            for w in range(len(plan.windows)):
+                _run_window(ctx, study_id, plan, w, executor, progress, tally)
+                if tally.stop_requested and w + 1 < len(plan.windows):
+                    raise _StopRequested
+            with ctx.store.session() as session:
+                repo = StudyRepository(session)
+                summary = summarize(repo, study_id, plan.walk_forward, plan.problem.base_config.initial_capital)
+                repo.finish(study_id, summary)
+    except _StopRequested:
+        raise Interrupted(_kept(ctx, tally, len(plan.windows))) from None
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt) or caused_by_interrupt(e) or tally.stop_requested:
+            raise Interrupted(_kept(ctx, tally, len(plan.windows))) from e
+        raise
+    return StudyOutcome(study_id, summary, tally.evaluated, tally.replayed)
