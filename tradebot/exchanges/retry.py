@@ -90,9 +90,10 @@ class RetryNotice:
     delay_s: float
     reason: str
 
-    def line(self) -> str:
+    def line(self, width: int = 200) -> str:
+        reason = self.reason if len(self.reason) <= width else self.reason[:width - 1] + "…"
         return (f"{self.what}: retrying in {self.delay_s:.1f} s (attempt {self.attempt} of "
-                f"{self.max_attempts}): {self.reason}")
+                f"{self.max_attempts}): {reason}")
 
 
 RetryListener = Callable[[RetryNotice], object]
