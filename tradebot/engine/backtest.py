@@ -59,11 +59,11 @@ def trades_to_records(raw: np.ndarray) -> np.ndarray:
 
 def run_signals(candles: Candles, signals: Signals, config: EngineConfig) -> BacktestResult:
     """Simulate ``signals`` over ``candles`` under ``config``."""
-    from tradebot.engine.kernels import simulate_nb
+    from tradebot.engine.kernels import simulate
 
     n = len(candles)
     shorts = config.allow_short and signals.short_entries.size > 0
-    equity, raw, blocked, fills = simulate_nb(
+    equity, raw, blocked, fills = simulate(
         np.ascontiguousarray(candles.timestamp, dtype=np.int64), candles.open, candles.high,
         candles.low, candles.close, volume_for(candles), atr_for(candles, config),
         _bool(signals.entries, n, "entries"), _bool(signals.exits, n, "exits"),

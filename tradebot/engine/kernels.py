@@ -13,16 +13,24 @@ With the order-matching fill model on (``params[P_MATCHING]``), step 1 matches t
 working order (market, limit, stop, stop-limit; partial fills) with the helpers of
 :mod:`tradebot.engine.matching_nb` instead. Every execution is appended to a fill log.
 
-The backtest (:func:`simulate_nb`) runs it over all bars; the step runner (paper,
+The backtest (:func:`simulate`) runs it over all bars; the step runner (paper,
 live) runs it over the bars that closed since its last run, with the persisted
 ``state`` vector. Arrays in, arrays out; no Python objects.
+
+Compile time: the loop has three paths (:func:`run_market_nb`, :func:`run_risk_nb`,
+:func:`run_match_nb`); callers from Python take the one their parameters need with
+:func:`runner_for`, so a command compiles only that path. Helpers are separate kernels
+(compiled once each, LLVM inlines them) rather than ``inline="always"`` (numba IR
+inlining, which made every caller's compile several times slower); results are the same
+bit for bit. Kernels are decorated with :func:`tradebot._jit.njit` (cache location).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from tradebot._jit import njit
 from tradebot.engine.config import (
     P_FLATTEN,
     P_HAS_DAY,
@@ -124,7 +132,7 @@ def new_state_nb(params):
     return state
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _record_close_nb(state, t, exit_price, exit_fee, reason, trades, n_trades):
     """Book the whole position as a round trip closed at bar ``t``."""
     units = state[S_UNITS]
@@ -133,7 +141,7 @@ def _record_close_nb(state, t, exit_price, exit_fee, reason, trades, n_trades):
                            exit_price, exit_fee, reason)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _close_position_nb(state, t, price, fee_rate, reason, params, trades, n_trades, fills,
                        fc):
     """Close the whole position at ``price`` (already slipped), log the fill (the fill
@@ -165,12 +173,12 @@ def _close_position_nb(state, t, price, fee_rate, reason, params, trades, n_trad
 
 @njit(cache=True)
 def _trade_closed_nb(t, params, state, trades, n_trades):
-    """Loss streak and sizing statistics after the trade just booked (rare: not inlined)."""
+    """Loss streak and sizing statistics after the trade just booked (rare)."""
     row = trades[n_trades - 1]
     on_trade_closed_nb(state, t, row[T_PNL], row[T_RETURN], params, N_STATE)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def fill_pending_nb(t, price, atr_prev, params, state, trades, n_trades, fills, fc):
     """Fill the pending market order at this bar's open ``price`` if its time has come.
     Returns ``n_trades``; the fill is logged in ``fills`` (``fc[0]`` rows)."""
@@ -213,7 +221,7 @@ def fill_pending_nb(t, price, atr_prev, params, state, trades, n_trades, fills, 
     return n_trades
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def check_stops_nb(t, o, h, lo, atr_prev, params, state, trades, n_trades, fills, fc):
     """Stop-loss, trailing stop and take-profit inside bar ``t`` (stop first).
 
@@ -258,7 +266,7 @@ def check_stops_nb(t, o, h, lo, atr_prev, params, state, trades, n_trades, fills
     return n_trades
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def decide_nb(t, entry, exit_, short_entry, short_exit, params, state):
     """At bar ``t``'s close, turn this bar's signals into a pending market order."""
     if state[S_PENDING] != NO_ORDER:
@@ -277,7 +285,7 @@ def decide_nb(t, entry, exit_, short_entry, short_exit, params, state):
         state[S_PENDING_AT] = at
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def decide_risk_nb(t, entry, exit_, short_entry, short_exit, params, state, eq, blocked,
                    n_blocked):
     """:func:`decide_nb` with the risk limits: an entry they forbid is recorded in
@@ -308,7 +316,7 @@ def decide_risk_nb(t, entry, exit_, short_entry, short_exit, params, state, eq, 
     return n_blocked
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _trip_breaker_nb(t, params, state, blocked, n_blocked):
     """The drawdown breaker tripped at bar t's close: cancel a pending entry (recorded as
     blocked) and, with ``flatten_on_breaker``, close the position with a market order."""
@@ -327,8 +335,12 @@ def _trip_breaker_nb(t, params, state, blocked, n_blocked):
 
 @njit(cache=True)
 def _grow_nb(trades, n_trades):
+    """A buffer twice as large holding the first ``n_trades`` rows (element by element:
+    a slice assignment would compile numba's generic broadcasting code)."""
     grown = np.empty((trades.shape[0] * 2 + 2, trades.shape[1]), dtype=np.float64)
-    grown[:n_trades] = trades[:n_trades]
+    for i in range(n_trades):
+        for j in range(trades.shape[1]):
+            grown[i, j] = trades[i, j]
     return grown
 
 
@@ -480,6 +492,70 @@ def _run_chunk_match_nb(start, stop, timestamp, open_, high, low, close, volume,
 
 
 @njit(cache=True)
+def run_market_nb(start, stop, timestamp, open_, high, low, close, volume, atr, entries, exits,
+                  short_entries, short_exits, params, state, trades, n_trades, blocked,
+                  n_blocked, fills, n_fills, equity):
+    """:func:`run_bars_nb` on the market path without risk limits (nothing is blocked)."""
+    t = start
+    fc = np.empty(1, dtype=np.int64)  # the fill count, written by the fill helpers
+    fc[0] = n_fills
+    while True:
+        t, n_trades = _run_chunk_nb(t, stop, open_, high, low, close, atr, entries, exits,
+                                    short_entries, short_exits, params, state, trades,
+                                    n_trades, fills, fc, equity)
+        if t >= stop:
+            return trades, n_trades, blocked, n_blocked, fills, fc[0]
+        if n_trades + 2 > trades.shape[0]:
+            trades = _grow_nb(trades, n_trades)
+        if fc[0] + 2 > fills.shape[0]:
+            fills = _grow_nb(fills, fc[0])
+
+
+@njit(cache=True)
+def run_risk_nb(start, stop, timestamp, open_, high, low, close, volume, atr, entries, exits,
+                short_entries, short_exits, params, state, trades, n_trades, blocked,
+                n_blocked, fills, n_fills, equity):
+    """:func:`run_bars_nb` on the market path with the risk limits."""
+    t = start
+    fc = np.empty(1, dtype=np.int64)
+    fc[0] = n_fills
+    while True:
+        t, n_trades, n_blocked = _run_chunk_risk_nb(
+            t, stop, timestamp, open_, high, low, close, atr, entries, exits, short_entries,
+            short_exits, params, state, trades, n_trades, blocked, n_blocked, fills, fc,
+            equity)
+        if t >= stop:
+            return trades, n_trades, blocked, n_blocked, fills, fc[0]
+        if n_trades + 2 > trades.shape[0]:
+            trades = _grow_nb(trades, n_trades)
+        if n_blocked + 2 > blocked.shape[0]:
+            blocked = _grow_nb(blocked, n_blocked)
+        if fc[0] + 2 > fills.shape[0]:
+            fills = _grow_nb(fills, fc[0])
+
+
+@njit(cache=True)
+def run_match_nb(start, stop, timestamp, open_, high, low, close, volume, atr, entries, exits,
+                 short_entries, short_exits, params, state, trades, n_trades, blocked,
+                 n_blocked, fills, n_fills, equity):
+    """:func:`run_bars_nb` with the order-matching fill model (limits included)."""
+    t = start
+    while True:
+        t, n_trades, n_blocked, n_fills = _run_chunk_match_nb(
+            t, stop, timestamp, open_, high, low, close, volume, atr, entries, exits,
+            short_entries, short_exits, params, state, trades, n_trades, blocked,
+            n_blocked, fills, n_fills, equity)
+        if t >= stop:
+            return trades, n_trades, blocked, n_blocked, fills, n_fills
+        if n_trades + 2 > trades.shape[0]:
+            trades = _grow_nb(trades, n_trades)
+        if n_blocked + 2 > blocked.shape[0]:
+            blocked = _grow_nb(blocked, n_blocked)
+        if n_fills + 2 > fills.shape[0]:
+            fills = _grow_nb(fills, n_fills)
+
+
+@njit(cache=True)
 def run_bars_nb(start, stop, timestamp, open_, high, low, close, volume, atr, entries, exits,
                 short_entries, short_exits, params, state, trades, n_trades, blocked,
                 n_blocked, fills, n_fills, equity):
@@ -494,48 +570,33 @@ def run_bars_nb(start, stop, timestamp, open_, high, low, close, volume, atr, en
     by the daily limits and ``volume`` only by the matching fill model; ``atr`` and the
     short signal arrays may be empty (unused). The guards keep the common bar (nothing to
     do) free of work.
+
+    It runs one of three paths, chosen by ``params``: :func:`run_match_nb` (the
+    order-matching fill model), :func:`run_market_nb` (no risk limits: the lean loop) or
+    :func:`run_risk_nb`. Callers from Python take the path with :func:`runner_for`
+    instead, so only that path is compiled.
     """
-    t = start
-    if params[P_MATCHING] != 0.0:  # the order-matching fill model (limits included)
-        while True:
-            t, n_trades, n_blocked, n_fills = _run_chunk_match_nb(
-                t, stop, timestamp, open_, high, low, close, volume, atr, entries, exits,
-                short_entries, short_exits, params, state, trades, n_trades, blocked,
-                n_blocked, fills, n_fills, equity)
-            if t >= stop:
-                return trades, n_trades, blocked, n_blocked, fills, n_fills
-            if n_trades + 2 > trades.shape[0]:
-                trades = _grow_nb(trades, n_trades)
-            if n_blocked + 2 > blocked.shape[0]:
-                blocked = _grow_nb(blocked, n_blocked)
-            if n_fills + 2 > fills.shape[0]:
-                fills = _grow_nb(fills, n_fills)
-    fc = np.empty(1, dtype=np.int64)  # the fill count, written by the fill helpers
-    fc[0] = n_fills
-    if params[P_HAS_LIMITS] == 0.0:  # no limits: the lean loop, nothing is ever blocked
-        while True:
-            t, n_trades = _run_chunk_nb(t, stop, open_, high, low, close, atr, entries, exits,
-                                        short_entries, short_exits, params, state, trades,
-                                        n_trades, fills, fc, equity)
-            if t >= stop:
-                return trades, n_trades, blocked, n_blocked, fills, fc[0]
-            if n_trades + 2 > trades.shape[0]:
-                trades = _grow_nb(trades, n_trades)
-            if fc[0] + 2 > fills.shape[0]:
-                fills = _grow_nb(fills, fc[0])
-    while True:
-        t, n_trades, n_blocked = _run_chunk_risk_nb(
-            t, stop, timestamp, open_, high, low, close, atr, entries, exits, short_entries,
-            short_exits, params, state, trades, n_trades, blocked, n_blocked, fills, fc,
-            equity)
-        if t >= stop:
-            return trades, n_trades, blocked, n_blocked, fills, fc[0]
-        if n_trades + 2 > trades.shape[0]:
-            trades = _grow_nb(trades, n_trades)
-        if n_blocked + 2 > blocked.shape[0]:
-            blocked = _grow_nb(blocked, n_blocked)
-        if fc[0] + 2 > fills.shape[0]:
-            fills = _grow_nb(fills, fc[0])
+    if params[P_MATCHING] != 0.0:
+        return run_match_nb(start, stop, timestamp, open_, high, low, close, volume, atr,
+                            entries, exits, short_entries, short_exits, params, state, trades,
+                            n_trades, blocked, n_blocked, fills, n_fills, equity)
+    if params[P_HAS_LIMITS] == 0.0:
+        return run_market_nb(start, stop, timestamp, open_, high, low, close, volume, atr,
+                             entries, exits, short_entries, short_exits, params, state, trades,
+                             n_trades, blocked, n_blocked, fills, n_fills, equity)
+    return run_risk_nb(start, stop, timestamp, open_, high, low, close, volume, atr, entries,
+                       exits, short_entries, short_exits, params, state, trades, n_trades,
+                       blocked, n_blocked, fills, n_fills, equity)
+
+
+def runner_for(params):
+    """The path of :func:`run_bars_nb` that ``params`` takes (a kernel with the same
+    arguments and results). Calling it from Python compiles only that path."""
+    if params[P_MATCHING] != 0.0:
+        return run_match_nb
+    if params[P_HAS_LIMITS] == 0.0:
+        return run_market_nb
+    return run_risk_nb
 
 
 @njit(cache=True)
@@ -564,6 +625,24 @@ def simulate_nb(timestamp, open_, high, low, close, volume, atr, entries, exits,
     fills = np.empty((128, N_FILL_COLS), dtype=np.float64)
     state = new_state_nb(params)
     trades, n_trades, blocked, n_blocked, fills, n_fills = run_bars_nb(
+        0, n, timestamp, open_, high, low, close, volume, atr, entries, exits, short_entries,
+        short_exits, params, state, trades, 0, blocked, 0, fills, 0, equity)
+    if n > 0:
+        n_trades = close_open_trade_nb(n - 1, close, params, state, trades, n_trades)
+    return equity, trades[:n_trades].copy(), blocked[:n_blocked].copy(), fills[:n_fills].copy()
+
+
+def simulate(timestamp, open_, high, low, close, volume, atr, entries, exits, short_entries,
+             short_exits, params):
+    """:func:`simulate_nb` called from Python: the same steps, with only the path of the
+    loop that ``params`` takes compiled (:func:`runner_for`)."""
+    n = close.shape[0]
+    equity = np.empty(n, dtype=np.float64)
+    trades = np.empty((64, N_TRADE_COLS), dtype=np.float64)
+    blocked = np.empty((8, N_BLOCKED_COLS), dtype=np.float64)
+    fills = np.empty((128, N_FILL_COLS), dtype=np.float64)
+    state = new_state_nb(params)
+    trades, n_trades, blocked, n_blocked, fills, n_fills = runner_for(params)(
         0, n, timestamp, open_, high, low, close, volume, atr, entries, exits, short_entries,
         short_exits, params, state, trades, 0, blocked, 0, fills, 0, equity)
     if n > 0:

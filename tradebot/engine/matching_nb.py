@@ -1,7 +1,7 @@
 """Order matching: the fill model of limit, stop and stop-limit orders, spread, market
 impact, volume-capped partial fills and the touch probability.
 
-Compiled helpers inlined into the matching loop of :mod:`tradebot.engine.kernels`
+Compiled helpers of the matching loop of :mod:`tradebot.engine.kernels`
 (``run_bars_nb`` picks it once per call when ``params[P_MATCHING]`` is set; the market
 path never reaches this module's matching code). The working order lives in the state
 vector (``layout.M_*`` from :func:`match_base_nb`), so the step runner resumes it. The
@@ -27,8 +27,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from tradebot._jit import njit
 from tradebot.engine.config import (
     P_ENTRY_ORDER,
     P_EXIT_ORDER,
@@ -127,7 +127,7 @@ _U53 = 1.0 / 9007199254740992.0  # 2 ** -53
 # -- shared by both paths -------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def slip_nb(params, price, atr_prev):
     """Adverse price move (fraction) of a market or stop order: ``slippage_bps`` plus
     ``slippage_atr_mult`` × ATR known at the previous close / price (NaN: unknown)."""
@@ -137,7 +137,7 @@ def slip_nb(params, price, atr_prev):
     return slip
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def record_fill_nb(fills, n_fills, t, side, qty, price, fee, otype, intent, reason, maker):
     """Append one execution to the fill log (``layout.F_*`` columns). Returns n_fills."""
     row = fills[n_fills]
@@ -153,14 +153,14 @@ def record_fill_nb(fills, n_fills, t, side, qty, price, fee, otype, intent, reas
     return n_fills + 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def match_base_nb(params):
     """First slot of the working order in the state vector: after the risk slots and,
     with optimal f sizing, its ring of returns (so older persisted states stay valid)."""
     return N_STATE + (OPTF_WINDOW if params[P_SIZE_MODE] == SIZE_OPTIMAL_F else 0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def init_match_state_nb(state, mb):
     """The working-order slots of an account without an order."""
     for k in range(M_TYPE, M_EXIT_FEE + 1):
@@ -184,7 +184,7 @@ def touch_u01_nb(seed, t):
     return float(z >> np.uint64(11)) * _U53
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def impact_nb(params, qty, vol):
     """Market impact as a price fraction: ``impact_coef * sqrt(min(qty / volume, 1))``
     (a bar without volume counts as fully taken)."""
@@ -197,7 +197,7 @@ def impact_nb(params, qty, vol):
     return coef * math.sqrt(part)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def reset_order_nb(state, mb):
     """No working order (filled, cancelled or expired)."""
     state[S_PENDING] = NO_ORDER
@@ -210,7 +210,7 @@ def reset_order_nb(state, mb):
     state[mb + M_BUDGET] = -1.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def place_order_nb(t, kind, otype, c, params, state, mb):
     """Place an order decided at bar ``t``'s close ``c``; it works from ``t + latency``.
 
@@ -243,7 +243,7 @@ def place_order_nb(t, kind, otype, c, params, state, mb):
     state[mb + M_BUDGET] = -1.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def record_trade_nb(trades, n_trades, t, direction, qty, entry_idx, entry_price, entry_fee,
                     exit_price, exit_fee, reason):
     """Append one round trip (``layout.T_*`` columns). Returns n_trades."""
@@ -266,7 +266,7 @@ def record_trade_nb(trades, n_trades, t, direction, qty, entry_idx, entry_price,
     return n_trades + 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def entry_fill_nb(t, side, q, price, fee, otype, maker, state, mb, fills, n_fills):
     """Book an entry fill of ``q`` units: the position's entry price is the
     volume-weighted average of its fills, its entry fee their sum."""
@@ -292,7 +292,7 @@ def entry_fill_nb(t, side, q, price, fee, otype, maker, state, mb, fills, n_fill
                           maker)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def exit_fill_nb(t, q, price, fee, otype, maker, reason, state, mb, trades, n_trades, fills,
                  n_fills):
     """Book an exit fill of ``q <= |units|`` units; the last one closes the round trip
@@ -329,7 +329,7 @@ def exit_fill_nb(t, q, price, fee, otype, maker, reason, state, mb, trades, n_tr
     return n_trades, n_fills
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def match_order_nb(t, o, h, lo, vol, atr_prev, params, state, mb, trades, n_trades, fills,
                    n_fills):
     """Match the working order (active: ``t >= state[S_PENDING_AT]``) against bar ``t``.
@@ -460,7 +460,7 @@ def match_order_nb(t, o, h, lo, vol, atr_prev, params, state, mb, trades, n_trad
     return n_trades, n_fills, px != o
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def stops_match_nb(t, o, h, lo, vol, atr_prev, skip_tp, params, state, mb, trades, n_trades,
                    fills, n_fills):
     """Stop-loss, trailing stop and take-profit inside bar ``t`` (stop first), with the
@@ -511,7 +511,7 @@ def stops_match_nb(t, o, h, lo, vol, atr_prev, skip_tp, params, state, mb, trade
     return n_trades, n_fills
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def trip_breaker_match_nb(t, c, params, state, mb, blocked, n_blocked):
     """The drawdown breaker tripped at bar t's close: cancel a working entry (recorded as
     blocked; a part already filled stays) and, with ``flatten_on_breaker``, close the
@@ -530,7 +530,7 @@ def trip_breaker_match_nb(t, c, params, state, mb, blocked, n_blocked):
     return n_blocked
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def decide_match_nb(t, c, entry, exit_, short_entry, short_exit, eq, has_limits, params, state,
                     mb, blocked, n_blocked):
     """At bar ``t``'s close (price ``c``), turn this bar's signals into orders.

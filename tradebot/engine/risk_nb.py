@@ -1,6 +1,6 @@
 """Risk rules of the engine: entry sizing and the limits that block entries.
 
-Compiled helpers inlined into :mod:`tradebot.engine.kernels`; they only run in the
+Compiled helpers of :mod:`tradebot.engine.kernels`; they only run in the
 fill and decide paths (when an order or a signal exists), or behind a flag hoisted out
 of the loop (day tracking, drawdown breaker), so an idle bar with risk rules off costs
 nothing more. The rules are written down in docs/decisions/0008-risk-rules.md.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from tradebot._jit import njit
 from tradebot.engine.config import (
     P_BREAKER_COOLDOWN,
     P_KELLY_FRAC,
@@ -57,7 +57,7 @@ GOLDEN = 0.6180339887498949
 GOLDEN_ITERS = 60
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def kelly_f_nb(state):
     """W - (1 - W) / R from the closed trades (wins: return > 0), >= 0."""
     n = state[S_N_CLOSED]
@@ -115,12 +115,12 @@ def optimal_f_nb(state, base):
     return math.floor((a + b) / 2.0 / OPTF_STEP + 0.5) * OPTF_STEP
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def entry_budget_nb(cash, fill, fee_rate, atr_prev, params, state, base):
     """Quote currency to spend on an entry at ``fill`` (fee included); <= 0: no entry.
 
-    The account is flat, so equity = cash. The two plain modes are inlined; the others
-    call a compiled function (entries are rare, and it keeps the loop body small).
+    The account is flat, so equity = cash. The two plain modes are computed here; the
+    others in :func:`risk_budget_nb` (entries are rare).
     """
     mode = params[P_SIZE_MODE]
     if mode == SIZE_FIXED_AMOUNT:
@@ -162,7 +162,7 @@ def risk_budget_nb(cash, fill, fee_rate, atr_prev, params, state, base):
     return budget
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def on_trade_closed_nb(state, t, pnl, ret, params, base):
     """Update the loss streak and the sizing statistics after a closed trade at bar t."""
     n = state[S_N_CLOSED]
@@ -184,7 +184,7 @@ def on_trade_closed_nb(state, t, pnl, ret, params, base):
         state[S_CONSEC_LOSSES] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def new_day_nb(ts, eq_before, state):
     """At the first bar of a new UTC day: remember the equity before it, reset the count."""
     day = float(ts // DAY_MS)
@@ -194,7 +194,7 @@ def new_day_nb(ts, eq_before, state):
         state[S_TRADES_TODAY] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def breaker_nb(t, eq, params, state):
     """Track the equity peak at bar t's close; True when the breaker trips at this bar."""
     hu = state[S_HALT_UNTIL]
@@ -213,7 +213,7 @@ def breaker_nb(t, eq, params, state):
     return False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def entry_block_reason_nb(t, eq, params, state):
     """Why an entry decided at bar t's close (equity ``eq``) is blocked; -1 if it is not."""
     if state[S_HALT_UNTIL] >= 0.0:

@@ -102,7 +102,7 @@ def advance(candles: Candles, signals: Signals, config: EngineConfig, state: np.
             start: int) -> StepResult:
     """Run bars ``[start, len(candles))`` from ``state`` (bar indices count from the first
     candle of ``candles``, which must be the account's history start)."""
-    from tradebot.engine.kernels import run_bars_nb
+    from tradebot.engine.kernels import runner_for
     from tradebot.engine.risk_nb import N_BLOCKED_COLS
 
     n = len(candles)
@@ -122,6 +122,7 @@ def advance(candles: Candles, signals: Signals, config: EngineConfig, state: np.
             _bool(signals.short_entries, n, "short_entries") if shorts else _NO_SIGNAL,
             _bool(signals.short_exits, n, "short_exits") if shorts else _NO_SIGNAL,
             config.to_vector())
+    run_bars_nb = runner_for(args[-1])  # the path of the one loop this config takes
     for t in range(start, n):  # one bar at a time: the units held at each close are recorded
         trades, n_trades, blocked, n_blocked, fills, n_fills = run_bars_nb(
             t, t + 1, *args, st, trades, n_trades, blocked, n_blocked, fills, n_fills, equity)

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
-from numba import njit
 
+from tradebot._jit import njit
 from tradebot.core.candles import Candles
 from tradebot.core.errors import UsageError
 from tradebot.core.timeframes import timeframe_ms

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numba import njit
 
+from tradebot._jit import njit
 from tradebot.core.errors import ParameterError
 from tradebot.indicators.swings import as_prices, check_window, swing_indices
 

@@ -7,7 +7,8 @@ exactly where TA-Lib puts its lookback.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from tradebot._jit import njit
 
 
 @njit(cache=True)

@@ -8,8 +8,8 @@ circular buffers, the min/max rescans), so the results agree to the last bit or 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from tradebot._jit import njit
 from tradebot.indicators.fallback import rsi_nb
 
 

@@ -8,8 +8,8 @@ the series goes through the same arithmetic as in TA-Lib (running sums stay NaN 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from tradebot._jit import njit
 from tradebot.indicators.fallback import atr_nb, true_range_nb
 
 #: TA-Lib's zero test before the DI/ADX/NATR divisions: the build we test against (C library

@@ -7,8 +7,8 @@ where every input is a number, and the warm-up counts from there.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from tradebot._jit import njit
 from tradebot.indicators.fallback import atr_nb, ema_from_nb
 from tradebot.indicators.fallback_trend import TA_EPSILON, lead_nb, rolling_max_nb, rolling_min_nb
 

@@ -8,7 +8,8 @@ All are single pass with running sums and no per-bar allocation.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from tradebot._jit import njit
 
 
 @njit(cache=True)

@@ -4,7 +4,8 @@ much history precedes its window (a tail and the whole history give the same num
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from tradebot._jit import njit
 
 
 @njit(cache=True)

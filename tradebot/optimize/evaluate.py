@@ -136,7 +136,7 @@ class Problem:
 
     def evaluate(self, param_sets: Sequence[Mapping[str, Any]], window: BarRange) -> Trials:
         """Run every set over bars ``[start, stop)`` from a fresh account."""
-        from tradebot.optimize.kernels import eval_batch_nb
+        from tradebot.optimize.kernels import eval_batch
 
         c = self.candles
         start, stop = window
@@ -172,10 +172,10 @@ class Problem:
         stats = np.full((n_sets, 3), np.nan)
         if runnable:
             idx = np.asarray(runnable)
-            d, s = eval_batch_nb(start, stop, np.ascontiguousarray(c.timestamp, dtype=np.int64), c.open,
-                                 c.high, c.low, c.close, c.volume, atr, entries[idx], exits[idx],
-                                 s_entries[idx] if shorts else s_entries, s_exits[idx] if shorts else s_exits,
-                                 params[idx], day_last)
+            d, s = eval_batch(start, stop, np.ascontiguousarray(c.timestamp, dtype=np.int64), c.open,
+                              c.high, c.low, c.close, c.volume, atr, entries[idx], exits[idx],
+                              s_entries[idx] if shorts else s_entries, s_exits[idx] if shorts else s_exits,
+                              params[idx], day_last)
             daily[idx], stats[idx] = d, s
         tf = timeframe_ms(self.timeframe)
         span_days = (int(c.timestamp[stop - 1]) - int(c.timestamp[start]) + tf) / 86_400_000 if stop > start else 0.0

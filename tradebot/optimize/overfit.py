@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from typing import SupportsIndex
 
 import numpy as np
-from numba import njit
 from scipy.stats import norm
 
+from tradebot._jit import njit
 from tradebot.core.errors import UsageError
 
 __all__ = [

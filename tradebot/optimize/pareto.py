@@ -13,8 +13,8 @@ against a brute-force O(n²) comparison in tests/optimize/test_pareto.py).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from tradebot._jit import njit
 from tradebot.core.errors import UsageError
 
 __all__ = ["non_dominated_ranks", "pareto_front"]

@@ -14,7 +14,8 @@ comes after t, so a truncated history gives bit-identical values.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from tradebot._jit import njit
 
 
 def _f64(x: object) -> np.ndarray:
