@@ -94,7 +94,7 @@ def test_second_run_is_refused_while_the_first_holds_the_lock(tmp_path) -> None:
 
 
 def test_sim_market_from_cron_without_data(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    ctx = make_ctx(tmp_path / "home", market={"exchange": "binance", "symbol": "BTC/USDT",
+    ctx = make_ctx(tmp_path / "home", market={"exchange": "sim", "symbol": "BTC/USDT",
                                               "timeframe": "1h"})
     now = 1_767_225_600_000  # 2026-01-01
     res = run_paper(ctx, "sim", now_ms=now)
@@ -102,6 +102,17 @@ def test_sim_market_from_cron_without_data(tmp_path) -> None:  # type: ignore[no
     res2 = run_paper(ctx, "sim", now_ms=now + 5 * 3_600_000)
     assert res2.processed == 5  # caught up after downtime, in order
     assert os.path.exists(tmp_path / "home" / "locks" / "paper-sim.lock")
+    ctx.close()
+
+
+def test_an_uncached_market_is_refused_not_simulated(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tradebot.services.market import MarketNotCachedError
+
+    ctx = make_ctx(tmp_path / "home", market={"exchange": "binance", "symbol": "BTC/USDT",
+                                              "timeframe": "1h"})
+    with pytest.raises(MarketNotCachedError, match="no cached candles for binance BTC/USDT 1h"):
+        run_paper(ctx, "sim", now_ms=1_767_225_600_000)
+    assert not (tmp_path / "home").exists()  # nothing written: no lock, no database, no account
     ctx.close()
 
 

@@ -16,7 +16,8 @@ def paper(
     exchange: str = typer.Option(None, "--exchange", help="Exchange id for a new account."),
     timeframe: str = typer.Option(None, "--timeframe", "-t", help="Timeframe for a new account."),
     param: list[str] = typer.Option([], "--param", "-p", help="Strategy parameter NAME=VALUE."),
-    source: str = typer.Option("auto", "--source", help="Prices: auto (cache, else sim), cache, sim, exchange."),
+    source: str = typer.Option("auto", "--source", help="Prices: auto (the cache; sim only if no market is given "
+                               "and nothing is cached), cache, sim, exchange."),
     since: str = typer.Option(None, "--since", help="New account only: replay from this date."),
     wait: bool = typer.Option(False, "--wait", help="Wait for a running run instead of exiting."),
     loop: bool = typer.Option(False, "--loop", help="Keep running: wake at each candle close."),

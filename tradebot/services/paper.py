@@ -78,12 +78,56 @@ def _closed(candles: Candles, now_ms: int, tf: int) -> Candles:
     return candles.slice(0, stop)
 
 
+def check_account_name(name: str) -> str:
+    """A paper account name names its lock file: not blank, no path separator or control
+    character, no surrounding spaces, at most 64 characters."""
+    import unicodedata
+
+    if not name.strip():
+        raise UsageError("--account: the account name must not be empty")
+    bad = next((c for c in name if c in "/\\" or unicodedata.category(c).startswith("C")), None)
+    if bad is not None:
+        what = "a path separator" if bad in "/\\" else f"the control character {bad!r}"
+        raise UsageError(f"--account {name!r}: {what} is not allowed in an account name")
+    if name != name.strip():
+        raise UsageError(f"--account {name!r}: an account name must not start or end with spaces")
+    if len(name) > _NAME_MAX:
+        raise UsageError(f"--account {name[:20]!r}...: an account name has at most {_NAME_MAX} "
+                         f"characters (got {len(name)})")
+    return name
+
+
+_NAME_MAX = 64
+
+
+def _source_for(ctx: Context, source: str, exchange: str, symbol: str, timeframe: str, *,
+                given: bool, recorded: str | None = None) -> str:
+    """The resolved source (``cache``, ``sim`` or ``exchange``) of ``--source``; ``auto`` asks
+    :func:`~tradebot.services.market.resolve_market` (``recorded``: the source an existing
+    account was created with). Reads only; raises before anything is written."""
+    from tradebot.services.market import MarketNotCachedError, not_cached_message, resolve_market
+
+    if source not in SOURCES:
+        raise UsageError(f"unknown --source {source!r}: expected one of {', '.join(SOURCES)}")
+    if source in ("sim", "exchange"):
+        return source
+    if source == "cache":
+        if not ctx.cache.exists(exchange, symbol, timeframe):
+            raise MarketNotCachedError(not_cached_message(ctx, exchange, symbol, timeframe))
+        return "cache"
+    if recorded == "sim":  # created on the sim market: stays on it
+        return "sim"
+    if recorded == _LEGACY:  # as ``auto`` was before sources were recorded
+        return "cache" if ctx.cache.exists(exchange, symbol, timeframe) else "sim"
+    market = resolve_market(ctx, exchange, symbol, timeframe, given=given)
+    return "sim" if market.sim else "cache"
+
+
 def load_closed_candles(ctx: Context, exchange: str, symbol: str, timeframe: str,
                         since_ms: int, now_ms: int, source: str) -> tuple[Candles, str]:
     """Closed candles from ``since_ms`` to ``now_ms`` from the chosen source."""
     tf = timeframe_ms(timeframe)
-    if source == "auto":
-        source = "cache" if ctx.cache.exists(exchange, symbol, timeframe) else "sim"
+    source = _source_for(ctx, source, exchange, symbol, timeframe, given=True)
     label = source
     if source == "exchange":
         from tradebot.data.downloader import Downloader
@@ -97,14 +141,91 @@ def load_closed_candles(ctx: Context, exchange: str, symbol: str, timeframe: str
         source = "cache"
     if source == "cache":
         candles = ctx.cache.load(exchange, symbol, timeframe)
-    elif source == "sim":
+    else:
         from tradebot.exchanges.sim import sim_candles
 
         candles = sim_candles(symbol, timeframe, since_ms=since_ms,
                               until_ms=(now_ms // tf) * tf, seed=ctx.settings.seed)
-    else:
-        raise UsageError(f"unknown --source {source!r}: expected one of {', '.join(SOURCES)}")
     return _closed(candles.between(since_ms, None), now_ms, tf), label
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A run, checked before anything is written: the market, the resolved source and, for a
+    new account, the row to create once its candles have loaded."""
+
+    exchange: str
+    symbol: str
+    timeframe: str
+    source: str  # cache, sim or exchange
+    history_start_ms: int
+    new: dict[str, Any] | None  # PaperRepository.create's arguments
+
+
+def _prepare(ctx: Context, account: str, acct: AccountInfo | None, source: str,
+             since_ms: int | None, now: int, requested: dict[str, str | None],
+             requested_params: dict[str, str] | None) -> _Plan:
+    """Every check of a run (options, strategy, market, the existing account); no writes."""
+    from tradebot.engine.step import new_state
+    from tradebot.services.backtest import engine_config
+    from tradebot.services.market import market_given
+    from tradebot.services.paper_events import assets
+
+    if acct is not None:
+        _check_requested(acct, requested)
+        if requested_params:
+            _check_params(ctx, acct, requested_params)
+        _check_since(acct, since_ms)
+        used = _source_for(ctx, source, acct.exchange, acct.symbol, acct.timeframe, given=True,
+                           recorded=acct.config.get("market_source", _LEGACY))
+        return _Plan(acct.exchange, acct.symbol, acct.timeframe, used, acct.history_start_ms, None)
+    s = ctx.settings
+    m = s.market
+    tf = timeframe_ms(m.timeframe)
+    strategy = ctx.registry.create(s.strategy.name, dict(s.strategy.params))
+    used = _source_for(ctx, source, m.exchange, m.symbol, m.timeframe, given=market_given(s))
+    last_closed = (now // tf) * tf - tf
+    if since_ms is not None:  # a replay: the history starts where trading starts,
+        start = history_start = -(-since_ms // tf) * tf  # as in a backtest --since
+    else:  # live from the last closed candle, indicators warmed up on earlier ones
+        start = last_closed
+        history_start = start - max(strategy.warmup_bars, 1) * tf
+    cfg = engine_config(s)
+    row = dict(name=account, exchange=m.exchange, symbol=m.symbol, timeframe=m.timeframe,
+               strategy=strategy.name, params=strategy.parameters,
+               config={"engine": asdict(cfg), "market_source": used},
+               initial_capital=cfg.initial_capital, history_start_ms=history_start,
+               last_bar_ms=start - tf, state=new_state(cfg).tolist(),
+               balances=dict(zip(assets(m.symbol)[::-1], (cfg.initial_capital, 0.0), strict=True)))
+    return _Plan(m.exchange, m.symbol, m.timeframe, used, history_start, row)
+
+
+#: an account from before its source was recorded: ``auto`` as it was then (cache, else sim)
+_LEGACY = "legacy"
+
+
+def _peek_account(ctx: Context, account: str) -> AccountInfo | None:
+    """The account if the database exists (a default SQLite file is not created to look)."""
+    from tradebot.data.paper_repository import PaperRepository
+
+    if ctx.settings.database_url is None and not (ctx.home / "tradebot.db").is_file():
+        return None
+    with ctx.store.session() as session:
+        return PaperRepository(session).get(account)
+
+
+def _check_since(acct: AccountInfo, since_ms: int | None) -> None:
+    """``--since`` on an existing account must be the one it was created with (a cron line
+    re-run unchanged); any other start is refused like a changed strategy."""
+    if since_ms is None:
+        return
+    from tradebot.data.validation import format_ts
+
+    tf = timeframe_ms(acct.timeframe)
+    if -(-since_ms // tf) * tf != acct.history_start_ms:
+        raise UsageError(
+            f"paper account {acct.name!r} keeps its history from {format_ts(acct.history_start_ms)}; "
+            f"--since {format_ts(since_ms)} only applies to a new account (use another --account name)")
 
 
 def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int | None = None,
@@ -115,49 +236,37 @@ def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int
 
     ``requested``: the new-account options given explicitly (``strategy``, ``exchange``,
     ``symbol``, ``timeframe``) and ``requested_params`` (``--param`` values); an existing
-    account that differs is refused, untouched.
+    account that differs is refused, untouched. Every option is checked before anything
+    is written (no lock file, database or account for a refused run); a new account is
+    stored only once its candles have loaded.
     """
     from tradebot.core.errors import UnknownStrategyError
     from tradebot.data.paper_repository import PaperRepository
-    from tradebot.engine.step import advance, new_state
-    from tradebot.services.backtest import engine_config, trade_rows
-    from tradebot.services.paper_events import assets, risk_tripped
+    from tradebot.data.validation import format_ts
+    from tradebot.engine.step import advance
+    from tradebot.services.backtest import trade_rows
+    from tradebot.services.paper_events import risk_tripped
 
+    check_account_name(account)
+    if source not in SOURCES:
+        raise UsageError(f"unknown --source {source!r}: expected one of {', '.join(SOURCES)}")
     now = int(time.time() * 1000) if now_ms is None else now_ms
+    if since_ms is not None and since_ms > now:
+        raise UsageError(f"--since {format_ts(since_ms)} is in the future (now: {format_ts(now)})")
+    requested = requested or {}
+    _prepare(ctx, account, _peek_account(ctx, account), source, since_ms, now, requested,
+             requested_params)
     store = ctx.store
     with account_lock(ctx.home, account, wait):
         with store.session() as session:
             acct = PaperRepository(session).get(account)
-        s = ctx.settings
-        if acct is None:
-            tf = timeframe_ms(s.market.timeframe)
-            strategy = ctx.registry.create(s.strategy.name, dict(s.strategy.params))
-            last_closed = (now // tf) * tf - tf
-            if since_ms is not None:  # a replay: the history starts where trading starts,
-                start = history_start = -(-since_ms // tf) * tf  # as in a backtest --since
-            else:  # live from the last closed candle, indicators warmed up on earlier ones
-                start = last_closed
-                history_start = start - max(strategy.warmup_bars, 1) * tf
-            cfg = engine_config(s)
+        plan = _prepare(ctx, account, acct, source, since_ms, now, requested, requested_params)
+        candles, used = load_closed_candles(ctx, plan.exchange, plan.symbol, plan.timeframe,
+                                            plan.history_start_ms, now, plan.source)
+        if acct is None:  # stored only now that its candles have loaded
             with store.session() as session:
-                acct = PaperRepository(session).create(
-                    name=account, exchange=s.market.exchange, symbol=s.market.symbol,
-                    timeframe=s.market.timeframe, strategy=strategy.name,
-                    params=strategy.parameters, config={"engine": asdict(cfg)},
-                    initial_capital=cfg.initial_capital, history_start_ms=history_start,
-                    last_bar_ms=start - tf, state=new_state(cfg).tolist(),
-                    balances=dict(zip(assets(s.market.symbol)[::-1], (cfg.initial_capital, 0.0),
-                                      strict=True)))
-        else:
-            _check_requested(acct, requested or {})
-            if requested_params:
-                _check_params(ctx, acct, requested_params)
-            if since_ms is not None and since_ms > (acct.last_bar_ms or 0) + timeframe_ms(acct.timeframe):
-                raise UsageError(f"paper account {account!r} already exists; --since only applies "
-                                 "to a new account")
+                acct = PaperRepository(session).create(**(plan.new or {}))
         cfg = EngineConfig(**acct.config["engine"])
-        candles, used = load_closed_candles(ctx, acct.exchange, acct.symbol, acct.timeframe,
-                                            acct.history_start_ms, now, source)
         last = acct.last_bar_ms if acct.last_bar_ms is not None else acct.history_start_ms - 1
         start_idx = int(np.searchsorted(candles.timestamp, last, side="right"))
         n = len(candles)
