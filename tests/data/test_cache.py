@@ -17,8 +17,11 @@ from tradebot.data.cache import CachedFile, CacheEntry, CandleCache, sha256_file
 
 H = 3_600_000
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-AWKWARD = [0.1 + 0.2, 1 / 3, np.pi * 1e10, 2.0**-1074, 1.7976931348623157e308 / 4,
-           6.02214076e23, 1e-300, 9007199254740993.0]
+#: awkward floats within the plausible price range (up to MAX_PRICE, 1e12)
+AWKWARD = [0.1 + 0.2, 1 / 3, np.pi * 1e10, 2.0**-1074, 969_696_969_696.9697,
+           6.02214076e11, 1e-300, 9007199254740993.0 / 2**14]  # high adds up to 2 %
+#: and beyond it: stored exactly too, when the file is allowed implausible prices
+EXTREME = [1.7976931348623157e308 / 4, 6.02214076e23, 9007199254740993.0]
 
 
 def make(n: int = 100, symbol: str = "BTC/USDT", timeframe: str = "1h", exchange: str = "binance",
@@ -112,6 +115,28 @@ def test_round_trip_is_exact(cache: CandleCache) -> None:
     assert back.meta["gap_report"] == saved.gap_report
     assert all(getattr(back, k).flags.writeable and getattr(back, k).flags.c_contiguous
                for k in COLUMNS)
+
+
+def test_implausible_prices_round_trip_only_when_allowed(cache: CandleCache) -> None:
+    import pyarrow.parquet as pq
+
+    c = make(100)
+    for i, v in enumerate(EXTREME):
+        c.open[10 + i] = c.close[10 + i] = v
+        c.high[10 + i], c.low[10 + i] = v * 1.01, v * 0.99
+    with pytest.raises(DataValidationError, match=r"row 11 .*implausible price: open="):
+        cache.save(c)
+    assert not cache.exists("binance", "BTC/USDT", "1h")
+    saved = cache.save(c, allow_implausible=True)
+    assert pq.read_schema(saved.path).metadata[b"tradebot.allow_implausible"] == b"1"
+    assert same(cache.load("binance", "BTC/USDT", "1h"), c)  # the file says so: loads accept it
+    assert cache.gap_report("binance", "BTC/USDT", "1h").rows == 100
+    later = make(2, start=T0 + 100 * H)
+    rows = np.column_stack([later.timestamp, later.open, later.high, later.low, later.close, later.volume])
+    cache.extend("binance", "BTC/USDT", "1h", after=rows)  # an extension keeps the permission
+    assert len(cache.load("binance", "BTC/USDT", "1h")) == 102
+    cache.save(make(5))  # a plain save drops it
+    assert b"tradebot.allow_implausible" not in pq.read_schema(saved.path).metadata
 
 
 def test_parquet_schema_and_metadata(cache: CandleCache) -> None:

@@ -25,6 +25,8 @@ def import_(
     exchange: str = typer.Option(..., "--exchange", help="Exchange id to file it under."),
     symbol: str = typer.Option(..., "--symbol", help="Symbol, e.g. BTC/USDT."),
     timeframe: str = typer.Option(..., "--timeframe", "-t", help="Timeframe, e.g. 1m."),
+    allow_implausible: bool = typer.Option(
+        False, "--allow-implausible", help="Keep prices above 1e12 (refused otherwise, with their row)."),
     config: Path = ConfigOpt,
 ) -> None:
     """Validate a candle file and store it in the cache (nothing is written if invalid)."""
@@ -32,11 +34,14 @@ def import_(
 
     ctx = context(config)
     try:
-        res = import_csv(ctx, file, exchange, symbol, timeframe)
+        res = import_csv(ctx, file, exchange, symbol, timeframe, allow_implausible=allow_implausible)
     finally:
         ctx.close()
-    console().print(f"Imported {res.rows:,} candles into {res.path}")
-    console().print(f"  {res.gap_summary}")
+    out = console()
+    out.print(f"Imported {res.rows:,} candles into {res.path}")
+    out.print(f"  {res.gap_summary}")
+    for note in res.notes:
+        out.print(f"  note: {note}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("list")

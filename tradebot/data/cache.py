@@ -5,7 +5,9 @@ Layout under ``root`` (``$TRADEBOT_HOME/data``)::
     <exchange>/<BASE>_<QUOTE>[_<SETTLE>]-<timeframe>.parquet   e.g. binance/BTC_USDT-1h.parquet
 
 Columns ``timestamp`` (int64 ms) and ``open, high, low, close, volume`` (float64),
-zstd-compressed; exchange, symbol and timeframe are stored in the schema metadata.
+zstd-compressed; exchange, symbol and timeframe are stored in the schema metadata, and
+``allow_implausible`` when the file was imported with prices above
+:data:`~tradebot.data.validation.MAX_PRICE` on purpose (``--allow-implausible``).
 Writes are atomic and validated first (bad data never replaces good data); every load
 is validated too. See docs/decisions/0002-candle-cache-format.md.
 """
@@ -26,7 +28,7 @@ from tradebot.core.atomic import atomic_path
 from tradebot.core.candles import COLUMNS, Candles
 from tradebot.core.errors import DataNotFoundError, DataValidationError, UsageError
 from tradebot.core.timeframes import timeframe_ms
-from tradebot.data.validation import GapReport, validate_candles
+from tradebot.data.validation import MAX_PRICE, GapReport, validate_candles
 
 __all__ = ["CacheEntry", "CachedFile", "CandleCache", "FORMAT_VERSION", "sha256_file"]
 
@@ -124,11 +126,13 @@ class CandleCache:
     def exists(self, exchange: str, symbol: str, timeframe: str) -> bool:
         return self.path_for(exchange, symbol, timeframe).is_file()
 
-    def save(self, candles: Candles) -> CachedFile:
+    def save(self, candles: Candles, allow_implausible: bool = False) -> CachedFile:
         """Validate ``candles`` and atomically replace its cache file.
 
         ``candles.exchange``, ``symbol`` and ``timeframe`` name the file. Raises
         ``DataValidationError`` (and writes nothing) if the candles are invalid.
+        ``allow_implausible``: prices above ``MAX_PRICE`` are kept, and the file says so
+        (its loads accept them too).
         """
         if not (candles.exchange and candles.symbol and candles.timeframe):
             raise UsageError(
@@ -136,8 +140,9 @@ class CandleCache:
                 f"(got {candles.exchange!r}, {candles.symbol!r}, {candles.timeframe!r})"
             )
         ex, sym, tf = _check_names(candles.exchange, candles.symbol, candles.timeframe)
-        validate_candles(candles, _dataset(ex, sym, tf), timeframe_ms(tf))
-        return self._write(ex, sym, tf, iter([_rows_of(candles)]))
+        validate_candles(candles, _dataset(ex, sym, tf), timeframe_ms(tf),
+                         None if allow_implausible else MAX_PRICE)
+        return self._write(ex, sym, tf, iter([_rows_of(candles)]), allow_implausible)
 
     def extend(self, exchange: str, symbol: str, timeframe: str,
                before: np.ndarray | None = None, after: np.ndarray | None = None) -> CachedFile:
@@ -159,7 +164,7 @@ class CandleCache:
             if after is not None and len(after):
                 yield _split_rows(after)
 
-        return self._write(ex, sym, tf, chunks())
+        return self._write(ex, sym, tf, chunks(), path.is_file() and _allows_implausible(path))
 
     def gap_report(self, exchange: str, symbol: str, timeframe: str) -> GapReport:
         """Validate the cache file one row group at a time and report its gaps."""
@@ -167,7 +172,7 @@ class CandleCache:
         path = self.path_for(ex, sym, tf)
         if not path.is_file():
             raise DataNotFoundError(f"no cached candles for {_dataset(ex, sym, tf)}: {path} does not exist")
-        checker = _StreamCheck(str(path), timeframe_ms(tf))
+        checker = _StreamCheck(str(path), timeframe_ms(tf), _allows_implausible(path))
         for chunk in self._stream(ex, sym, tf):
             checker.add(chunk)
         return checker.report()
@@ -190,7 +195,8 @@ class CandleCache:
                 f"{path}: corrupt or unreadable Parquet file ({_first_line(e)})"
             ) from e
 
-    def _write(self, ex: str, sym: str, tf: str, chunks: Iterator[tuple[np.ndarray, ...]]) -> CachedFile:
+    def _write(self, ex: str, sym: str, tf: str, chunks: Iterator[tuple[np.ndarray, ...]],
+               allow_implausible: bool = False) -> CachedFile:
         """Write ``chunks`` (validated on the way) as fixed-size row groups, atomically.
 
         Fixed row groups make the bytes depend only on the content: the same candles give
@@ -200,16 +206,19 @@ class CandleCache:
         import pyarrow.parquet as pq
 
         path = self.path_for(ex, sym, tf)
-        checker = _StreamCheck(_dataset(ex, sym, tf), timeframe_ms(tf))
+        checker = _StreamCheck(_dataset(ex, sym, tf), timeframe_ms(tf), allow_implausible)
+        metadata = {
+            f"{_META_PREFIX}exchange": ex,
+            f"{_META_PREFIX}symbol": sym,
+            f"{_META_PREFIX}timeframe": tf,
+            f"{_META_PREFIX}format": FORMAT_VERSION,
+        }
+        if allow_implausible:
+            metadata[f"{_META_PREFIX}allow_implausible"] = "1"
         schema = pa.schema(
             [pa.field("timestamp", pa.int64(), nullable=False)]
             + [pa.field(c, pa.float64(), nullable=False) for c in COLUMNS[1:]],
-            metadata={
-                f"{_META_PREFIX}exchange": ex,
-                f"{_META_PREFIX}symbol": sym,
-                f"{_META_PREFIX}timeframe": tf,
-                f"{_META_PREFIX}format": FORMAT_VERSION,
-            },
+            metadata=metadata,
         )
         with atomic_path(path) as tmp:
             with pq.ParquetWriter(tmp, schema, compression="zstd",
@@ -278,7 +287,8 @@ class CandleCache:
         ts, open_, high, low, close, volume = arrays  # always the six COLUMNS
         candles = Candles(ts, open_, high, low, close, volume, exchange=ex, symbol=sym,
                           timeframe=tf, source="cache", meta={"path": str(path)})
-        candles.meta["gap_report"] = validate_candles(candles, str(path), timeframe_ms(tf))
+        top = None if meta.get("allow_implausible") == "1" else MAX_PRICE
+        candles.meta["gap_report"] = validate_candles(candles, str(path), timeframe_ms(tf), top)
         return candles
 
     def info(self, exchange: str, symbol: str, timeframe: str) -> CacheEntry:
@@ -322,9 +332,10 @@ def _split_rows(rows: np.ndarray) -> tuple[np.ndarray, ...]:
 class _StreamCheck:
     """Validates consecutive chunks and joins their gap reports (row numbers run on)."""
 
-    def __init__(self, source: str, tf_ms: int) -> None:
+    def __init__(self, source: str, tf_ms: int, allow_implausible: bool = False) -> None:
         self.source = source
         self.tf = tf_ms
+        self.max_price = None if allow_implausible else MAX_PRICE
         self.rows = 0
         self.gaps: list[tuple[int, int, int]] = []
         self.start: int | None = None
@@ -335,7 +346,8 @@ class _StreamCheck:
         if not len(ts):
             return
         cols = cast("tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]", chunk)
-        part = validate_candles(Candles(*cols), f"{self.source} (from row {self.rows + 1})", self.tf)
+        part = validate_candles(Candles(*cols), f"{self.source} (from row {self.rows + 1})", self.tf,
+                                self.max_price)
         first = int(ts[0])
         if self.end is not None:
             if first <= self.end:
@@ -366,6 +378,17 @@ def _metadata(schema: object) -> dict[str, str]:
         if key.startswith(_META_PREFIX):
             out[key[len(_META_PREFIX):]] = v.decode("utf-8", "replace")
     return out
+
+
+def _allows_implausible(path: Path) -> bool:
+    """Whether the file was imported with ``--allow-implausible`` (unreadable: no)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return _metadata(pq.read_schema(path)).get("allow_implausible") == "1"
+    except (pa.ArrowException, OSError, ValueError):
+        return False
 
 
 def _check_schema(schema: object, path: Path) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 from tradebot.core.atomic import atomic_path
 from tradebot.core.candles import COLUMNS, Candles
 from tradebot.core.errors import DataValidationError
-from tradebot.data.validation import validate_candles
+from tradebot.data.validation import MAX_PRICE, validate_candles
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -151,26 +151,32 @@ def _locate_columns(names: list[str], src: str) -> dict[str, int]:
 
 
 def read_candles_csv(path: str | os.PathLike[str], exchange: str = "", symbol: str = "",
-                     timeframe: str = "") -> Candles:
+                     timeframe: str = "", allow_implausible: bool = False) -> Candles:
     """Read a candle CSV (plain or gzip), validate it and return :class:`Candles`.
 
-    ``source`` is ``"csv"``; ``meta`` holds ``path`` and the ``gap_report``
-    (:class:`~tradebot.data.validation.GapReport`). If ``timeframe`` is given,
-    timestamps must be aligned to it and gaps are counted in its units.
+    ``source`` is ``"csv"``; ``meta`` holds ``path``, the ``gap_report``
+    (:class:`~tradebot.data.validation.GapReport`) and ``timestamp_unit`` (``"ms"``,
+    ``"s"`` for epoch seconds converted to milliseconds, or ``"iso"``). If ``timeframe``
+    is given, timestamps must be aligned to it and gaps are counted in its units. Prices
+    above :data:`~tradebot.data.validation.MAX_PRICE` are refused (with their row) unless
+    ``allow_implausible``.
     """
     p = Path(path)
     src = str(p)
     compression, sample = _sniff(p, src)
     names, delim, skip = _header(sample, src)
     where = _locate_columns(names, src)
+    unit: list[str] = []  # the timestamp column's unit, told by the parser
     try:
-        arrays = _read_fast(p, src, compression, names, delim, where, skip)
+        arrays = _read_fast(p, src, compression, names, delim, where, skip, unit)
     except _SlowPath:
-        arrays = _read_slow(p, src, compression, names, delim, where)
+        unit.clear()
+        arrays = _read_slow(p, src, compression, names, delim, where, unit)
     ts, open_, high, low, close, volume = arrays  # always the six COLUMNS
     candles = Candles(ts, open_, high, low, close, volume, exchange=exchange, symbol=symbol,
-                      timeframe=timeframe, source="csv", meta={"path": src})
-    report = validate_candles(candles, src)
+                      timeframe=timeframe, source="csv",
+                      meta={"path": src, "timestamp_unit": unit[0] if unit else "ms"})
+    report = validate_candles(candles, src, max_price=None if allow_implausible else MAX_PRICE)
     candles.meta["gap_report"] = report
     return candles
 
@@ -180,7 +186,7 @@ class _SlowPath(Exception):
 
 
 def _read_fast(p: Path, src: str, compression: str | None, names: list[str], delim: str,
-               where: dict[str, int], skip: int) -> list[np.ndarray]:
+               where: dict[str, int], skip: int, unit: list[str]) -> list[np.ndarray]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -205,7 +211,7 @@ def _read_fast(p: Path, src: str, compression: str | None, names: list[str], del
     if table.num_rows == 0:
         raise _err(src, "no data rows (header only)")
 
-    out = [_timestamps_from_arrow(table.column(cols["timestamp"]), src)]
+    out = [_timestamps_from_arrow(table.column(cols["timestamp"]), src, unit)]
     for c in PRICE_COLUMNS:
         column = table.column(cols[c])
         if column.null_count:
@@ -224,16 +230,17 @@ def _null_error(src: str, column: pa.ChunkedArray, name: str) -> None:
     raise _err(src, f"row {row}: empty or NaN value in column {name!r}")
 
 
-def _timestamps_from_arrow(column: pa.ChunkedArray, src: str) -> np.ndarray:
+def _timestamps_from_arrow(column: pa.ChunkedArray, src: str, unit: list[str]) -> np.ndarray:
     import pyarrow as pa
 
     if column.null_count:
         _null_error(src, column, "timestamp")
     t = column.type
     if pa.types.is_integer(t):
-        return _epoch_to_ms(column.to_numpy().astype(np.int64, copy=False), src)
+        return _epoch_to_ms(column.to_numpy().astype(np.int64, copy=False), src, unit)
     if pa.types.is_floating(t):
-        return _epoch_to_ms(column.to_numpy(), src)
+        return _epoch_to_ms(column.to_numpy(), src, unit)
+    unit.append("iso")
     if pa.types.is_timestamp(t):
         # tz-naive values are taken as UTC (arrow stores them as epoch wall-clock time)
         as_ms = column.cast(pa.timestamp("ms", tz=t.tz), safe=False)
@@ -241,26 +248,31 @@ def _timestamps_from_arrow(column: pa.ChunkedArray, src: str) -> np.ndarray:
     if pa.types.is_date(t):
         as_ms = column.cast(pa.date64())
         return _writable(as_ms.cast(pa.int64()).to_numpy(), np.int64)
+    unit.clear()  # text: the parser tells
     return _parse_timestamp_strings(np.asarray(column.to_numpy(zero_copy_only=False),
-                                               dtype=object), src)
+                                               dtype=object), src, unit)
 
 
-def _epoch_to_ms(values: np.ndarray, src: str) -> np.ndarray:
-    """Epoch numbers to int64 ms; the whole column is seconds if every value is < 1e11."""
+def _epoch_to_ms(values: np.ndarray, src: str, unit: list[str]) -> np.ndarray:
+    """Epoch numbers to int64 ms; the whole column is seconds if every value is < 1e11
+    (``unit`` gets ``"s"`` then, else ``"ms"``)."""
     if values.dtype.kind == "f":
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.argmax(bad)) + 1
             raise _err(src, f"row {row}: timestamp is {float(values[bad][0])!r}")
         scale = 1000.0 if np.abs(values).max() < SECONDS_LIMIT else 1.0
+        unit.append("s" if scale > 1 else "ms")
         return np.rint(values * scale).astype(np.int64)
     ms = values.astype(np.int64, copy=False)
     if np.abs(ms).max() < SECONDS_LIMIT:
+        unit.append("s")
         return ms * 1000
+    unit.append("ms")
     return _writable(ms, np.int64)
 
 
-def _parse_timestamp_strings(values: np.ndarray, src: str) -> np.ndarray:
+def _parse_timestamp_strings(values: np.ndarray, src: str, unit: list[str]) -> np.ndarray:
     """Timestamps given as text: numbers (epoch s/ms) or ISO-8601, else an error at the row."""
     import pandas as pd
 
@@ -271,7 +283,7 @@ def _parse_timestamp_strings(values: np.ndarray, src: str) -> np.ndarray:
     numbers = pd.to_numeric(text, errors="coerce")
     is_number = numbers.notna().to_numpy()
     if is_number.all():
-        return _epoch_to_ms(numbers.to_numpy(dtype=np.float64), src)
+        return _epoch_to_ms(numbers.to_numpy(dtype=np.float64), src, unit)
     parsed = pd.to_datetime(text.where(~is_number, ""), utc=True, format="ISO8601",
                             errors="coerce")
     bad = ~is_number & parsed.isna().to_numpy()
@@ -283,6 +295,7 @@ def _parse_timestamp_strings(values: np.ndarray, src: str) -> np.ndarray:
     if is_number.any():
         row_n, row_d = int(np.argmax(is_number)) + 1, int(np.argmax(~is_number)) + 1
         raise _err(src, f"mixed timestamp formats: row {row_n} is a number, row {row_d} a date")
+    unit.append("iso")
     return _writable(parsed.dt.as_unit("ms").astype("int64").to_numpy(), np.int64)
 
 
@@ -293,7 +306,7 @@ def _open_text(p: Path, compression: str | None) -> io.TextIOBase:
 
 
 def _read_slow(p: Path, src: str, compression: str | None, names: list[str], delim: str,
-               where: dict[str, int]) -> list[np.ndarray]:
+               where: dict[str, int], unit: list[str]) -> list[np.ndarray]:
     """Row-by-row reader used only when the fast one fails: finds the exact bad row/column."""
     import pandas as pd
 
@@ -322,7 +335,7 @@ def _read_slow(p: Path, src: str, compression: str | None, names: list[str], del
     if row == 0:
         raise _err(src, "no data rows (header only)")
 
-    ts = _parse_timestamp_strings(np.array(columns.pop("timestamp"), dtype=object), src)
+    ts = _parse_timestamp_strings(np.array(columns.pop("timestamp"), dtype=object), src, unit)
     out = [ts]
     for c in PRICE_COLUMNS:
         text = pd.Series(columns[c], dtype=object).str.strip()

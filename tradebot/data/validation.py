@@ -22,7 +22,12 @@ from tradebot.core.candles import Candles
 from tradebot.core.errors import DataValidationError
 from tradebot.core.timeframes import timeframe_ms as _timeframe_ms
 
-__all__ = ["GapReport", "format_ts", "validate_candles"]
+__all__ = ["MAX_PRICE", "GapReport", "format_ts", "validate_candles"]
+
+#: The highest plausible price. Real quotes stay far below it (bitcoin in Vietnamese dong or
+#: Iranian rial is about 1e10); above it are broken files (1e308 overflows the engine's
+#: sums to inf) and unit mistakes. ``tradebot data import --allow-implausible`` lifts it.
+MAX_PRICE = 1e12
 
 _WEEK_MS = 604_800_000
 _MONDAY_OFFSET_MS = 4 * 86_400_000  # the epoch was a Thursday; exchanges open weeks on Monday
@@ -107,15 +112,17 @@ def _resolve_timeframe(c: Candles, timeframe_ms: int | None) -> int | None:
     return None
 
 
-def validate_candles(c: Candles, source: str, timeframe_ms: int | None = None) -> GapReport:
+def validate_candles(c: Candles, source: str, timeframe_ms: int | None = None,
+                     max_price: float | None = MAX_PRICE) -> GapReport:
     """Check ``c`` and return its gap report; raise ``DataValidationError`` on the first bad rule.
 
     Rules, in order: not empty; equal column lengths; every value finite; timestamps
     strictly increasing ("unsorted" / "duplicate timestamp"); open/high/low/close > 0;
-    volume >= 0; high >= low; high >= max(open, close); low <= min(open, close);
-    timestamps aligned to the timeframe. The timeframe is ``timeframe_ms`` if given,
-    else ``c.timeframe`` if set (alignment is only checked then); otherwise the gap
-    report uses the smallest step in the data. Weekly candles may open on Monday
+    prices at most ``max_price`` (None: no bound); volume >= 0; high >= low;
+    high >= max(open, close); low <= min(open, close); timestamps aligned to the
+    timeframe. The timeframe is ``timeframe_ms`` if given, else ``c.timeframe`` if set
+    (alignment is only checked then); otherwise the gap report uses the smallest step in
+    the data. Weekly candles may open on Monday
     (exchange convention) or on the epoch's Thursday.
     """
     ts = np.asarray(c.timestamp)
@@ -137,8 +144,9 @@ def validate_candles(c: Candles, source: str, timeframe_ms: int | None = None) -
     o, h, lo, cl, v = (np.asarray(a, dtype=np.float64) for a in cols.values())
     tf = _resolve_timeframe(c, timeframe_ms)
     d = np.diff(ts)
-    if not (_values_ok(o, h, lo, cl, v) and (n < 2 or d.min() > 0)):
-        _find_first_error(source, ts, d, o, h, lo, cl, v)
+    top = np.inf if max_price is None else float(max_price)
+    if not (_values_ok(o, h, lo, cl, v, top) and (n < 2 or d.min() > 0)):
+        _find_first_error(source, ts, d, o, h, lo, cl, v, top)
     if tf is not None:
         _check_alignment(source, ts, d, tf, c.timeframe)
     return _gap_report(ts, d, tf)
@@ -148,18 +156,20 @@ _BLOCK = 1 << 15  # rows per block: keeps the temporaries in cache (about 20% fa
 
 
 def _values_ok(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray,
-               v: np.ndarray) -> bool:
+               v: np.ndarray, top: float) -> bool:
     """Fast path: True iff every value rule holds (NaN fails every comparison).
 
     low <= min(o, c) <= max(o, c) <= high makes high >= low implied and bounds every
-    price by high, so a finite max(high) and positive minima prove all prices finite.
+    price by high, so a finite max(high) <= ``top`` and positive minima prove all prices
+    finite and plausible.
     """
     n = o.shape[0]
     for s in range(0, n, _BLOCK):
         e = min(n, s + _BLOCK)
         oo, hh, ll, cc, vv = o[s:e], h[s:e], lo[s:e], cl[s:e], v[s:e]
         if not (oo.min() > 0 and hh.min() > 0 and ll.min() > 0 and cc.min() > 0
-                and vv.min() >= 0 and np.isfinite(hh.max()) and np.isfinite(vv.max())):
+                and vv.min() >= 0 and np.isfinite(hh.max()) and hh.max() <= top
+                and np.isfinite(vv.max())):
             return False
         if (hh < oo).any() or (hh < cc).any() or (ll > oo).any() or (ll > cc).any():
             return False
@@ -167,7 +177,8 @@ def _values_ok(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray,
 
 
 def _find_first_error(source: str, ts: np.ndarray, d: np.ndarray, o: np.ndarray,
-                      h: np.ndarray, lo: np.ndarray, cl: np.ndarray, v: np.ndarray) -> None:
+                      h: np.ndarray, lo: np.ndarray, cl: np.ndarray, v: np.ndarray,
+                      top: float = np.inf) -> None:
     """Slow path, run only when the fast path failed: raise for the first rule in order."""
     cols = {"open": o, "high": h, "low": lo, "close": cl, "volume": v}
     # 1. finite values
@@ -192,6 +203,13 @@ def _find_first_error(source: str, ts: np.ndarray, d: np.ndarray, o: np.ndarray,
         if bad.any():
             i = int(np.argmax(bad))
             _fail(source, ts, bad, f"non-positive price: {name}={float(arr[i])!r}")
+    for name in ("open", "high", "low", "close"):
+        arr = cols[name]
+        bad = arr > top
+        if bad.any():
+            i = int(np.argmax(bad))
+            _fail(source, ts, bad, f"implausible price: {name}={float(arr[i])!r} is above "
+                                   f"{top:g} (`tradebot data import --allow-implausible` keeps it)")
     bad = v < 0
     if bad.any():
         i = int(np.argmax(bad))

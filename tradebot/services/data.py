@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tradebot.core.errors import DataValidationError, TradebotError, UsageError
+from tradebot.core.candles import Candles
+from tradebot.core.errors import ConfigError, DataValidationError, TradebotError, UsageError
 from tradebot.core.timeframes import timeframe_ms
 from tradebot.services.context import Context, ensure_home
 
@@ -26,12 +27,39 @@ class ImportOutcome:
     missing: int
     gap_summary: str
     sha256: str
+    notes: tuple[str, ...] = ()  # one line each: what the import did beyond the obvious
 
 
-def import_csv(ctx: Context, file: Path, exchange: str, symbol: str, timeframe: str) -> ImportOutcome:
+def check_home(home: Path) -> Path:
+    """Read-only twin of :func:`~tradebot.services.context.ensure_home`: the same error for a
+    home that cannot be a directory, and nothing created (a missing home is fine)."""
+    p = home
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    if p.exists() and not p.is_dir():
+        where = "" if p == home else f" ({p} is a file)"
+        raise ConfigError(f"TRADEBOT_HOME {home}: not a directory{where}")
+    return home
+
+
+def read_store_if_missing(ctx: Context) -> None:
+    """Let a read-only command read an empty in-memory store instead of creating the default
+    SQLite file (and the home) just to find nothing in it."""
+    check_home(ctx.home)
+    if ctx.settings.database_url is None and not (ctx.home / "tradebot.db").is_file():
+        from tradebot.data.db import open_store
+
+        ctx.__dict__["store"] = store = open_store("sqlite://")
+        ctx._opened.append(store)
+
+
+def import_csv(ctx: Context, file: Path, exchange: str, symbol: str, timeframe: str,
+               allow_implausible: bool = False) -> ImportOutcome:
     """Validate a CSV of candles and write it to the cache; register the dataset.
 
-    Nothing is written unless the whole file is valid.
+    Nothing is written unless the whole file is valid and every option is. Prices above
+    ``MAX_PRICE`` are refused unless ``allow_implausible``. ``notes`` says when timestamps
+    were epoch seconds and when an existing (or corrupted) cache file was replaced.
     """
     from tradebot.data.csv_io import read_candles_csv
     from tradebot.data.repositories import DatasetInfo, DatasetRepository
@@ -40,7 +68,10 @@ def import_csv(ctx: Context, file: Path, exchange: str, symbol: str, timeframe: 
     base, _, quote = symbol.partition("/")
     if not base or not quote:
         raise UsageError(f"invalid symbol {symbol!r}: expected BASE/QUOTE, e.g. BTC/USDT")
-    candles = read_candles_csv(file, exchange=exchange, symbol=symbol, timeframe=timeframe)
+    target = ctx.cache.path_for(exchange, symbol, timeframe)  # refuses unsafe names
+    check_home(ctx.home)
+    candles = read_candles_csv(file, exchange=exchange, symbol=symbol, timeframe=timeframe,
+                               allow_implausible=allow_implausible)
     if len(candles) > 1:
         step = int(np.min(np.diff(candles.timestamp)))
         if step != tf_ms:
@@ -48,11 +79,11 @@ def import_csv(ctx: Context, file: Path, exchange: str, symbol: str, timeframe: 
                 f"{file}: candles are {step // 1000}s apart at the closest but --timeframe "
                 f"{timeframe} is {tf_ms // 1000}s"
             )
+    notes = _import_notes(ctx, candles, target, exchange, symbol, timeframe, allow_implausible)
     ensure_home(ctx.home)
     store = ctx.store  # opened (and migrated) before anything is written
-    target = ctx.cache.path_for(exchange, symbol, timeframe)
     with _restore_on_error(target):
-        saved = ctx.cache.save(candles)
+        saved = ctx.cache.save(candles, allow_implausible=allow_implausible)
         report = saved.gap_report
         with store.session() as session:
             DatasetRepository(session).upsert(DatasetInfo(
@@ -63,7 +94,31 @@ def import_csv(ctx: Context, file: Path, exchange: str, symbol: str, timeframe: 
                 source=f"csv:{Path(file).resolve()}",
             ))
     return ImportOutcome(saved.path, saved.rows, int(saved.start_ms or 0), int(saved.end_ms or 0),
-                         report.gap_count, report.missing, report.summary(), saved.sha256)
+                         report.gap_count, report.missing, report.summary(), saved.sha256,
+                         tuple(notes))
+
+
+def _import_notes(ctx: Context, candles: Candles, target: Path, exchange: str, symbol: str,
+                  timeframe: str, allow_implausible: bool) -> list[str]:
+    """What an import does that the user may not expect, one line each (read-only)."""
+    from tradebot.data.validation import MAX_PRICE
+
+    notes = []
+    if candles.meta.get("timestamp_unit") == "s":
+        notes.append("timestamps are epoch seconds: converted to milliseconds")
+    if allow_implausible:
+        high = int(np.count_nonzero(candles.high > MAX_PRICE))
+        if high:
+            notes.append(f"--allow-implausible: kept {high} candle(s) with prices above {MAX_PRICE:g}")
+    if target.exists():
+        try:
+            old = ctx.cache.load(exchange, symbol, timeframe)
+        except TradebotError as e:
+            reason = str(e).removeprefix(f"{target}: ")
+            notes.append(f"replaced a corrupted cache file {target} ({reason})")
+        else:
+            notes.append(f"replaced the {len(old):,} candles cached before")
+    return notes
 
 
 @contextmanager
@@ -104,6 +159,7 @@ def list_datasets(ctx: Context) -> list[DatasetRow]:
     """Every cache file, with gap counts from the store where it registered them."""
     from tradebot.data.repositories import DatasetRepository
 
+    check_home(ctx.home)
     registered = {}
     if ctx.settings.database_url is not None or (ctx.home / "tradebot.db").exists():
         with ctx.store.session() as session:
@@ -130,6 +186,7 @@ class CheckRow:
 
 def check_datasets(ctx: Context) -> list[CheckRow]:
     """Load and fully validate every cache file; gaps are reported, never filled."""
+    check_home(ctx.home)
     out = []
     for e in ctx.cache.scan():
         if e.error:
