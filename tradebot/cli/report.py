@@ -28,9 +28,14 @@ def report(
 
     if not list_runs and run_id is None and account is None:
         raise UsageError("give a RUN_ID, --list or --account NAME")
+    if limit < 1:
+        raise UsageError(f"--limit {limit}: expected the number of runs to list, at least 1")
     ctx = context(config, None, None, strategy_path)
     out = console()
     try:
+        from tradebot.services.data import read_store_if_missing
+
+        read_store_if_missing(ctx)  # a report writes nothing, not even an empty database
         if run_id is not None and run_id[:1] in ("S", "s"):
             from tradebot.services.study_report import parse_study_id, study_report
 

@@ -21,12 +21,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradebot.core.errors import StoreError
+from tradebot.core.errors import ConfigError, StoreError
 
 __all__ = [
     "HEAD_REVISION",
     "MIGRATIONS_DIR",
+    "DatabaseURLError",
     "Store",
+    "check_url",
     "current_revision",
     "database_url",
     "mask_url",
@@ -45,6 +47,27 @@ _SQLITE_BUSY_TIMEOUT_S = 30.0
 _PG_CONNECT_TIMEOUT_S = 10
 
 T = TypeVar("T")
+
+
+class DatabaseURLError(ConfigError, StoreError):
+    """The database URL (``database_url``, TRADEBOT_DATABASE_URL) is not a usable URL: a
+    configuration error (exit 2), and still a :class:`StoreError` for callers that catch it."""
+
+
+def check_url(url: str) -> None:
+    """Raise :class:`DatabaseURLError` unless ``url`` parses and names a known back end
+    (nothing is opened or created)."""
+    target = _parse(url)
+    try:
+        target.get_dialect()
+    except ImportError as e:
+        raise StoreError(f"the database driver for {mask_url(url)} is not installed: {_reason(e)}") from e
+    except (ArgumentError, TypeError) as e:
+        raise DatabaseURLError(_bad_url(url, e)) from e
+
+
+def _bad_url(url: str, e: BaseException) -> str:
+    return f"invalid database URL {mask_url(url)!r} (database_url, TRADEBOT_DATABASE_URL): {_reason(e)}"
 
 
 def database_url(home: Path, url: str | None) -> str:
@@ -153,7 +176,7 @@ def _parse(url: str) -> URL:
     try:
         return make_url(url)
     except ArgumentError as e:
-        raise StoreError(f"invalid database URL {mask_url(url)!r}: {_reason(e)}") from e
+        raise DatabaseURLError(_bad_url(url, e)) from e
 
 
 def _sqlite_file(target: URL) -> str | None:
@@ -203,7 +226,7 @@ def _engine(url: str) -> Engine:
             f"the database driver for {mask_url(url)} is not installed: {_reason(e)}"
         ) from e
     except (ArgumentError, TypeError) as e:
-        raise StoreError(f"invalid database URL {mask_url(url)!r}: {_reason(e)}") from e
+        raise DatabaseURLError(_bad_url(url, e)) from e
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
