@@ -104,7 +104,7 @@ def test_main_job_offline_on_empty_home(run_subprocess, run, home: Path) -> None
 
 
 def test_rerun_json_identical(run) -> None:  # type: ignore[no-untyped-def]
-    first = backtest_json(run, "--strategy", "macd", "--timeframe", "4h")
+    first = backtest_json(run, "--strategy", "macd", "--exchange", "sim", "--timeframe", "4h")
     rid = first["header"]["run_id"]
     res = run("report", str(rid), "--rerun", "--json")
     assert res.code == 0, res
@@ -213,7 +213,7 @@ def test_every_builtin_strategy_trades_on_sim(run, strategy: str) -> None:  # ty
     assert s["trades"] > 0
     assert s["max_drawdown_pct"] > 0
     assert s["final_equity"] != pytest.approx(10_000.0)
-    res = run("backtest", "--strategy", strategy, "--timeframe", "4h")
+    res = run("backtest", "--strategy", strategy, "--exchange", "sim", "--timeframe", "4h")
     assert res.code == 0, res
     assert trade_count(res.out) > 0
 
@@ -246,7 +246,7 @@ def test_sim_is_deterministic(run) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_stored_trades_match_the_run(run) -> None:  # type: ignore[no-untyped-def]
-    fresh = backtest_json(run, "--strategy", "bollinger", "--timeframe", "4h", "--trades")
+    fresh = backtest_json(run, "--strategy", "bollinger", "--exchange", "sim", "--timeframe", "4h", "--trades")
     rid = fresh["header"]["run_id"]
     res = run("report", str(rid), "--trades", "--json")
     assert res.code == 0, res
@@ -258,16 +258,16 @@ def test_stored_trades_match_the_run(run) -> None:  # type: ignore[no-untyped-de
 
 
 def test_trades_flag_lists_trades_in_text(run) -> None:  # type: ignore[no-untyped-def]
-    fresh = backtest_json(run, "--strategy", "rsi", "--timeframe", "1d", "--trades", "--no-save")
+    fresh = backtest_json(run, "--strategy", "rsi", "--exchange", "sim", "--timeframe", "1d", "--trades", "--no-save")
     first = fresh["trades"][0]
-    res = run("backtest", "--strategy", "rsi", "--timeframe", "1d", "--trades", "--no-save")
+    res = run("backtest", "--strategy", "rsi", "--exchange", "sim", "--timeframe", "1d", "--trades", "--no-save")
     assert res.code == 0, res
     assert f"{first['entry_price']:,.2f}" in res.out or str(first["entry_price"]) in res.out
 
 
 def test_blocked_entries_are_reported_and_stored(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("TRADEBOT_RISK__MAX_TRADES_PER_DAY", "1")
-    fresh = backtest_json(run, "--strategy", "rsi", "--timeframe", "15m")
+    fresh = backtest_json(run, "--strategy", "rsi", "--exchange", "sim", "--timeframe", "15m")
     blocked = {r["reason"]: r["count"] for r in fresh["blocked_entries"]}
     assert blocked.get("max_trades_per_day", 0) > 0
     stored = run("report", str(fresh["header"]["run_id"]), "--json")

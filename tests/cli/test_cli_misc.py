@@ -163,7 +163,7 @@ def test_config_validate(run, tmp_path: Path) -> None:  # type: ignore[no-untype
         schema_version = 1
         preset = "balanced"
         [market]
-        exchange = "binance"
+        exchange = "sim"
         symbol = "ETH/USDT"
         timeframe = "4h"
         [fees]
@@ -215,7 +215,7 @@ def test_db_upgrade_twice(run, home: Path) -> None:  # type: ignore[no-untyped-d
 
 def test_db_upgrade_after_backtest(run) -> None:  # type: ignore[no-untyped-def]
     """Migrations are applied automatically: after a stored run there is nothing to do."""
-    assert run("backtest", "--strategy", "rsi", "--timeframe", "1d").code == 0
+    assert run("backtest", "--strategy", "rsi", "--exchange", "sim", "--timeframe", "1d").code == 0
     res = run("db", "upgrade")
     assert res.code == 0, res
     assert "already at" in res.out
@@ -225,7 +225,7 @@ def test_database_url_is_used(run, home: Path, tmp_path: Path, monkeypatch: pyte
     other = tmp_path / "elsewhere" / "other.db"
     other.parent.mkdir()
     monkeypatch.setenv("TRADEBOT_DATABASE_URL", f"sqlite:///{other}")
-    res = run("backtest", "--strategy", "rsi", "--timeframe", "1d")
+    res = run("backtest", "--strategy", "rsi", "--exchange", "sim", "--timeframe", "1d")
     assert res.code == 0, res
     assert "Stored as run 1" in res.out
     assert other.is_file()
@@ -238,11 +238,15 @@ def test_database_url_is_used(run, home: Path, tmp_path: Path, monkeypatch: pyte
     up = run("db", "upgrade")
     assert up.code == 0 and "other.db" in up.out and "already at" in up.out, up
 
-    # without the variable, the home database is used (and has no runs)
+    # without the variable, the home database is used (and has no runs); a report only reads,
+    # so it does not create that database
     monkeypatch.delenv("TRADEBOT_DATABASE_URL")
     listed = run("report", "--list", "--json")
     assert listed.code == 0, listed
     assert listed.json()["runs"] == []
+    assert not (home / "tradebot.db").exists()
+    assert run("backtest", "--strategy", "rsi", "--exchange", "sim", "--timeframe", "1d").code == 0
+    assert [r["id"] for r in run("report", "--list", "--json").json()["runs"]] == [1]
     assert (home / "tradebot.db").is_file()
 
 
@@ -363,7 +367,8 @@ def test_user_strategy_via_strategy_path(run, user_dir: Path) -> None:  # type: 
 
 def test_user_strategy_subprocess(run_subprocess, user_dir: Path) -> None:  # type: ignore[no-untyped-def]
     res: Result = run_subprocess(
-        "backtest", "--strategy", "sma_cross", "--strategy-path", user_dir, "--timeframe", "4h", "--json", "--no-save"
+        "backtest", "--strategy", "sma_cross", "--strategy-path", user_dir, "--exchange", "sim", "--timeframe", "4h",
+        "--json", "--no-save"
     )
     assert res.code == 0, res
     assert json.loads(res.out)["summary"]["trades"] > 0
