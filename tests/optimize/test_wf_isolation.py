@@ -237,7 +237,7 @@ def test_every_in_sample_evaluation_ends_at_the_in_sample_end(tmp_path: Path, mo
     # nothing evaluated while searching a window reaches its test bars
     seen = 0
     for w in windows:
-        for k, (lo, hi), _ in calls[seen:seen + 2]:
+        for _n, (lo, hi), _ in calls[seen:seen + 2]:
             assert hi <= w.oos_start and lo >= 0
         seen += 3
 
