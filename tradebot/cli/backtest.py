@@ -40,16 +40,24 @@ def backtest(
     if params:
         overrides["strategy.params"] = params  # merged over the config file's params
     ctx = context(config, preset, overrides, strategy_path)
+    from tradebot.cli.common import compile_notice, write_line
     from tradebot.services.backtest import run_backtest
 
     err = console(stderr=True)
+
+    def step(msg: str, status=None) -> None:  # type: ignore[no-untyped-def]
+        if msg.startswith("simulating"):  # the kernels compile now if they are not cached
+            compile_notice(err.print if err.is_terminal else write_line, "backtest", ctx.settings)
+        if status is not None:
+            status.update(msg + "…")
+
     try:
         if json_out:
-            outcome = run_backtest(ctx, save=not no_save, include_trades=trades)
+            outcome = run_backtest(ctx, save=not no_save, include_trades=trades, progress=step)
         else:
             with err.status("backtesting…") as status:
                 outcome = run_backtest(ctx, save=not no_save, include_trades=trades,
-                                       progress=lambda m: status.update(m + "…"))
+                                       progress=lambda m: step(m, status))
     finally:
         ctx.close()
     if json_out:
