@@ -56,10 +56,28 @@ def test_editing_a_helper_module_changes_the_key(tmp_path: Path) -> None:
     risk = copy / "engine" / "risk_nb.py"
     os.utime(risk, (1, 1))  # a touch (reinstall, checkout) is not a change
     assert _jit.fingerprint(copy) == same
+    # Modules no kernel imports (the batch runner's Python side, the CLI) are not part of it.
+    for name in ("engine/backtest.py", "engine/step.py", "cli/app.py"):
+        path = copy / name
+        path.write_text(path.read_text() + "\n# an edit\n")
+    assert _jit.fingerprint(copy) == same
     risk.write_text(risk.read_text().replace("OPTF_WINDOW = 256", "OPTF_WINDOW = 255"))
     assert _jit.fingerprint(copy) != same
-    for package in _jit.FINGERPRINTED:  # every package that holds kernels is covered
-        assert any(p.parent.name == package or package in p.parts for p in _jit.source_files(copy))
+
+
+def test_the_key_covers_every_kernel_module_and_what_it_imports() -> None:
+    files = {p.relative_to(PACKAGE).as_posix() for p in _jit.source_files()}
+    kernel_modules = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
+                      if _jit.KERNEL_MARK in p.read_bytes()}
+    assert kernel_modules <= files
+    assert {"engine/kernels.py", "engine/risk_nb.py", "engine/config.py", "engine/layout.py",
+            "engine/matching_nb.py", "engine/stops_nb.py", "optimize/kernels.py",
+            "exchanges/sim.py", "indicators/fallback.py"} <= files
+    # Every compiled module decorates with tradebot._jit.njit (else it escapes the key).
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        assert "from numba import njit" not in text and "numba.njit(" not in text.replace(
+            "disp = numba.njit(", ""), path
 
 
 def test_explicit_numba_cache_dir_still_gets_a_fingerprint_subdirectory(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ numba invalidates a cached kernel only when *its own* source file changes, but a
 also freezes the helpers it calls and the constants it reads from other modules
 (engine/risk_nb.py, engine/config.py...): after an edit or an upgrade a stale kernel
 could run. So tradebot's kernels are cached in a directory named after a fingerprint of
-the sources of every package that holds kernels (:data:`FINGERPRINTED`)::
+the sources they can depend on (:func:`source_files`: every kernel module and every
+tradebot module it imports, directly or not)::
 
     <NUMBA_CACHE_DIR>/tradebot/<fingerprint>/<package>/     when NUMBA_CACHE_DIR is set
     ~/.cache/tradebot/numba/<fingerprint>/<package>/       otherwise ($XDG_CACHE_HOME/...)
@@ -32,24 +33,64 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
-# Packages whose modules hold kernels or define what kernels read (constants, helpers).
-# Kernels must not read globals from modules outside these packages.
-FINGERPRINTED = ("engine", "indicators", "strategies", "exchanges", "optimize", "ml")
+# Kernel modules decorate with this module's njit; they are found by this line.
+KERNEL_MARK = b"from tradebot._jit import njit"
+_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(tradebot[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)"
+                     rb"|import[ \t]+(tradebot[\w.]*))", re.M)
 
 _fingerprint: str | None = None
 _installed = False
 
 
+def _module_file(root: Path, dotted: str) -> Path | None:
+    parts = dotted.split(".")[1:]
+    if not parts:
+        return root / "__init__.py"
+    if not all(p.isidentifier() for p in parts):
+        return None
+    for candidate in (root.joinpath(*parts[:-1], parts[-1] + ".py"), root.joinpath(*parts, "__init__.py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(root: Path, text: bytes) -> list[Path]:
+    """The tradebot modules ``text`` imports anywhere (at module level or in a function)."""
+    found = []
+    for m in _IMPORT.finditer(text):
+        dotted = (m.group(1) or m.group(3)).decode()
+        names = m.group(2).decode().strip("()").split(",") if m.group(2) else []
+        for name in [dotted] + [f"{dotted}.{n.split()[0]}" for n in names if n.split()]:
+            path = _module_file(root, name)
+            if path is not None:
+                found.append(path)
+    return found
+
+
 def source_files(root: Path = PACKAGE_ROOT) -> list[Path]:
-    """The source files the fingerprint covers, in a stable order."""
-    files = [root / "_jit.py"]
-    for package in FINGERPRINTED:
-        files.extend(sorted((root / package).rglob("*.py")))
-    return files
+    """The source files the fingerprint covers, in a stable order: every kernel module
+    (one that decorates with :func:`njit`) and every tradebot module it imports, directly
+    or through others. A kernel can read globals only from these: the compiled code is
+    fresh for exactly these sources, and edits elsewhere keep the cache."""
+    texts: dict[Path, bytes] = {}
+    todo = []
+    for path in root.rglob("*.py"):
+        text = path.read_bytes()
+        if KERNEL_MARK in text:
+            texts[path] = text
+            todo.append(path)
+    while todo:
+        for dep in _imports(root, texts[todo.pop()]):
+            if dep not in texts:
+                texts[dep] = dep.read_bytes()
+                todo.append(dep)
+    texts.setdefault(root / "_jit.py", b"")
+    return sorted(texts)
 
 
 def fingerprint(root: Path = PACKAGE_ROOT) -> str:
