@@ -316,7 +316,9 @@ def test_bad_date(check_bad) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_range_without_data(check_bad) -> None:  # type: ignore[no-untyped-def]
-    """The cached 4h data ends in March 2024: a later range has no candles (runtime error)."""
+    """The cached 4h data ends in March 2024: a later range has no candles. The request names
+    data that is not there — a usage error (exit 2), not a runtime failure (exit 1): nothing
+    failed, and the same command can only succeed with another range or after a fetch."""
     res = check_bad(
         "backtest", *MARKET, "--since", "2025-01-01", "--until", "2025-02-01", expect=("binance", "BTC/USDT")
     )
