@@ -139,6 +139,18 @@ def is_compiled(*patterns: str) -> bool:
     return True
 
 
+_usable_dirs: set[str] = set()
+_process_dir: Path | None = None
+
+
+def _process_cache_dir() -> Path:
+    """:func:`cache_dir` as of the first kernel of this process."""
+    global _process_dir
+    if _process_dir is None:
+        _process_dir = cache_dir()
+    return _process_dir
+
+
 def _locator_class() -> type:
     from numba.core import caching
 
@@ -157,6 +169,11 @@ def _locator_class() -> type:
         def get_cache_path(self) -> str:
             return self._cache_path
 
+        def ensure_cache_path(self) -> None:
+            if self._cache_path not in _usable_dirs:  # checked once per directory
+                super().ensure_cache_path()
+                _usable_dirs.add(self._cache_path)
+
         @classmethod
         def from_function(cls, py_func: Any, py_file: str) -> Any:
             try:
@@ -166,7 +183,7 @@ def _locator_class() -> type:
             if not os.path.exists(py_file):
                 return None
             try:
-                self = cls(py_func, py_file, cache_dir())
+                self = cls(py_func, py_file, _process_cache_dir())
                 self.ensure_cache_path()
             except OSError:
                 return None  # not writable: numba's own locators decide
