@@ -34,13 +34,13 @@ def test_optimize_reports_windows_trials_and_best_as_lines(home):
                  "--wf-train", "20d", "--wf-test", "10d", "--json")
     assert r.returncode == 0, r.stderr
     json.loads(r.stdout)  # stdout is the report alone
-    lines = r.stderr.strip().splitlines()
+    lines = [x for x in r.stderr.strip().splitlines() if not x.startswith("compiling ")]  # a cold cache
     assert lines[0].startswith("study S1: grid search, 8 trials in each of "), r.stderr
     windows = int(re.search(r"in each of (\d+) windows", lines[0]).group(1))
     assert windows >= 2
     pat = re.compile(r"^optimize S1: window (\d+)/(\d+): (\d+)/8 trials, best sharpe (\S+); "
                      r"(\d+)/(\d+) windows done \(\d+ s\)$")
-    seen = [pat.match(line) for line in lines[1:] if not line.startswith("compiling")]
+    seen = [pat.match(line) for line in lines[1:]]
     assert seen and all(seen), r.stderr
     # every window reports its first batch and its end, with the windows done before it
     for w in range(1, windows + 1):
@@ -115,3 +115,21 @@ def test_retry_listener_hears_every_retry_with_attempt_and_wait():
     calls.clear()
     call_with_retry(flaky, policy, what="x", sleep=lambda s: None)  # outside the block: not heard
     assert len(heard) == 2
+
+
+@pytest.mark.parametrize("command", [
+    ["backtest", "--strategy", "rsi", "--exchange", "sim", "--json"],
+    ["optimize", "--strategy", "rsi", *SIM, *GRID],
+])
+def test_a_cold_cache_says_it_compiles_before_it_does(tmp_path, home, command):
+    """With nothing compiled yet, a line says a one-time compile is running (then Ctrl-C, so
+    the test does not pay for the compile)."""
+    from .test_cli_interrupt import Proc, assert_one_interrupt_line
+
+    proc = Proc(command, env_for(home, NUMBA_CACHE_DIR=str(tmp_path / "fresh-cache")))
+    line = proc.wait_for(lambda s, text: s == "err", 120)  # its first line on stderr
+    assert re.match(r"^compiling the engine's (and optimizer's )?kernels once \(about \d+ s", line), line
+    proc.interrupt()
+    proc.finish()
+    assert_one_interrupt_line(proc)
+    assert "".join(proc.out) == ""

@@ -129,19 +129,30 @@ class ProgressLines:
         return True
 
 
-def compile_notice(write: Any) -> None:
-    """The engine's "compiling the kernels once (about N s)…" line, before work that may
-    compile: ``write(text)`` is called when a compile is about to run.
-
-    Hook for tradebot.engine's cold-start notice (another change provides it); without it
-    nothing is printed.
-    """
+def compile_notice(write: Any, command: str = "backtest", settings: Any = None) -> None:
+    """Before work that may compile the engine's kernels: ``write("compiling the engine's
+    kernels once (about N s…)…")`` when ``command`` (backtest, paper, optimize) is about to
+    compile (nothing cached yet for its engine path under ``settings``), else nothing.
+    Best effort: a settings problem is reported by the command itself, not here."""
     try:
-        from tradebot.engine import coldstart  # type: ignore[attr-defined]
-    except ImportError:
+        from tradebot.engine.jit import compile_notice as notice
+
+        config = None
+        if settings is not None:
+            from tradebot.services.backtest import engine_config
+
+            config = engine_config(settings)
+        text = notice(command, config)
+    except Exception:
         return
-    notice = getattr(coldstart, "compile_notice", None)
-    if callable(notice):
-        text = notice()
-        if text:
-            write(text)
+    if text:
+        write(text)
+
+
+def notice_writer() -> Any:
+    """Where a one-line notice goes: the Rich stderr console on a terminal, else a plain line."""
+    import sys
+
+    if sys.stderr.isatty():
+        return console(stderr=True).print
+    return write_line

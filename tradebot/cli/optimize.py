@@ -13,6 +13,7 @@ from tradebot.cli.common import (
     PresetOpt,
     QuietOpt,
     StrategyPathOpt,
+    compile_notice,
     console,
     context,
     interrupt_note,
@@ -104,7 +105,7 @@ def optimize(
             tournament=tournament, seed=seed, max_dd=max_dd, min_trades=min_trades, wf_train=wf_train,
             wf_test=wf_test, wf_step=wf_step, wf_anchored=anchored,
             extra={"sizing_mode": ctx.settings.sizing.mode})
-        with _progress(progress_style(json_out, quiet)) as (on_progress, on_notice):
+        with _progress(progress_style(json_out, quiet), ctx.settings) as (on_progress, on_notice):
             if resume is not None:
                 sid = rep.parse_study_id(resume)
                 interrupt_note(f"nothing new was stored; `tradebot optimize --resume S{sid}` continues study S{sid}")
@@ -146,19 +147,22 @@ class _progress:
     seconds), nothing with ``--quiet``. Also the one-line notices of the study (started,
     stopping after this batch)."""
 
-    def __init__(self, style: str | None) -> None:
+    def __init__(self, style: str | None, settings: Any = None) -> None:
         self.style = style
+        self.settings = settings
         self._bar: Any = None
         self._tasks: dict[int, Any] = {}
         self._lines: Any = None
+        self._write: Callable[[str], None] = print
+        self._started = False
 
     def __enter__(self) -> tuple[Callable[[Progress], None] | None, Callable[[str], None] | None]:
-        from tradebot.cli.common import ProgressLines, compile_notice, write_line
+        from tradebot.cli.common import ProgressLines, write_line
 
         if self.style == "lines":
             self._lines = ProgressLines()
-            compile_notice(write_line)
-            return self._line, write_line
+            self._write = write_line
+            return self._line, self._notice
         if self.style != "rich":
             return None, None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -167,8 +171,14 @@ class _progress:
                              TextColumn("best {task.fields[best]}"), TimeElapsedColumn(),
                              console=console(stderr=True), transient=False)
         self._bar.__enter__()
-        compile_notice(self._bar.console.print)
-        return self._update, self._bar.console.print
+        self._write = self._bar.console.print
+        return self._update, self._notice
+
+    def _notice(self, text: str) -> None:
+        if not self._started:  # the study is stored and about to evaluate: a compile comes now
+            self._started = True
+            compile_notice(self._write, "optimize", self.settings)
+        self._write(text)
 
     def _line(self, p: Progress) -> None:
         best = "-" if p.best is None else f"{p.best:.4g}"
