@@ -349,6 +349,16 @@ def test_garbage_database_url_is_a_config_error(command: tuple[str, ...], run: R
     assert not home.exists()
 
 
+def test_garbage_database_url_refuses_an_import_before_it_writes(run: Run, home: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADEBOT_DATABASE_URL", "garbage://")
+    src = write_csv(tmp_path / "ok.csv")
+    refused(run, home, "data", "import", src, "--exchange", "binance", "--symbol", "BTC/USDT", "-t", "1h",
+            expect=("invalid database URL 'garbage://'",))
+    refused(run, home, "data", "list", expect=("invalid database URL 'garbage://'",))
+    assert not home.exists()
+
+
 def test_garbage_database_url_exits_2_without_the_password(run_subprocess: Callable[..., Result],
                                                            home: Path) -> None:
     res = run_subprocess("backtest", "-s", "rsi", env={"TRADEBOT_DATABASE_URL": "garbage://bob:s3cret@db/x"})

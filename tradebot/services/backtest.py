@@ -171,7 +171,9 @@ def run_backtest(
 
     s = ctx.settings
     if save:  # where the run will be stored is checked before the work, not after it
-        _check_store_target(ctx)
+        from tradebot.services.data import check_store_target
+
+        check_store_target(ctx)
     strategy = ctx.registry.create(s.strategy.name, dict(s.strategy.params))
     step("loading candles")
     candles = load_market(ctx, s.since_ms(), s.until_ms())
@@ -219,18 +221,6 @@ def run_backtest(
                           result.timestamp if include_trades else None)
     report["blocked_entries"] = blocked_summary(result.blocked)
     return BacktestOutcome(run_id, report, result, metrics, strategy, candles, data_sha)
-
-
-def _check_store_target(ctx: Context) -> None:
-    """The database URL parses and the home can be a directory (read-only checks)."""
-    if ctx.settings.database_url is not None:
-        from tradebot.data.db import check_url
-
-        check_url(ctx.settings.database_url)
-    else:
-        from tradebot.services.data import check_home
-
-        check_home(ctx.home)
 
 
 def _save_run(ctx: Context, strategy: Strategy, candles: Candles, result: BacktestResult,

@@ -42,6 +42,16 @@ def check_home(home: Path) -> Path:
     return home
 
 
+def check_store_target(ctx: Context) -> None:
+    """Where a command will write can be written: the database URL parses (and names a known
+    back end), and the home can be a directory. Read-only: run before the work and writes."""
+    if ctx.settings.database_url is not None:
+        from tradebot.data.db import check_url
+
+        check_url(ctx.settings.database_url)
+    check_home(ctx.home)
+
+
 def read_store_if_missing(ctx: Context) -> None:
     """Let a read-only command read an empty in-memory store instead of creating the default
     SQLite file (and the home) just to find nothing in it."""
@@ -69,7 +79,7 @@ def import_csv(ctx: Context, file: Path, exchange: str, symbol: str, timeframe: 
     if not base or not quote:
         raise UsageError(f"invalid symbol {symbol!r}: expected BASE/QUOTE, e.g. BTC/USDT")
     target = ctx.cache.path_for(exchange, symbol, timeframe)  # refuses unsafe names
-    check_home(ctx.home)
+    check_store_target(ctx)
     candles = read_candles_csv(file, exchange=exchange, symbol=symbol, timeframe=timeframe,
                                allow_implausible=allow_implausible)
     if len(candles) > 1:
