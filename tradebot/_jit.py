@@ -38,7 +38,19 @@ from pathlib import Path
 from typing import Any
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
-# Kernel modules decorate with this module's njit; they are found by this line.
+# The modules that hold kernels (they decorate with this module's njit; a test checks
+# that this list names every one of them).
+KERNEL_MODULES = (
+    "engine/kernels.py", "engine/matching_nb.py", "engine/risk_nb.py", "engine/stops_nb.py",
+    "exchanges/sim.py",
+    "indicators/chart_patterns.py", "indicators/fallback.py",
+    "indicators/fallback_candlestick.py", "indicators/fallback_momentum.py",
+    "indicators/fallback_trend.py", "indicators/fallback_volatility.py",
+    "indicators/fallback_volume.py",
+    "ml/labels_nb.py", "ml/rolling_nb.py",
+    "optimize/kernels.py", "optimize/overfit.py", "optimize/pareto.py",
+    "strategies/orderflow_math.py",
+)
 KERNEL_MARK = b"from tradebot._jit import njit"
 _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(tradebot[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)"
                      rb"|import[ \t]+(tradebot[\w.]*))", re.M)
@@ -47,50 +59,65 @@ _fingerprint: str | None = None
 _installed = False
 
 
-def _module_file(root: Path, dotted: str) -> Path | None:
+def _module_file(root: str, dotted: str) -> str | None:
+    """The file of module ``dotted`` (``tradebot.x.y``) under ``root``, or None."""
     parts = dotted.split(".")[1:]
-    if not parts:
-        return root / "__init__.py"
     if not all(p.isidentifier() for p in parts):
         return None
-    for candidate in (root.joinpath(*parts[:-1], parts[-1] + ".py"), root.joinpath(*parts, "__init__.py")):
-        if candidate.is_file():
+    base = os.path.join(root, *parts)
+    for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(candidate):
             return candidate
     return None
 
 
-def _imports(root: Path, text: bytes) -> list[Path]:
-    """The tradebot modules ``text`` imports anywhere (at module level or in a function)."""
-    found = []
+def _imports(root: str, text: bytes) -> set[str]:
+    """The files of the tradebot modules ``text`` imports anywhere (at module level or in
+    a function)."""
+    found = set()
     for m in _IMPORT.finditer(text):
         dotted = (m.group(1) or m.group(3)).decode()
-        names = m.group(2).decode().strip("()").split(",") if m.group(2) else []
-        for name in [dotted] + [f"{dotted}.{n.split()[0]}" for n in names if n.split()]:
-            path = _module_file(root, name)
-            if path is not None:
-                found.append(path)
+        module = _module_file(root, dotted)
+        if module is None:
+            continue
+        found.add(module)
+        if not module.endswith("__init__.py") or not m.group(2):
+            continue  # names imported from a module, not submodules of a package
+        for name in m.group(2).decode().strip("()").split(","):
+            if name.split():
+                sub = _module_file(root, f"{dotted}.{name.split()[0]}")
+                if sub is not None:
+                    found.add(sub)
     return found
 
 
 def source_files(root: Path = PACKAGE_ROOT) -> list[Path]:
     """The source files the fingerprint covers, in a stable order: every kernel module
-    (one that decorates with :func:`njit`) and every tradebot module it imports, directly
-    or through others. A kernel can read globals only from these: the compiled code is
-    fresh for exactly these sources, and edits elsewhere keep the cache."""
-    texts: dict[Path, bytes] = {}
+    (:data:`KERNEL_MODULES`) and every tradebot module it imports, directly or through
+    others. A kernel can read globals only from these: the compiled code is fresh for
+    exactly these sources, and edits elsewhere keep the cache."""
+    top = str(root)
+    seen = {os.path.join(top, "_jit.py")}
     todo = []
-    for path in root.rglob("*.py"):
-        text = path.read_bytes()
-        if KERNEL_MARK in text:
-            texts[path] = text
+    for name in KERNEL_MODULES:
+        path = os.path.join(top, name)
+        if os.path.isfile(path):
+            seen.add(path)
             todo.append(path)
     while todo:
-        for dep in _imports(root, texts[todo.pop()]):
-            if dep not in texts:
-                texts[dep] = dep.read_bytes()
+        with open(todo.pop(), "rb") as f:
+            text = f.read()
+        for dep in _imports(top, text):
+            if dep not in seen:
+                seen.add(dep)
                 todo.append(dep)
-    texts.setdefault(root / "_jit.py", b"")
-    return sorted(texts)
+    return sorted(Path(p) for p in seen)
+
+
+def find_kernel_modules(root: Path = PACKAGE_ROOT) -> list[str]:
+    """Every module that decorates with :func:`njit` (reads the whole package: for tests)."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py")
+                  if p.name != "_jit.py" and KERNEL_MARK in p.read_bytes())
 
 
 def fingerprint(root: Path = PACKAGE_ROOT) -> str:

@@ -26,7 +26,8 @@ _LOOP = {
     "risk": ("engine/kernels.run_risk_nb",),
     "match": ("engine/kernels.run_match_nb",),
 }
-_COMMON = ("engine/kernels.new_state_nb", "engine/kernels.close_open_trade_nb")
+_STATE = ("engine/kernels.new_state_nb",)
+_CLOSE = ("engine/kernels.close_open_trade_nb",)  # the backtest books a still-open trade
 _OPTIMIZE = {
     "market": ("optimize/kernels.eval_batch_market_nb",),
     "risk": ("optimize/kernels.eval_batch_risk_nb",),
@@ -51,7 +52,9 @@ def pending(command: str = "backtest", config: EngineConfig | None = None) -> li
     """The kernels ``command`` (``backtest``, ``paper`` or ``optimize``) would compile
     under ``config`` (default settings when None) that are not cached yet."""
     path = _path(config)
-    needed = [*_COMMON, *_LOOP[path]]
+    needed = [*_STATE, *_LOOP[path]]
+    if command == "backtest":
+        needed += _CLOSE
     if command == "optimize":
         needed = [*needed, *_OPTIMIZE[path]]
     return [k for k in needed if not _jit.is_compiled(k)]
