@@ -48,6 +48,7 @@ TABLES = {
     "studies",
     "study_trials",
     "study_windows",
+    "ml_models",
     "paper_fills",
     "paper_positions",
     "paper_risk_events",

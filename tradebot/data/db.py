@@ -39,7 +39,7 @@ __all__ = [
 #: The newest migration; a test checks it against the migration scripts. Comparing the
 #: database's revision with this constant lets an up-to-date store open without loading
 #: Alembic at all.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 _PG_MIGRATION_LOCK = 0x7472_6462  # pg_advisory_xact_lock key serialising migrations
