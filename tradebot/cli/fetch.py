@@ -140,7 +140,9 @@ def markets(
     from tradebot.services.fetch import list_markets
 
     ctx = context(config)
-    rows = list_markets(ctx, exchange, "futures" if futures else "spot", quote)
+    show = _FetchProgress(progress_style())
+    with show:
+        rows = list_markets(ctx, exchange, "futures" if futures else "spot", quote, on_retry=show.retry)
     table = Table(title=f"{exchange} {'futures' if futures else 'spot'} markets ({len(rows)})")
     for col in ("symbol", "type", "active", "price step", "amount step", "min amount", "min cost"):
         table.add_column(col, justify="left" if col in ("symbol", "type") else "right")

@@ -147,9 +147,11 @@ def _register(store: Store, job: FetchJob, rows_before: int, on_saved: SavedFn |
 
 
 def list_markets(ctx: Context, exchange_id: str, market_type: str = "spot",
-                 quote: str | None = None) -> list[MarketInfo]:
+                 quote: str | None = None, on_retry: RetryFn | None = None) -> list[MarketInfo]:
     """Markets of an exchange with precision and limits, optionally one quote currency."""
-    with _opened(ctx, exchange_id, market_type) as ex:
+    from tradebot.exchanges.retry import reporting_retries
+
+    with reporting_retries(on_retry), _opened(ctx, exchange_id, market_type) as ex:
         markets = ex.load_markets()
     rows = sorted(markets.values(), key=lambda m: m.symbol)
     if quote:
