@@ -12,6 +12,7 @@ import typer
 from tradebot.cli import config as config_cmd
 from tradebot.cli import data as data_cmd
 from tradebot.cli import db as db_cmd
+from tradebot.cli import models as models_cmd
 from tradebot.cli import notify as notify_cmd
 from tradebot.cli import strategies as strategies_cmd
 from tradebot.cli.backtest import backtest
@@ -20,6 +21,7 @@ from tradebot.cli.optimize import optimize
 from tradebot.cli.paper import paper
 from tradebot.cli.replay import replay_exchange
 from tradebot.cli.report import report
+from tradebot.cli.train import train
 
 app = typer.Typer(
     name="tradebot",
@@ -36,11 +38,13 @@ app.command("fetch")(fetch)
 app.command("markets")(markets)
 app.command("paper")(paper)
 app.command("replay-exchange")(replay_exchange)
+app.command("train")(train)
 app.add_typer(strategies_cmd.app, name="strategies")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(notify_cmd.app, name="notify")
+app.add_typer(models_cmd.app, name="models")
 
 
 @app.callback(invoke_without_command=True)

@@ -1,0 +1,147 @@
+"""``tradebot train``: cross-validate a model honestly, show the verdict, store a candidate."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from tradebot.cli.common import ConfigOpt, PresetOpt, QuietOpt, console, context
+
+
+def _embargo(text: str) -> float | int:
+    from tradebot.core.errors import UsageError
+
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"--embargo must be a number of bars (24) or a fraction in [0, 1) (0.01), "
+                         f"got {text!r}") from None
+
+
+def train(
+    name: str = typer.Option(..., "--name", "-n", help="Model name in the registry (letters, digits, _ . -)."),
+    spec: str = typer.Option("default", "--spec", help="Feature spec: built-in name or TOML file."),
+    label: str = typer.Option("forward", "--label", help="Labels: forward (return sign) or triple_barrier."),
+    horizon: int = typer.Option(12, "--horizon", help="Label horizon in bars (the vertical barrier)."),
+    dead_zone: float = typer.Option(0.0, "--dead-zone", help="forward: returns within ±X are left out."),
+    pt: float = typer.Option(2.0, "--pt", help="triple_barrier: profit barrier in ATRs."),
+    sl: float = typer.Option(1.0, "--sl", help="triple_barrier: stop barrier in ATRs."),
+    model: str = typer.Option("logreg", "--model", "-m", help="logreg, rf, hgb, or a classifier module:Class."),
+    calibration: str = typer.Option("none", "--calibration", help="Probability calibration: none, sigmoid, isotonic."),
+    pca: float = typer.Option(None, "--pca", help="PCA after scaling: components (>= 1) or variance share (< 1)."),
+    folds: int = typer.Option(5, "--folds", help="Cross-validation folds."),
+    embargo: str = typer.Option("0.01", "--embargo", help="Embargo: bars (int) or a fraction of the span."),
+    cv: str = typer.Option("purged", "--cv", help="purged (k-fold with purge and embargo) or walk-forward."),
+    shuffles: int = typer.Option(19, "--shuffles", help="Shuffled-label runs for the verdict (>= 19 to find an edge)."),
+    seed: int = typer.Option(None, "--seed", help="Random seed (default: the settings' seed)."),
+    exchange: str = typer.Option(None, "--exchange", help="Exchange id of the cached candles (or sim)."),
+    symbol: str = typer.Option(None, "--symbol", help="Market symbol, e.g. BTC/USDT."),
+    timeframe: str = typer.Option(None, "--timeframe", "-t", help="Candle timeframe, e.g. 5m, 1h."),
+    since: str = typer.Option(None, "--since", help="First candle (YYYY-MM-DD or ISO, UTC)."),
+    until: str = typer.Option(None, "--until", help="End, exclusive (YYYY-MM-DD or ISO, UTC)."),
+    preset: str = PresetOpt,
+    config: Path = ConfigOpt,
+    json_out: bool = typer.Option(False, "--json", help="Print the stored record as JSON."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Train a model with purged cross-validation; every number shown is out of sample."""
+    from tradebot.ml.evaluate import CVSettings, LabelSettings
+    from tradebot.ml.pipeline import ModelSettings
+    from tradebot.services.train import TrainRequest
+
+    pca_value: float | int | None = None
+    if pca is not None:
+        pca_value = int(pca) if pca >= 1 and float(pca).is_integer() else float(pca)
+    request = TrainRequest(
+        name=name, spec=spec,
+        label=LabelSettings(method=label, horizon=horizon, dead_zone=dead_zone, profit=pt, stop=sl),
+        model=ModelSettings(model=model, calibration=calibration, pca=pca_value),
+        cv=CVSettings(scheme=cv, folds=folds, embargo=_embargo(embargo), shuffles=shuffles),
+        seed=seed,
+    )
+    overrides: dict[str, object] = {"market.exchange": exchange, "market.symbol": symbol,
+                                    "market.timeframe": timeframe, "backtest.since": since,
+                                    "backtest.until": until}
+    ctx = context(config, preset, overrides)
+    from tradebot.cli.common import write_line
+    from tradebot.services.train import train as run_train
+
+    try:
+        outcome = run_train(ctx, request, progress=None if quiet else write_line)
+    finally:
+        ctx.close()
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(outcome.record, indent=2, sort_keys=True))
+        return
+    out = console()
+    render_training(outcome.record, out)
+    ref = f"{outcome.record['name']}:{outcome.record['version']}"
+    out.print(f"Stored as {ref} (candidate); `tradebot models promote {ref}` makes it the champion.")
+
+
+def _pct(x: Any) -> str:
+    return "n/a" if x is None or not math.isfinite(float(x)) else f"{float(x):+.2%}"
+
+
+def _num(x: Any, digits: int = 3) -> str:
+    return "n/a" if x is None or not math.isfinite(float(x)) else f"{float(x):.{digits}f}"
+
+
+def _day(ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def render_training(record: dict[str, Any], out: Any) -> None:
+    """Fold table, baselines and the verdict of a stored record (all out of sample)."""
+    from rich.table import Table
+
+    scores, cvs = record["scores"], record["cv"]
+    emb = cvs["embargo"]
+    emb_text = f"{emb} bars" if isinstance(emb, int) else f"{emb:.1%} of the span"
+    out.print(f"Model {record['name']}:{record['version']} ({record['model']['model']}, "
+              f"{record['label']['method']} labels, horizon {record['label']['horizon']}) on "
+              f"{record['exchange']} {record['symbol']} {record['timeframe']}: {record['data_rows']:,} bars, "
+              f"{record['samples']:,} samples, spec {record['spec_name']} ({record['spec_sha256'][:12]})")
+    scheme = "purged k-fold" if cvs["scheme"] == "purged" else "walk-forward"
+    t = Table(title=f"Out of sample, per test fold ({scheme}, {len(scores['folds'])} folds, embargo {emb_text}; "
+                    f"trading through the engine with fees and slippage)")
+    for col in ("fold", "test from", "to", "train", "test", "log loss", "AUC", "bal. acc", "Brier",
+                "return", "trades", "buy & hold"):
+        t.add_column(col, justify="left" if col in ("test from", "to") else "right")
+    for f in scores["folds"]:
+        t.add_row(str(f["fold"]), _day(f["start_ms"]), _day(f["end_ms"]), f"{f['train_samples']:,}",
+                  f"{f['test_samples']:,}", _num(f["log_loss"], 4), _num(f["auc"]), _num(f["balanced_accuracy"]),
+                  _num(f["brier"], 4), _pct(f["return"]), str(f["trades"]), _pct(f["buy_hold_return"]))
+    out.print(t)
+    sm = scores["summary"]
+    m, maj, sh, bh = sm["model"], sm["majority"], sm["shuffled"], sm["buy_hold"]
+    b = Table(title="Out of sample, model against baselines (scores: mean over folds; return: folds compounded)")
+    for col in ("", "AUC", "log loss", "Brier", "bal. acc", "return"):
+        b.add_column(col, justify="left" if not col else "right")
+    b.add_row("model", _num(m["auc"]), _num(m["log_loss"], 4), _num(m["brier"], 4), _num(m["balanced_accuracy"]),
+              _pct(m["return"]))
+    b.add_row("majority class", _num(maj["auc"]), _num(maj["log_loss"], 4), _num(maj["brier"], 4),
+              _num(maj["balanced_accuracy"]), "")
+    if sh["runs"]:
+        b.add_row(f"shuffled labels (mean of {sh['runs']})", _num(sh["auc_mean"]), _num(sh["log_loss_mean"], 4),
+                  "", "", _pct(sh["return_mean"]))
+        b.add_row(f"shuffled labels (best of {sh['runs']})", _num(sh["auc_max"]), "", "", "", _pct(sh["return_max"]))
+    b.add_row("buy and hold", "", "", "", "", _pct(bh["return"]))
+    out.print(b)
+    if cvs["scheme"] == "purged":
+        out.print("Purged k-fold: each fold is unseen by its model, but the models of early folds were "
+                  "trained on later data; --cv walk-forward trains on the past only.")
+    from tradebot.ml.verdict import verdict_line
+
+    out.print(verdict_line(record["verdict_detail"]))

@@ -1,0 +1,247 @@
+"""Train use case: market → features → labels → purged CV with baselines → verdict → registry.
+
+:func:`train` checks everything it can before it works (model name, feature spec, model
+class, the store's location, the market), then builds the feature matrix and labels, runs
+the cross-validation of :mod:`tradebot.ml.evaluate`, applies the verdict rule of
+:mod:`tradebot.ml.verdict`, fits the final model on every sample, and stores it as a
+*candidate*: its artifact (written atomically) and its registry row in one transaction; if
+the row cannot be stored the artifact is removed. A refused command stores nothing.
+
+The models commands (:func:`list_models`, :func:`show_model`, :func:`promote`,
+:func:`retire`, :func:`load_model`) check an artifact's sha256 against its row before they
+show, promote or unpickle it.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tradebot.ml.evaluate import CVSettings, LabelSettings
+from tradebot.ml.pipeline import ModelSettings
+from tradebot.services.context import Context
+
+if TYPE_CHECKING:
+    from tradebot.ml.evaluate import CVResult
+    from tradebot.ml.verdict import Verdict
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    name: str
+    spec: str = "default"
+    label: LabelSettings = field(default_factory=LabelSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    cv: CVSettings = field(default_factory=CVSettings)
+    seed: int | None = None  # None: the settings' seed
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    record: dict[str, Any]
+    cv: CVResult
+    verdict: Verdict
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("tradebot", "scikit-learn", "numpy", "scipy", "joblib", "numba"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _check_store_target(ctx: Context) -> None:
+    if ctx.settings.database_url is not None:
+        from tradebot.data.db import check_url
+
+        check_url(ctx.settings.database_url)
+    else:
+        from tradebot.services.data import check_home
+
+        check_home(ctx.home)
+
+
+def _data_source(market: Any, candles: Any, seed: int) -> str:
+    if market.sim:
+        return f"sim: built-in synthetic market (seed {seed})"
+    return f"cache: {candles.meta.get('path', '')}"
+
+
+def train(ctx: Context, request: TrainRequest, progress: Progress | None = None) -> TrainOutcome:
+    """Cross-validate, judge and store one model (see the module docstring)."""
+    from threadpoolctl import threadpool_limits
+
+    from tradebot.data.model_registry import (
+        ModelRepository,
+        artifact_relpath,
+        check_name,
+        dump_artifact,
+        record_dict,
+        sha256_bytes,
+        write_artifact,
+    )
+    from tradebot.data.repositories import jsonable
+    from tradebot.ml.evaluate import cross_validate, make_dataset, make_labels
+    from tradebot.ml.features import build_features
+    from tradebot.ml.pipeline import estimator_class, fit_pipeline
+    from tradebot.ml.spec import load_spec
+    from tradebot.ml.verdict import verdict
+    from tradebot.services.backtest import engine_config
+    from tradebot.services.market import load_candles, resolve_market
+    from tradebot.services.provenance import candles_sha256, code_version
+
+    def say(msg: str) -> None:
+        if progress is not None:
+            progress(msg)
+
+    s = ctx.settings
+    name = check_name(request.name)
+    seed = int(s.seed if request.seed is None else request.seed)
+    spec = load_spec(request.spec)
+    estimator_class(request.model.model)  # a model that does not import fails before any work
+    _check_store_target(ctx)
+    market = resolve_market(ctx)
+    say(f"loading candles ({market.label})")
+    candles = load_candles(ctx, market, s.since_ms(), s.until_ms())
+    say(f"features ({spec.name}, {len(spec.columns)} columns) and labels over {len(candles):,} bars")
+    features = build_features(candles, spec)
+    labels = make_labels(candles, request.label)
+    ds = make_dataset(features, labels)
+    config = engine_config(s)
+    prior = _prior_sharpes(ctx, name)
+    say(f"cross-validating {request.model.model} on {len(ds):,} samples ({request.cv.scheme}, "
+        f"{request.cv.folds} folds, {request.cv.shuffles} shuffled-label runs)")
+    cv = cross_validate(candles, features, ds, request.model, request.cv, config, seed, progress)
+    v = verdict(cv, prior)
+    say("fitting the final model on every sample")
+    with threadpool_limits(limits=1):
+        fitted = fit_pipeline(request.model, ds.columns, seed, ds.X, ds.y, ds.w, ds.t0, ds.t1)
+    data = dump_artifact(fitted)
+    scores = jsonable({"folds": [f.to_dict() for f in cv.folds], "summary": cv.summary(),
+                       "splitter": cv.splitter, "label_balance": float(ds.y.mean())})
+    fields = {
+        "name": name, "seed": seed, "spec_name": spec.name, "spec_sha256": spec.sha256,
+        "spec": spec.to_dict(), "columns": list(ds.columns),
+        "label": jsonable(request.label.to_dict()), "model": jsonable(request.model.to_dict()),
+        "cv": jsonable({**request.cv.to_dict(), "alpha": _alpha()}),
+        "exchange": candles.exchange or market.exchange, "symbol": market.symbol,
+        "timeframe": market.timeframe, "data_source": _data_source(market, candles, s.seed),
+        "data_start_ms": int(candles.timestamp[0]), "data_end_ms": int(candles.timestamp[-1]),
+        "data_rows": len(candles), "data_sha256": candles_sha256(candles), "samples": len(ds),
+        "scores": scores, "verdict": v.verdict, "verdict_detail": jsonable(v.to_dict()),
+        "libraries": library_versions(), "code_version": code_version(),
+        "artifact_sha256": sha256_bytes(data), "artifact_bytes": len(data),
+    }
+    say("storing the model")
+    path = None
+    try:
+        with ctx.store.session() as session:
+            repo = ModelRepository(session)
+            version = repo.next_version(name)
+            rel = artifact_relpath(name, version)
+            path = write_artifact(ctx.home, rel, data)
+            row = repo.add({**fields, "version": version, "artifact_path": rel})
+            record = record_dict(row)
+    except BaseException:
+        if path is not None:
+            path.unlink(missing_ok=True)
+        raise
+    return TrainOutcome(record, cv, v)
+
+
+def _alpha() -> float:
+    from tradebot.ml.verdict import ALPHA
+
+    return ALPHA
+
+
+def _prior_sharpes(ctx: Context, name: str) -> list[float | None]:
+    """Out-of-sample daily Sharpe of every earlier version of ``name`` (configurations tried)."""
+    from tradebot.data.model_registry import ModelRepository
+
+    with ctx.store.session() as session:
+        rows = ModelRepository(session).versions(name)
+        out: list[float | None] = []
+        for r in rows:
+            sh = ((r.scores or {}).get("summary") or {}).get("model", {}).get("daily_sharpe")
+            out.append(None if sh is None or not math.isfinite(float(sh)) else float(sh))
+        return out
+
+
+# ------------------------------------------------------------------ the registry
+
+
+def list_models(ctx: Context, name: str | None = None) -> list[dict[str, Any]]:
+    from tradebot.data.model_registry import ModelRepository, check_name
+
+    if name is not None:
+        check_name(name)
+    with ctx.store.session() as session:
+        return [_summary_row(r) for r in ModelRepository(session).versions(name)]
+
+
+def _summary_row(row: Any) -> dict[str, Any]:
+    model = (row.scores.get("summary") or {}).get("model", {})
+    return {"name": row.name, "version": row.version, "status": row.status,
+            "created_at": row.created_at.isoformat(), "model": row.model.get("model"),
+            "market": f"{row.exchange} {row.symbol} {row.timeframe}", "samples": row.samples,
+            "oos_auc": model.get("auc"), "oos_return": model.get("return"), "verdict": row.verdict}
+
+
+def show_model(ctx: Context, ref: str) -> dict[str, Any]:
+    """The full record of ``NAME[:VERSION]`` after checking its artifact's sha256."""
+    from tradebot.data.model_registry import ModelRepository, parse_ref, record_dict, verify_artifact
+
+    name, version = parse_ref(ref)
+    with ctx.store.session() as session:
+        row = ModelRepository(session).get(name, version)
+        verify_artifact(ctx.home, row)
+        return record_dict(row)
+
+
+def promote(ctx: Context, ref: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Make ``NAME[:VERSION]`` (default: the newest version) the champion; returns the new
+    champion's record and the retired one's (None if there was none)."""
+    from tradebot.data.model_registry import ModelRepository, parse_ref, record_dict, verify_artifact
+
+    name, version = parse_ref(ref)
+    with ctx.store.session() as session:
+        repo = ModelRepository(session)
+        if version is None:
+            version = repo.next_version(name) - 1 or None
+        row = repo.get(name, version)
+        verify_artifact(ctx.home, row)
+        new, old = repo.promote(row.name, row.version)
+        return record_dict(new), None if old is None else record_dict(old)
+
+
+def retire(ctx: Context, ref: str) -> dict[str, Any]:
+    """Retire ``NAME:VERSION`` (``NAME`` alone: its champion, else its newest version)."""
+    from tradebot.data.model_registry import ModelRepository, parse_ref, record_dict
+
+    name, version = parse_ref(ref)
+    with ctx.store.session() as session:
+        repo = ModelRepository(session)
+        row = repo.get(name, version)
+        return record_dict(repo.retire(row.name, row.version))
+
+
+def load_model(ctx: Context, ref: str) -> tuple[dict[str, Any], Any]:
+    """``(record, fitted estimator)`` of ``NAME[:VERSION]``; the artifact is unpickled only
+    after its sha256 matches the record."""
+    from tradebot.data.model_registry import ModelRepository, load_artifact, parse_ref, record_dict
+
+    name, version = parse_ref(ref)
+    with ctx.store.session() as session:
+        row = ModelRepository(session).get(name, version)
+        return record_dict(row), load_artifact(ctx.home, row)
