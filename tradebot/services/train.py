@@ -118,7 +118,10 @@ def train(ctx: Context, request: TrainRequest, progress: Progress | None = None)
     labels = make_labels(candles, request.label)
     ds = make_dataset(features, labels)
     config = engine_config(s)
-    prior = _prior_sharpes(ctx, name)
+    data_sha = candles_sha256(candles)
+    label_d, model_d = jsonable(request.label.to_dict()), jsonable(request.model.to_dict())
+    cv_d = jsonable({**request.cv.to_dict(), "alpha": _alpha()})
+    prior = _prior_sharpes(ctx, name, _config_key(spec.sha256, label_d, model_d, cv_d, data_sha, seed))
     say(f"cross-validating {request.model.model} on {len(ds):,} samples ({request.cv.scheme}, "
         f"{request.cv.folds} folds, {request.cv.shuffles} shuffled-label runs)")
     cv = cross_validate(candles, features, ds, request.model, request.cv, config, seed, progress)
@@ -132,12 +135,11 @@ def train(ctx: Context, request: TrainRequest, progress: Progress | None = None)
     fields = {
         "name": name, "seed": seed, "spec_name": spec.name, "spec_sha256": spec.sha256,
         "spec": spec.to_dict(), "columns": list(ds.columns),
-        "label": jsonable(request.label.to_dict()), "model": jsonable(request.model.to_dict()),
-        "cv": jsonable({**request.cv.to_dict(), "alpha": _alpha()}),
+        "label": label_d, "model": model_d, "cv": cv_d,
         "exchange": candles.exchange or market.exchange, "symbol": market.symbol,
         "timeframe": market.timeframe, "data_source": _data_source(market, candles, s.seed),
         "data_start_ms": int(candles.timestamp[0]), "data_end_ms": int(candles.timestamp[-1]),
-        "data_rows": len(candles), "data_sha256": candles_sha256(candles), "samples": len(ds),
+        "data_rows": len(candles), "data_sha256": data_sha, "samples": len(ds),
         "scores": scores, "verdict": v.verdict, "verdict_detail": jsonable(v.to_dict()),
         "libraries": library_versions(), "code_version": code_version(),
         "artifact_sha256": sha256_bytes(data), "artifact_bytes": len(data),
@@ -165,14 +167,26 @@ def _alpha() -> float:
     return ALPHA
 
 
-def _prior_sharpes(ctx: Context, name: str) -> list[float | None]:
-    """Out-of-sample daily Sharpe of every earlier version of ``name`` (configurations tried)."""
+def _config_key(spec_sha: str, label: Any, model: Any, cv: Any, data_sha: str, seed: int) -> str:
+    import json
+
+    return json.dumps([spec_sha, label, model, cv, data_sha, seed], sort_keys=True)
+
+
+def _prior_sharpes(ctx: Context, name: str, key: str) -> list[float | None]:
+    """Out-of-sample daily Sharpe of each *distinct* configuration tried before under
+    ``name`` (spec, labels, model, CV, data and seed): a rerun of the same configuration
+    is not another trial, so it gets the same record."""
     from tradebot.data.model_registry import ModelRepository
 
     with ctx.store.session() as session:
-        rows = ModelRepository(session).versions(name)
+        seen = {key}
         out: list[float | None] = []
-        for r in rows:
+        for r in ModelRepository(session).versions(name):
+            k = _config_key(r.spec_sha256, r.label, r.model, r.cv, r.data_sha256, r.seed)
+            if k in seen:
+                continue
+            seen.add(k)
             sh = ((r.scores or {}).get("summary") or {}).get("model", {}).get("daily_sharpe")
             out.append(None if sh is None or not math.isfinite(float(sh)) else float(sh))
         return out
