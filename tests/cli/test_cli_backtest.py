@@ -75,7 +75,8 @@ def test_main_job_offline_on_empty_home(run_subprocess, run, home: Path) -> None
     res: Result = run_subprocess("backtest", "--strategy", "rsi")
     assert res.code == 0, res
     assert "Traceback" not in res.output
-    assert res.err.strip() == "", res
+    # stderr: nothing, or (kernels not cached yet) the one line saying they compile once
+    assert all(x.startswith("compiling the engine's kernels once") for x in res.err.strip().splitlines()), res
     out = res.out
     assert "synthetic" in out and "sim" in out  # says the data is the built-in market
     assert "Sharpe" in out and "Sortino" in out
