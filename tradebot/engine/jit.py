@@ -29,12 +29,12 @@ _LOOP = {
 _STATE = ("engine/kernels.new_state_nb",)
 _CLOSE = ("engine/kernels.close_open_trade_nb",)  # the backtest books a still-open trade
 _OPTIMIZE = {
-    "market": ("optimize/kernels.eval_batch_market_nb",),
-    "risk": ("optimize/kernels.eval_batch_risk_nb",),
-    "match": ("optimize/kernels.eval_batch_match_nb",),
+    "market": ("optimize/kernels.eval_rows_market_nb",),
+    "risk": ("optimize/kernels.eval_rows_risk_nb",),
+    "match": ("optimize/kernels.eval_rows_match_nb",),
 }
 # Rough compile times on a 2-core machine (seconds): shown to the user, not relied upon.
-_SECONDS = {"market": 15, "risk": 20, "match": 35, "optimize": 15}
+_SECONDS = {"market": 15, "risk": 20, "match": 35, "optimize": 5}
 
 
 def _path(config: EngineConfig | None) -> str:

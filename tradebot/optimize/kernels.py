@@ -7,15 +7,16 @@ close of each UTC day, the number of trades, the final equity and the maximum dr
 Trials are independent, so the result does not depend on the number of threads or
 processes, nor on how the trials are grouped.
 
-There is one batch kernel per path (:data:`BATCH_KERNELS`, chosen by
-:func:`batch_kernel_for` like :func:`tradebot.engine.kernels.runner_for`), so a study
-compiles only the paths its trials take; the three differ only in the loop they call.
+There is one row kernel per path (:data:`ROW_KERNELS`, chosen by :func:`path_of` like
+:func:`tradebot.engine.kernels.runner_for`), so a study compiles only the paths its
+trials take; the three differ only in the loop they call. They are plain loops that
+release the GIL, run on a few threads by :func:`eval_batch` (numba's ``parallel=True``
+would cost several times their compile time for the same use of the cores).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
 from tradebot._jit import njit
 from tradebot.engine.config import P_HAS_LIMITS, P_INIT, P_MATCHING
@@ -55,20 +56,19 @@ def trial_summary_nb(start, stop, equity, state, n_trades, params, day_last, dai
     stats_out[2] = max_dd
 
 
-@njit(cache=True, parallel=True)
-def eval_batch_market_nb(start, stop, timestamp, open_, high, low, close, volume, atr,
-                         entries2d, exits2d, short_entries2d, short_exits2d, params2d, day_last):
-    """Every row of the signal and parameter matrices over ``[start, stop)`` on the market
-    path without risk limits (:func:`~tradebot.engine.kernels.run_market_nb`).
+@njit(cache=True, nogil=True)
+def eval_rows_market_nb(lo, hi, start, stop, timestamp, open_, high, low, close, volume, atr,
+                        entries2d, exits2d, short_entries2d, short_exits2d, params2d, day_last,
+                        daily, stats):
+    """Rows ``[lo, hi)`` of the signal and parameter matrices over bars ``[start, stop)``
+    on the market path without risk limits (:func:`~tradebot.engine.kernels.run_market_nb`).
 
-    Returns ``(daily, stats)``: (n_runs, n_days) equity at each day's last bar and
-    (n_runs, 3) trades / final equity / max drawdown. Short matrices may have no rows.
+    Writes ``daily[j]`` (equity at each day's last bar) and ``stats[j]`` (trades / final
+    equity / max drawdown) of each row ``j``. Short matrices may have no rows. Releases
+    the GIL: :func:`eval_batch` runs row ranges on several threads.
     """
-    n_runs = entries2d.shape[0]
-    daily = np.empty((n_runs, day_last.shape[0]), dtype=np.float64)
-    stats = np.empty((n_runs, 3), dtype=np.float64)
     no_signal = np.zeros(0, dtype=np.bool_)
-    for j in prange(n_runs):
+    for j in range(lo, hi):
         se = short_entries2d[j] if short_entries2d.shape[0] > 0 else no_signal
         sx = short_exits2d[j] if short_exits2d.shape[0] > 0 else no_signal
         equity, trades, blocked, fills = trial_buffers_nb(close.shape[0])
@@ -78,19 +78,16 @@ def eval_batch_market_nb(start, stop, timestamp, open_, high, low, close, volume
                             blocked, 0, fills, 0, equity)
         trial_summary_nb(start, stop, equity, state, out[1], params2d[j], day_last, daily[j],
                          stats[j])
-    return daily, stats
 
 
-@njit(cache=True, parallel=True)
-def eval_batch_risk_nb(start, stop, timestamp, open_, high, low, close, volume, atr,
-                       entries2d, exits2d, short_entries2d, short_exits2d, params2d, day_last):
-    """:func:`eval_batch_market_nb` with the risk limits
+@njit(cache=True, nogil=True)
+def eval_rows_risk_nb(lo, hi, start, stop, timestamp, open_, high, low, close, volume, atr,
+                      entries2d, exits2d, short_entries2d, short_exits2d, params2d, day_last,
+                      daily, stats):
+    """:func:`eval_rows_market_nb` with the risk limits
     (:func:`~tradebot.engine.kernels.run_risk_nb`)."""
-    n_runs = entries2d.shape[0]
-    daily = np.empty((n_runs, day_last.shape[0]), dtype=np.float64)
-    stats = np.empty((n_runs, 3), dtype=np.float64)
     no_signal = np.zeros(0, dtype=np.bool_)
-    for j in prange(n_runs):
+    for j in range(lo, hi):
         se = short_entries2d[j] if short_entries2d.shape[0] > 0 else no_signal
         sx = short_exits2d[j] if short_exits2d.shape[0] > 0 else no_signal
         equity, trades, blocked, fills = trial_buffers_nb(close.shape[0])
@@ -100,19 +97,16 @@ def eval_batch_risk_nb(start, stop, timestamp, open_, high, low, close, volume, 
                           blocked, 0, fills, 0, equity)
         trial_summary_nb(start, stop, equity, state, out[1], params2d[j], day_last, daily[j],
                          stats[j])
-    return daily, stats
 
 
-@njit(cache=True, parallel=True)
-def eval_batch_match_nb(start, stop, timestamp, open_, high, low, close, volume, atr,
-                        entries2d, exits2d, short_entries2d, short_exits2d, params2d, day_last):
-    """:func:`eval_batch_market_nb` with the order-matching fill model
+@njit(cache=True, nogil=True)
+def eval_rows_match_nb(lo, hi, start, stop, timestamp, open_, high, low, close, volume, atr,
+                       entries2d, exits2d, short_entries2d, short_exits2d, params2d, day_last,
+                       daily, stats):
+    """:func:`eval_rows_market_nb` with the order-matching fill model
     (:func:`~tradebot.engine.kernels.run_match_nb`)."""
-    n_runs = entries2d.shape[0]
-    daily = np.empty((n_runs, day_last.shape[0]), dtype=np.float64)
-    stats = np.empty((n_runs, 3), dtype=np.float64)
     no_signal = np.zeros(0, dtype=np.bool_)
-    for j in prange(n_runs):
+    for j in range(lo, hi):
         se = short_entries2d[j] if short_entries2d.shape[0] > 0 else no_signal
         sx = short_exits2d[j] if short_exits2d.shape[0] > 0 else no_signal
         equity, trades, blocked, fills = trial_buffers_nb(close.shape[0])
@@ -122,11 +116,10 @@ def eval_batch_match_nb(start, stop, timestamp, open_, high, low, close, volume,
                            blocked, 0, fills, 0, equity)
         trial_summary_nb(start, stop, equity, state, out[1], params2d[j], day_last, daily[j],
                          stats[j])
-    return daily, stats
 
 
-BATCH_KERNELS = {"market": eval_batch_market_nb, "risk": eval_batch_risk_nb,
-                 "match": eval_batch_match_nb}
+ROW_KERNELS = {"market": eval_rows_market_nb, "risk": eval_rows_risk_nb,
+               "match": eval_rows_match_nb}
 
 
 def path_of(params: np.ndarray) -> str:
@@ -136,9 +129,11 @@ def path_of(params: np.ndarray) -> str:
     return "market" if params[P_HAS_LIMITS] == 0.0 else "risk"
 
 
-def batch_kernel_for(params: np.ndarray):  # noqa: ANN201 - a numba dispatcher
-    """The batch kernel of the path ``params`` takes."""
-    return BATCH_KERNELS[path_of(params)]
+def threads() -> int:
+    """Threads a batch runs on: ``NUMBA_NUM_THREADS`` (default: the CPU count)."""
+    from numba import config
+
+    return max(1, int(config.NUMBA_NUM_THREADS))
 
 
 def eval_batch(start: int, stop: int, timestamp: np.ndarray, open_: np.ndarray,
@@ -146,8 +141,14 @@ def eval_batch(start: int, stop: int, timestamp: np.ndarray, open_: np.ndarray,
                atr: np.ndarray, entries2d: np.ndarray, exits2d: np.ndarray,
                short_entries2d: np.ndarray, short_exits2d: np.ndarray, params2d: np.ndarray,
                day_last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every row over ``[start, stop)``, rows grouped by path (one batch kernel call per
-    path taken). Returns ``(daily, stats)`` in row order, as one kernel would."""
+    """Every row of the signal and parameter matrices over bars ``[start, stop)``.
+
+    Returns ``(daily, stats)``: (n_runs, n_days) equity at each day's last bar and
+    (n_runs, 3) trades / final equity / max drawdown, in row order. Rows are grouped by
+    the path they take (one row kernel per path taken) and split into contiguous ranges
+    run on :func:`threads` threads (the kernels release the GIL). Rows are independent:
+    the result does not depend on the grouping or the number of threads.
+    """
     n_runs = entries2d.shape[0]
     paths = [path_of(params2d[j]) for j in range(n_runs)]
     daily = np.empty((n_runs, day_last.shape[0]), dtype=np.float64)
@@ -160,8 +161,24 @@ def eval_batch(start: int, stop: int, timestamp: np.ndarray, open_: np.ndarray,
             groups = tuple(np.ascontiguousarray(a[rows]) if a.shape[0] else a
                            for a in (entries2d, exits2d, short_entries2d, short_exits2d,
                                      params2d))
-        d, s = BATCH_KERNELS[path](start, stop, timestamp, open_, high, low, close, volume,
-                                   atr, *groups, day_last)
+        d = np.empty((rows.shape[0], day_last.shape[0]), dtype=np.float64)
+        s = np.empty((rows.shape[0], 3), dtype=np.float64)
+        kernel = ROW_KERNELS[path]
+        args = (start, stop, timestamp, open_, high, low, close, volume, atr, *groups,
+                day_last, d, s)
+        n = rows.shape[0]
+        k = min(threads(), n)
+        bounds = [(i * n // k, (i + 1) * n // k) for i in range(k)]
+        if k <= 1:
+            kernel(0, n, *args)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=k - 1) as pool:
+                futures = [pool.submit(kernel, lo, hi, *args) for lo, hi in bounds[1:]]
+                kernel(*bounds[0], *args)  # this thread takes the first range
+                for f in futures:
+                    f.result()
         daily[rows] = d
         stats[rows] = s
     return daily, stats
