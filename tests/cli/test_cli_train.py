@@ -69,9 +69,9 @@ def test_planted_signal_edge_registry_and_determinism(run: Run, home: Path, tmp_
         assert f"fold {k}/3 (out of sample): AUC" in res.err
     assert (home / "models" / "trend" / "1.joblib").is_file()
 
-    # the same seed and data again: the same record but for its identity, the same model bytes
+    # the same seed and data again, in 2 processes: the same record but for its identity, the same bytes
     res = run("train", "--name", "trend", *market_args("PLANT/USDT"), "--folds", "3", "--seed", "7", "--json",
-              "--quiet")
+              "--quiet", "--jobs", "2")
     assert res.code == 0, res
     second = res.json()
     assert res.err == ""
@@ -136,6 +136,7 @@ def _one_line_error(res: Any, needle: str) -> None:
     (["--label", "sign"], "label method must be one of"),
     (["--embargo", "lots"], "--embargo must be a number"),
     (["--cv", "shuffled"], "cv must be one of"),
+    (["--jobs", "0"], "--jobs must be a positive number"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_stored(run: Run, home: Path, args: list[str],
                                                           needle: str) -> None:

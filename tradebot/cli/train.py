@@ -41,6 +41,7 @@ def train(
     cv: str = typer.Option("purged", "--cv", help="purged (k-fold with purge and embargo) or walk-forward."),
     shuffles: int = typer.Option(19, "--shuffles", help="Shuffled-label runs for the verdict (>= 19 to find an edge)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (default: the settings' seed)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for the shuffled-label runs (-1: all cores)."),
     exchange: str = typer.Option(None, "--exchange", help="Exchange id of the cached candles (or sim)."),
     symbol: str = typer.Option(None, "--symbol", help="Market symbol, e.g. BTC/USDT."),
     timeframe: str = typer.Option(None, "--timeframe", "-t", help="Candle timeframe, e.g. 5m, 1h."),
@@ -64,7 +65,7 @@ def train(
         label=LabelSettings(method=label, horizon=horizon, dead_zone=dead_zone, profit=pt, stop=sl),
         model=ModelSettings(model=model, calibration=calibration, pca=pca_value),
         cv=CVSettings(scheme=cv, folds=folds, embargo=_embargo(embargo), shuffles=shuffles),
-        seed=seed,
+        seed=seed, jobs=jobs,
     )
     overrides: dict[str, object] = {"market.exchange": exchange, "market.symbol": symbol,
                                     "market.timeframe": timeframe, "backtest.since": since,

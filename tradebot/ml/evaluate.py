@@ -326,17 +326,20 @@ def _fold_bars(features: FeatureMatrix, first: int, last: int) -> tuple[np.ndarr
 
 def cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, model: ModelSettings,
                    settings: CVSettings, config: EngineConfig, seed: int,
-                   progress: Progress | None = None) -> CVResult:
-    """Out-of-sample scores per fold, the baselines and the shuffled-label runs."""
+                   progress: Progress | None = None, jobs: int = 1) -> CVResult:
+    """Out-of-sample scores per fold, the baselines and the shuffled-label runs (``jobs``
+    processes for those; the results do not depend on it)."""
     from threadpoolctl import threadpool_limits
 
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not (jobs >= 1 or jobs == -1):
+        raise UsageError(f"jobs must be a positive number of processes or -1 (all cores), got {jobs!r}")
     with threadpool_limits(limits=1):
-        return _cross_validate(candles, features, ds, model, settings, config, seed, progress)
+        return _cross_validate(candles, features, ds, model, settings, config, seed, progress, jobs)
 
 
 def _cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, model: ModelSettings,
                     settings: CVSettings, config: EngineConfig, seed: int,
-                    progress: Progress | None) -> CVResult:
+                    progress: Progress | None, jobs: int) -> CVResult:
     def say(msg: str) -> None:
         if progress is not None:
             progress(msg)
@@ -376,9 +379,30 @@ def _cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, mode
             f"return {trading.total_return:+.2%} in {trading.trades} trades, buy and hold {bh.total_return:+.2%}")
     shuffles: list[ShuffleRun] = []
     span = int(np.median(ds.t1 - ds.t0)) + 1
-    for s in range(settings.shuffles):
-        rng = np.random.default_rng([seed, s])
-        aucs, rets, losses = [], [], []
+    args = (candles, ds, folds_idx, blocks, model, settings, config, seed, span)
+    if jobs == 1 or settings.shuffles < 2:
+        runs: Any = (_shuffle_run(s, *args) for s in range(settings.shuffles))
+    else:
+        from joblib import Parallel, delayed
+
+        runs = Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(_shuffle_run)(s, *args) for s in range(settings.shuffles))
+    for s, run in enumerate(runs, 1):
+        shuffles.append(run)
+        say(f"shuffled labels {s}/{settings.shuffles}: AUC {_fmt(run.mean_auc)}, return {run.total_return:+.2%}")
+    return CVResult(folds, shuffles, settings, repr(split))
+
+
+def _shuffle_run(s: int, candles: Candles, ds: Dataset, folds_idx: list[tuple[np.ndarray, np.ndarray]],
+                 blocks: list[tuple[int, int, np.ndarray, np.ndarray]], model: ModelSettings, settings: CVSettings,
+                 config: EngineConfig, seed: int, span: int) -> ShuffleRun:
+    """Shuffled-label run ``s``: its own random stream (``[seed, s]``), so the result does
+    not depend on which process runs it or in which order."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng([seed, s])
+    aucs, rets, losses = [], [], []
+    with threadpool_limits(limits=1):
         for (train, test), (first, last, rows, Xb) in zip(folds_idx, blocks, strict=True):
             min_shift = max(2 * span, train.size // 10)
             y_perm = shifted_labels(ds.y[train], rng, min_shift)
@@ -390,10 +414,7 @@ def _cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, mode
             proba = np.full(last - first + 1, np.nan)
             proba[rows] = positive_proba(fitted, Xb)
             rets.append(trade_fold(candles, first, last, proba, config, settings.enter, settings.exit).total_return)
-        shuffles.append(ShuffleRun(_nanmean(aucs), _compound(rets), _nanmean(losses)))
-        say(f"shuffled labels {s + 1}/{settings.shuffles}: AUC {_fmt(shuffles[-1].mean_auc)}, "
-            f"return {shuffles[-1].total_return:+.2%}")
-    return CVResult(folds, shuffles, settings, repr(split))
+    return ShuffleRun(_nanmean(aucs), _compound(rets), _nanmean(losses))
 
 
 def _fmt(x: float) -> str:

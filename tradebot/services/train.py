@@ -39,6 +39,14 @@ class TrainRequest:
     model: ModelSettings = field(default_factory=ModelSettings)
     cv: CVSettings = field(default_factory=CVSettings)
     seed: int | None = None  # None: the settings' seed
+    jobs: int = 1  # processes for the shuffled-label runs (results do not depend on it)
+
+    def __post_init__(self) -> None:
+        from tradebot.core.errors import UsageError
+
+        j = self.jobs
+        if isinstance(j, bool) or not isinstance(j, int) or not (j >= 1 or j == -1):
+            raise UsageError(f"--jobs must be a positive number of processes or -1 (all cores), got {j!r}")
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,8 @@ def train(ctx: Context, request: TrainRequest, progress: Progress | None = None)
     prior = _prior_sharpes(ctx, name, _config_key(spec.sha256, label_d, model_d, cv_d, data_sha, seed))
     say(f"cross-validating {request.model.model} on {len(ds):,} samples ({request.cv.scheme}, "
         f"{request.cv.folds} folds, {request.cv.shuffles} shuffled-label runs)")
-    cv = cross_validate(candles, features, ds, request.model, request.cv, config, seed, progress)
+    cv = cross_validate(candles, features, ds, request.model, request.cv, config, seed, progress,
+                        request.jobs)
     v = verdict(cv, prior)
     say("fitting the final model on every sample")
     with threadpool_limits(limits=1):
