@@ -268,6 +268,27 @@ def test_import_with_a_bad_exchange_id_creates_nothing(run: Run, home: Path, tmp
 # --------------------------------------------------------------------------- 3. inputs refused
 
 
+@pytest.mark.parametrize(("args", "expect"), [
+    (("fetch", "nosuchexchange", "BTC/USDT", "-t", "1h"), ("unknown exchange 'nosuchexchange'",)),
+    (("fetch", "binance", "BTC/USDT", "-t", "7x"), ("invalid timeframe '7x'",)),
+    (("fetch", "sim", "BTC/USDT", "-t", "1h"), ("sim is the built-in synthetic market",)),
+    (("optimize", "--resume", "S9"), ("no study S9",)),
+])
+def test_refused_fetch_and_resume_create_nothing(args: tuple[str, ...], expect: tuple[str, ...],
+                                                   run: Run, home: Path) -> None:
+    """Checked offline, before the home, the database or a request: on an empty home nothing
+    appears (the fetch cases would otherwise open the store or ask the network first)."""
+    refused(run, home, *args, expect=expect)
+    assert not home.exists()
+
+
+def test_optimize_list_on_an_empty_home_creates_nothing(run: Run, home: Path) -> None:
+    res = run("optimize", "--list")
+    assert res.code == 0, res
+    assert "No stored studies." in res.out
+    assert not home.exists()
+
+
 @pytest.mark.parametrize("name,expect", [
     ("", "must not be empty"),
     ("   ", "must not be empty"),

@@ -86,6 +86,10 @@ def optimize(
     ctx = context(config, preset, overrides, strategy_path)
     out = console()
     try:
+        if list_studies or resume is not None:
+            from tradebot.services.data import read_store_if_missing
+
+            read_store_if_missing(ctx)  # no study to list or resume: nothing to create either
         if list_studies:
             rows = rep.list_studies(ctx)
             if json_out:

@@ -134,6 +134,9 @@ def _render_top(rep: dict[str, Any], out: Console) -> None:
 
 
 def render_study_list(rows: list[dict[str, Any]], out: Console) -> None:
+    if not rows:
+        out.print("No stored studies. `tradebot optimize -s STRATEGY` runs one.")
+        return
     t = Table(title="Studies")
     for col in ("id", "created", "status", "strategy", "method", "market", "objectives", "chosen"):
         t.add_column(col)

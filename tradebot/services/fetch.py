@@ -78,6 +78,7 @@ def run_fetch(ctx: Context, jobs: list[FetchJob], since_ms: int | None, until_ms
     so running the same fetch again resumes after them."""
     from tradebot.exchanges.retry import reporting_retries
 
+    _check_offline(ctx, jobs)
     ensure_home(ctx.home)
     with reporting_retries(on_retry):
         return _run_fetch(ctx, jobs, since_ms, until_ms, progress_for, on_saved)
@@ -106,6 +107,21 @@ def _run_fetch(ctx: Context, jobs: list[FetchJob], since_ms: int | None, until_m
                     on_checkpoint=functools.partial(_register, store, job, _rows_cached(ctx, job), on_saved),
                 ))
     return results
+
+
+def _check_offline(ctx: Context, jobs: list[FetchJob]) -> None:
+    """Everything that can be checked without the network or a write: the database URL and
+    the home, every timeframe's syntax and every exchange id (ccxt knows it, it is not ``sim``).
+    A refused fetch creates nothing and sends no request."""
+    from tradebot.core.timeframes import timeframe_ms
+    from tradebot.services.data import check_store_target
+
+    check_store_target(ctx)
+    for job in jobs:
+        timeframe_ms(job.timeframe)
+    for exchange_id, market_type in dict.fromkeys((j.exchange, _market_type(j.symbol)) for j in jobs):
+        with _opened(ctx, exchange_id, market_type):
+            pass  # building the adapter checks the id; markets are loaded later, online
 
 
 def _check_market(ex: Exchange, markets: dict[str, MarketInfo], job: FetchJob) -> None:
