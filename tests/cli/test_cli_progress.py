@@ -120,6 +120,7 @@ def test_retry_listener_hears_every_retry_with_attempt_and_wait():
 @pytest.mark.parametrize("command", [
     ["backtest", "--strategy", "rsi", "--exchange", "sim", "--json"],
     ["optimize", "--strategy", "rsi", *SIM, *GRID],
+    ["paper", "--account", "cold", "--strategy", "rsi", "--exchange", "sim", "--since", "2024-01-01"],
 ])
 def test_a_cold_cache_says_it_compiles_before_it_does(tmp_path, home, command):
     """With nothing compiled yet, a line says a one-time compile is running (then Ctrl-C, so
@@ -133,3 +134,17 @@ def test_a_cold_cache_says_it_compiles_before_it_does(tmp_path, home, command):
     proc.finish()
     assert_one_interrupt_line(proc)
     assert "".join(proc.out) == ""
+
+
+def test_a_long_paper_catch_up_says_so_off_a_terminal(run_subprocess, home) -> None:  # type: ignore[no-untyped-def]
+    """A paper run with many new candles prints one plain line on stderr before the engine
+    starts; its summary stays on stdout."""
+    res = run_subprocess("paper", "--account", "catchup", "--strategy", "rsi", "--exchange", "sim",
+                         "--timeframe", "5m", "--since", "2025-06-01")
+    assert res.code == 0, res
+    lines = [ln for ln in res.err.splitlines() if not ln.startswith("compiling ")]
+    assert len(lines) == 1 and re.fullmatch(r"catchup: catching up [\d,]+ candles…", lines[0]), res
+    n = int(lines[0].split()[3].replace(",", ""))
+    assert n >= 10_000 and f"catchup: {n} candle(s) via sim" in res.out
+    again = run_subprocess("paper", "--account", "catchup")
+    assert again.code == 0 and "catching up" not in again.err, again

@@ -8,6 +8,9 @@ import typer
 
 from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt, console, context
 
+#: a run with at least this many new candles says so on stderr before the engine starts
+CATCH_UP_LINE = 10_000
+
 
 def paper(
     account: str = typer.Option("default", "--account", "-a", help="Paper account name."),
@@ -28,6 +31,7 @@ def paper(
     """Process every candle closed since the account's last run, then exit (cron-safe)."""
     import time
 
+    from tradebot.cli.common import compile_notice, write_line
     from tradebot.core.config import parse_date_ms
     from tradebot.core.timeframes import timeframe_ms
     from tradebot.services.paper import AccountBusy, run_paper
@@ -41,13 +45,21 @@ def paper(
     ctx = context(config, preset, overrides, strategy_path)
     out = console()
     since_ms = parse_date_ms(since) if since else None
+    err = console(stderr=True)
+    write = err.print if err.is_terminal else write_line
+
+    def before_engine(n: int) -> None:
+        compile_notice(write, "paper", ctx.settings)
+        if n >= CATCH_UP_LINE:
+            write(f"{account}: catching up {n:,} candles…")
+
     try:
         while True:
             try:
                 r = run_paper(ctx, account, source=source, since_ms=since_ms, wait=wait,
                               requested={"strategy": strategy, "exchange": exchange,
                                          "symbol": symbol, "timeframe": timeframe},
-                              requested_params=params)
+                              requested_params=params, progress=before_engine)
             except AccountBusy:
                 out.print(f"paper account {account!r} is being run by another process; exiting")
                 return

@@ -16,7 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -231,14 +231,16 @@ def _check_since(acct: AccountInfo, since_ms: int | None) -> None:
 def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int | None = None,
               now_ms: int | None = None, wait: bool = False,
               requested: dict[str, str | None] | None = None,
-              requested_params: dict[str, str] | None = None) -> PaperRunResult:
+              requested_params: dict[str, str] | None = None,
+              progress: Callable[[int], None] | None = None) -> PaperRunResult:
     """One cron run: process every candle closed since the account's last one.
 
     ``requested``: the new-account options given explicitly (``strategy``, ``exchange``,
     ``symbol``, ``timeframe``) and ``requested_params`` (``--param`` values); an existing
     account that differs is refused, untouched. Every option is checked before anything
     is written (no lock file, database or account for a refused run); a new account is
-    stored only once its candles have loaded.
+    stored only once its candles have loaded. ``progress(n)`` is called once, right before the
+    engine processes the ``n`` new candles (where its kernels compile if they are not cached).
     """
     from tradebot.core.errors import UnknownStrategyError
     from tradebot.data.paper_repository import PaperRepository
@@ -281,6 +283,8 @@ def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int
             raise UnknownStrategyError(f"paper account {account!r} trades strategy "
                                        f"{acct.strategy!r}, which is not available ({e}); the "
                                        "account was not changed") from e
+        if progress is not None:
+            progress(n - start_idx)
         res = advance(candles, strategy.signals_for(candles), cfg, state, start_idx)
         ts = candles.timestamp
         trades = trade_rows(res.trades, ts)
