@@ -1,0 +1,15 @@
+"""The ``tradebot`` console script: imports the app inside a guard, so a Ctrl-C while Python
+is still loading it ends with the same one line and exit code 130 as one during a command."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    try:
+        from tradebot.cli.app import main as app_main
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: tradebot was still starting; nothing was done\n")
+        raise SystemExit(130) from None
+    app_main()
