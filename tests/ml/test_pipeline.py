@@ -62,9 +62,12 @@ def test_models_by_name_get_class_weights_and_the_seed(model: str) -> None:
     params = est.get_params()
     assert params["class_weight"] == "balanced"
     assert params["random_state"] == 123
+    from threadpoolctl import threadpool_limits
+
     X, y = _data()
-    a = positive_proba(fit_pipeline(ModelSettings(model=model), COLUMNS, 5, X[:400], y[:400]), X[400:])
-    b = positive_proba(fit_pipeline(ModelSettings(model=model), COLUMNS, 5, X[:400], y[:400]), X[400:])
+    with threadpool_limits(limits=1):  # as in training (hgb's OpenMP threads are slow on a busy machine)
+        a = positive_proba(fit_pipeline(ModelSettings(model=model), COLUMNS, 5, X[:400], y[:400]), X[400:])
+        b = positive_proba(fit_pipeline(ModelSettings(model=model), COLUMNS, 5, X[:400], y[:400]), X[400:])
     np.testing.assert_array_equal(a, b)  # same seed, same data: the same predictions
     assert ((a >= 0) & (a <= 1)).all()
 

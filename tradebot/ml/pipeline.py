@@ -33,7 +33,7 @@ from tradebot.core.errors import ConfigError
 
 #: built-in model names → (dotted path, default parameters)
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
-    "logreg": ("sklearn.linear_model:LogisticRegression", {"C": 0.1, "max_iter": 1000}),
+    "logreg": ("sklearn.linear_model:LogisticRegression", {"C": 0.1, "solver": "newton-cholesky", "max_iter": 1000}),
     "rf": ("sklearn.ensemble:RandomForestClassifier",
            {"n_estimators": 200, "max_depth": 6, "min_samples_leaf": 50, "n_jobs": 1}),
     "hgb": ("sklearn.ensemble:HistGradientBoostingClassifier",
