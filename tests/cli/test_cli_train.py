@@ -174,3 +174,32 @@ def test_tampered_artifact_is_refused(run: Run, home: Path) -> None:
     assert run("models", "list", "--json").json()[0]["status"] == "candidate"  # promote changed nothing
     res = run("models", "show", "nope")
     _one_line_error(res, "no model nope in the registry")
+
+
+def test_every_option_reaches_the_record(run: Run, home: Path, tmp_path: Path) -> None:
+    cache(home, synthetic_market(2500, 4, True, "PLANT/USDT"))
+    spec = tmp_path / "small.toml"
+    spec.write_text('name = "small"\n[[features]]\nkind = "returns"\nperiods = [1, 12, 48]\n'
+                    '[[features]]\nkind = "time"\n')
+    res = run("train", "--name", "opts", *market_args("PLANT/USDT"), "--spec", spec, "--label", "triple_barrier",
+              "--horizon", "24", "--pt", "1.5", "--sl", "1", "--model", "sklearn.tree:DecisionTreeClassifier",
+              "--calibration", "sigmoid", "--pca", "0.9", "--folds", "3", "--embargo", "24", "--cv", "walk-forward",
+              "--shuffles", "2", "--seed", "3", "--json", "--quiet")
+    assert res.code == 0, res
+    rec = res.json()
+    assert rec["spec_name"] == "small" and len(rec["columns"]) == 7
+    assert rec["label"] == {"method": "triple_barrier", "horizon": 24, "profit": 1.5, "stop": 1.0, "atr_period": 14}
+    assert rec["model"]["estimator"] == "sklearn.tree:DecisionTreeClassifier"
+    assert (rec["model"]["calibration"], rec["model"]["pca"]) == ("sigmoid", 0.9)
+    assert (rec["cv"]["scheme"], rec["cv"]["folds"], rec["cv"]["embargo"], rec["cv"]["shuffles"]) == \
+        ("walk-forward", 3, 24, 2)
+    assert rec["seed"] == 3 and rec["verdict"] == "no evidence of edge"  # 2 shuffles cannot show an edge
+    assert "WalkForwardSplit(n_splits=3, expanding, embargo=24)" == rec["scores"]["splitter"]
+    res = run("train", "--name", "opts", *market_args("PLANT/USDT"), "--label", "forward", "--dead-zone", "0.002",
+              "--spec", "minimal", "--folds", "2", "--shuffles", "0", "--json", "--quiet")
+    assert res.code == 0, res
+    assert res.json()["label"] == {"method": "forward", "horizon": 12, "dead_zone": 0.002}
+    spec.write_text('name = "bad"\n[[features]]\nkind = "rsii"\n')
+    res = run("train", "--name", "opts", *market_args("PLANT/USDT"), "--spec", spec, "--quiet")
+    _one_line_error(res, "unknown feature 'rsii'; did you mean 'rsi'?")
+    assert [r["version"] for r in run("models", "list", "opts", "--json").json()] == [1, 2]
