@@ -61,7 +61,9 @@ def test_editing_a_helper_module_changes_the_key(tmp_path: Path) -> None:
         path = copy / name
         path.write_text(path.read_text() + "\n# an edit\n")
     assert _jit.fingerprint(copy) == same
-    risk.write_text(risk.read_text().replace("OPTF_WINDOW = 256", "OPTF_WINDOW = 255"))
+    text = risk.read_text()
+    assert "OPTF_STEP = 1e-4" in text
+    risk.write_text(text.replace("OPTF_STEP = 1e-4", "OPTF_STEP = 2e-4"))
     assert _jit.fingerprint(copy) != same
 
 
@@ -158,32 +160,31 @@ def test_tradebot_kernels_cache_under_the_fingerprint_and_other_code_where_numba
 
 
 def test_edit_of_a_helper_module_is_seen_with_a_fixed_numba_cache_dir(tmp_path: Path) -> None:
-    """Issue 17.2: with NUMBA_CACHE_DIR fixed, kernels.new_state_nb (in kernels.py) was
-    cached with the state layout of risk_nb.py frozen in; after an edit of risk_nb.py
-    alone the old kernel ran. Now the edit gives a new cache directory."""
+    """Issue 17.2: with NUMBA_CACHE_DIR fixed, a kernel of kernels.py was cached with the
+    risk_nb.py helpers it calls frozen in; after an edit of risk_nb.py alone the old code
+    ran (a broken rule passed on a warm cache). Now the edit gives a new cache directory."""
     src = tmp_path / "src"
     copy = copy_package(src)
     env = clean_env(NUMBA_CACHE_DIR=str(tmp_path / "ncd"), PYTHONPATH=str(src))
     code = f"""
         import tradebot, numpy as np
         from tradebot.engine.config import EngineConfig
-        from tradebot.engine.kernels import new_state_nb
+        from tradebot.engine.kernels import _trade_closed_nb, new_state_nb
+        from tradebot.engine.layout import N_TRADE_COLS, S_N_CLOSED, T_PNL, T_RETURN
         assert tradebot.__file__.startswith({str(src)!r}), tradebot.__file__
-        state = new_state_nb(EngineConfig(initial_capital=123.0).to_vector())
-        print(state.shape[0], int(np.flatnonzero(state == 123.0)[-1]))
+        params = EngineConfig().to_vector()
+        state = new_state_nb(params)
+        trades = np.zeros((1, N_TRADE_COLS))
+        trades[0, T_PNL], trades[0, T_RETURN] = 5.0, 0.01
+        _trade_closed_nb(0, params, state, trades, 1)  # kernels.py -> risk_nb.on_trade_closed_nb
+        print(state[S_N_CLOSED])
     """
-    before = run_py(code, env, tmp_path)
-    assert run_py(code, env, tmp_path) == before  # warm: served from the cache
+    assert run_py(code, env, tmp_path) == "1.0"
+    assert run_py(code, env, tmp_path) == "1.0"  # warm: served from the cache
     risk = copy / "engine" / "risk_nb.py"
     text = risk.read_text()
-    old = "S_DAY, S_DAY_START_EQ, S_TRADES_TODAY, S_PEAK, S_HALT_UNTIL = 8, 9, 10, 11, 12"
-    assert old in text
-    # Move the peak-equity slot: new_state_nb (another file) writes the capital there.
-    risk.write_text(text.replace(old, "S_DAY, S_DAY_START_EQ, S_TRADES_TODAY, S_HALT_UNTIL, S_PEAK = 8, 9, 10, 11, 12"))
-    after = run_py(code, env, tmp_path)
-    n_before, peak_before = map(int, before.split())
-    n_after, peak_after = map(int, after.split())
-    assert (n_before, peak_before) == (n_after, 11)
-    assert peak_after == 12
+    assert "    state[S_N_CLOSED] = n + 1.0\n" in text
+    risk.write_text(text.replace("    state[S_N_CLOSED] = n + 1.0\n", "    state[S_N_CLOSED] = n + 2.0\n"))
+    assert run_py(code, env, tmp_path) == "2.0"  # the edited helper runs, not the cached one
     dirs = sorted(p.name for p in (tmp_path / "ncd" / "tradebot").iterdir())
     assert len(dirs) == 2  # one per fingerprint

@@ -9,11 +9,14 @@ numba nor the kernels.
     notice = compile_notice("backtest", config)   # None when everything is cached
     if notice:
         print(notice, file=sys.stderr)
+
+    notice_to(write)   # paper: the step runner writes it, only when it compiles
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tradebot import _jit
 
@@ -63,8 +66,39 @@ def pending(command: str = "backtest", config: EngineConfig | None = None) -> li
 def compile_notice(command: str = "backtest", config: EngineConfig | None = None) -> str | None:
     """One line for stderr when ``command`` is about to compile kernels, else None.
 
-    ``command``: ``backtest`` / ``paper`` (the engine's loop) or ``optimize`` (the loop
-    and the optimizer's batch kernel)."""
+    ``command``: ``backtest`` (the engine's loop) or ``optimize`` (the loop and the
+    optimizer's batch kernel). For ``paper`` it is None: a paper step with a few new
+    candles runs the loop interpreted and compiles nothing (:mod:`tradebot.engine.
+    interpreted`); a long catch-up compiles, and the step runner then announces it
+    itself through the writer given to :func:`notice_to`."""
+    if command == "paper":
+        return None
+    return _notice(command, config)
+
+
+_writer: Callable[[str], Any] | None = None
+
+
+def notice_to(write: Callable[[str], Any] | None) -> None:
+    """Where the step runner writes its compile notice (a paper catch-up that compiles
+    the loop); None: nowhere (the default)."""
+    global _writer
+    _writer = write
+
+
+def announce_step(config: EngineConfig | None) -> None:
+    """Called by the step runner before it runs the compiled loop: writes the notice
+    when that compiles (once per process)."""
+    global _writer
+    if _writer is None:
+        return
+    text = _notice("paper", config)
+    if text:
+        write, _writer = _writer, None
+        write(text)
+
+
+def _notice(command: str, config: EngineConfig | None) -> str | None:
     missing = pending(command, config)
     if not missing:
         return None

@@ -1,9 +1,9 @@
 """Layouts of the float64 arrays the compiled kernels share: the state vector, the trade
 buffer and the fill buffer, and the order kinds.
 
-Plain constants (no numba), imported by :mod:`tradebot.engine.kernels` and
-:mod:`tradebot.engine.matching_nb` alike. The risk part of the state (slots 8..N_STATE-1)
-is laid out in :mod:`tradebot.engine.risk_nb`.
+Plain constants (no numba), imported by :mod:`tradebot.engine.kernels`,
+:mod:`tradebot.engine.matching_nb` and :mod:`tradebot.engine.risk_nb` alike, and by the
+step runner and the paper ledger without loading numba.
 """
 
 from __future__ import annotations
@@ -11,9 +11,21 @@ from __future__ import annotations
 # State vector (float64): everything the step runner must persist.
 S_CASH, S_UNITS, S_ENTRY_PRICE, S_ENTRY_FEE, S_ENTRY_IDX = 0, 1, 2, 3, 4
 S_EXTREME, S_PENDING, S_PENDING_AT = 5, 6, 7
-# slots 8..N_STATE-1: risk state (risk_nb.S_*); optimal f adds a ring of returns after
-# them (risk_nb.OPTF_WINDOW slots); the working order of the matching fill model follows
-# (M_* offsets from match_base(): docs/decisions/0009-order-matching.md).
+# Risk part of the state (the rules are in risk_nb.py): slots 8..N_STATE-1.
+S_DAY, S_DAY_START_EQ, S_TRADES_TODAY, S_PEAK, S_HALT_UNTIL = 8, 9, 10, 11, 12
+S_CONSEC_LOSSES, S_COOL_UNTIL, S_N_CLOSED, S_N_WINS, S_SUM_WIN, S_SUM_LOSS = (
+    13, 14, 15, 16, 17, 18)
+N_STATE = 19
+#: optimal f looks at the returns of the last OPTF_WINDOW closed trades, kept in a ring
+#: after the fixed state slots (only when the sizing mode is optimal_f)
+OPTF_WINDOW = 256
+FOREVER = 1e300  # halted for good (finite: the state is persisted as JSON)
+# The working order of the matching fill model follows (M_* offsets from match_base():
+# docs/decisions/0009-order-matching.md).
+
+# Blocked-entry reasons (``BLOCKED_DTYPE['reason']``, see result.py) and buffer columns.
+BLOCK_TRADES_PER_DAY, BLOCK_DAILY_LOSS, BLOCK_BREAKER, BLOCK_LOSS_COOLDOWN = 0, 1, 2, 3
+N_BLOCKED_COLS = 2  # bar index, reason
 
 # Working-order part of the state, as offsets from the matching base.
 M_TYPE = 0  # order type of the working order (result.ORDER_*)

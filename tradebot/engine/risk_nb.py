@@ -36,22 +36,33 @@ from tradebot.engine.config import (
     SIZE_OPTIMAL_F,
 )
 
-# Risk part of the state vector (layout.py owns slots 0..7).
-S_DAY, S_DAY_START_EQ, S_TRADES_TODAY, S_PEAK, S_HALT_UNTIL = 8, 9, 10, 11, 12
-S_CONSEC_LOSSES, S_COOL_UNTIL, S_N_CLOSED, S_N_WINS, S_SUM_WIN, S_SUM_LOSS = (
-    13, 14, 15, 16, 17, 18)
-N_STATE = 19
-#: optimal f looks at the returns of the last OPTF_WINDOW closed trades, kept in a ring
-#: after the fixed state slots (only when the sizing mode is optimal_f)
-OPTF_WINDOW = 256
+# The risk part of the state vector (slots 8..N_STATE-1), the optimal-f ring and the
+# blocked-entry buffer are laid out in layout.py (plain constants: the step runner and the
+# paper ledger read them without importing numba); re-exported here.
+from tradebot.engine.layout import (
+    BLOCK_BREAKER,
+    BLOCK_DAILY_LOSS,
+    BLOCK_LOSS_COOLDOWN,
+    BLOCK_TRADES_PER_DAY,
+    FOREVER,
+    N_BLOCKED_COLS,  # noqa: F401 - re-exported
+    N_STATE,  # noqa: F401 - re-exported
+    OPTF_WINDOW,
+    S_CONSEC_LOSSES,
+    S_COOL_UNTIL,
+    S_DAY,
+    S_DAY_START_EQ,
+    S_HALT_UNTIL,
+    S_N_CLOSED,
+    S_N_WINS,
+    S_PEAK,
+    S_SUM_LOSS,
+    S_SUM_WIN,
+    S_TRADES_TODAY,
+)
+
 OPTF_STEP = 1e-4  # optimal f is rounded to this
-
 DAY_MS = 86_400_000
-FOREVER = 1e300  # halted for good (finite: the state is persisted as JSON)
-
-# Blocked-entry reasons (``BLOCKED_DTYPE['reason']``, see result.py).
-BLOCK_TRADES_PER_DAY, BLOCK_DAILY_LOSS, BLOCK_BREAKER, BLOCK_LOSS_COOLDOWN = 0, 1, 2, 3
-N_BLOCKED_COLS = 2  # bar index, reason
 
 GOLDEN = 0.6180339887498949
 GOLDEN_ITERS = 60

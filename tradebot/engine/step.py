@@ -8,6 +8,7 @@ history replayed candle by candle trades exactly as one backtest over it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -18,25 +19,40 @@ from tradebot.engine.config import EngineConfig
 from tradebot.engine.layout import (
     M_EXIT_FEE,
     M_TRADE_UNITS,
+    N_BLOCKED_COLS,
     N_FILL_COLS,
     N_MATCH,
+    N_STATE,
     N_TRADE_COLS,
     NO_ORDER,
+    OPTF_WINDOW,
     S_PENDING,
     S_PENDING_AT,
     S_UNITS,
 )
 from tradebot.engine.result import blocked_to_records, fills_to_records, no_blocked, no_fills
-from tradebot.engine.risk_nb import N_STATE, OPTF_WINDOW
 
 _NO_SIGNAL = np.zeros(0, dtype=np.bool_)
 
 
+def _kernels(params: np.ndarray, n_bars: int, config: EngineConfig | None = None) -> Any:
+    """engine/kernels.py for a step of ``n_bars``: compiled, or its interpreted copy for a
+    few bars in a process that has not loaded numba (see :mod:`tradebot.engine.interpreted`)."""
+    from tradebot.engine import interpreted
+
+    if interpreted.available(params, n_bars):
+        return interpreted.kernels()
+    from tradebot.engine import jit, kernels
+
+    if n_bars > 0:
+        jit.announce_step(config)  # a one-time compile of the loop is about to run?
+    return kernels
+
+
 def new_state(config: EngineConfig) -> np.ndarray:
     """The engine state of a fresh account (all cash)."""
-    from tradebot.engine.kernels import new_state_nb
-
-    return new_state_nb(config.to_vector())
+    params = config.to_vector()
+    return _kernels(params, 0).new_state_nb(params)
 
 
 def _match_base(config: EngineConfig) -> int:
@@ -102,8 +118,6 @@ def advance(candles: Candles, signals: Signals, config: EngineConfig, state: np.
             start: int) -> StepResult:
     """Run bars ``[start, len(candles))`` from ``state`` (bar indices count from the first
     candle of ``candles``, which must be the account's history start)."""
-    from tradebot.engine.kernels import runner_for
-    from tradebot.engine.risk_nb import N_BLOCKED_COLS
 
     n = len(candles)
     st = upgrade_state(state, config)
@@ -122,7 +136,8 @@ def advance(candles: Candles, signals: Signals, config: EngineConfig, state: np.
             _bool(signals.short_entries, n, "short_entries") if shorts else _NO_SIGNAL,
             _bool(signals.short_exits, n, "short_exits") if shorts else _NO_SIGNAL,
             config.to_vector())
-    run_bars_nb = runner_for(args[-1])  # the path of the one loop this config takes
+    # The path of the one loop this config takes (interpreted for a few bars, see _kernels).
+    run_bars_nb = _kernels(args[-1], n - start, config).runner_for(args[-1])
     for t in range(start, n):  # one bar at a time: the units held at each close are recorded
         trades, n_trades, blocked, n_blocked, fills, n_fills = run_bars_nb(
             t, t + 1, *args, st, trades, n_trades, blocked, n_blocked, fills, n_fills, equity)

@@ -27,9 +27,19 @@ from tradebot.data.paper_repository import (
     RiskEventRow,
 )
 from tradebot.engine.config import EngineConfig
-from tradebot.engine.kernels import S_CASH, S_ENTRY_FEE, S_ENTRY_IDX, S_ENTRY_PRICE, S_PENDING, S_UNITS
+from tradebot.engine.layout import (
+    FOREVER,
+    S_CASH,
+    S_CONSEC_LOSSES,
+    S_ENTRY_FEE,
+    S_ENTRY_IDX,
+    S_ENTRY_PRICE,
+    S_HALT_UNTIL,
+    S_PEAK,
+    S_PENDING,
+    S_UNITS,
+)
 from tradebot.engine.result import BLOCK_REASONS, EXIT_REASONS, INTENT_ENTRY, ORDER_TYPES
-from tradebot.engine.risk_nb import FOREVER, S_CONSEC_LOSSES, S_HALT_UNTIL, S_PEAK
 
 log = logging.getLogger("tradebot.paper")
 
