@@ -5,7 +5,8 @@
 Imports the standard workload's 1-minute candles into a fresh TRADEBOT_HOME, brings a
 paper account (rsi) up to a given candle through the service, then times a fresh
 ``tradebot paper`` process (start to exit) that has 1 candle to process, and one that has
-10,000 missed candles to catch up (targets: under 2 s and under 5 s).
+10,000 missed candles to catch up (targets: 1 s and 5 s, issue 10). Prints the CPU time
+(user + system) beside the wall time: on a loaded machine it is the steadier figure.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -42,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     tradebot = str(Path(sys.executable).with_name("tradebot"))
     results = {}
     print(f"tradebot paper, rsi on {args.rows:,} cached 1m candles (best of {args.repeat})")
-    for label, behind, target in (("cron run, 1 new candle", 1, 2.0),
+    for label, behind, target in (("cron run, 1 new candle", 1, 1.0),
                                   ("catch up 10,000 candles", 10_000, 5.0)):
-        best = float("inf")
+        best = (float("inf"), float("inf"))
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as home:
                 settings = load_settings(env={}, overrides={
@@ -58,19 +60,23 @@ def main(argv: list[str] | None = None) -> int:
                 env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEBOT_")}
                 env["TRADEBOT_HOME"] = home
                 cmd = [tradebot, "paper", "--account", "bench"]
+                r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t = time.perf_counter()
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 dt = time.perf_counter() - t
+                r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
                 if done.returncode != 0:
                     print(f"  {label}: failed: {done.stderr.strip()[-300:]}")
                     return 1
                 if f"{behind} candle" not in done.stdout:
                     print(f"  {label}: unexpected output: {done.stdout.strip()}")
                     return 1
-                best = min(best, dt)
-        verdict = "met" if best < target else "NOT met"
-        print(f"  {label:<26} {best:6.2f} s   (target < {target:.0f} s: {verdict})")
-        results[label] = {"seconds": best, "target_s": target}
+                best = min(best, (dt, cpu))
+        verdict = "met" if best[0] <= target else "NOT met"
+        print(f"  {label:<26} {best[0]:6.2f} s  cpu {best[1]:5.2f} s  "
+              f"(target <= {target:.0f} s: {verdict})")
+        results[label] = {"seconds": best[0], "cpu_seconds": best[1], "target_s": target}
     out = workload.OUT_DIR / "paper.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"rows": args.rows, "results": results}, indent=1))
