@@ -57,14 +57,14 @@ def test_export_preset_is_accepted_by_backtest(run, home):
     (["--space", "nope=1:2"], "nope"),
     (["--objective", "sharpee"], "did you mean sharpe"),
     (["--wf-train", "400d", "--wf-test", "30d"], "longer than the data"),
-    (["--cluster", "tcp://127.0.0.1:1"], "--cluster tcp://127.0.0.1:1"),
+    (["--cluster", "scheduler-without-port"], "not a Dask scheduler address"),
     (["--method", "annealing"], "--method"),
     (["--resume", "S42"], "S42"),
 ])
-def test_bad_input_is_one_line_and_stores_nothing(run, home, extra, message):
+def test_bad_input_is_one_line_and_stores_nothing(run, home, extra, message, code=2):
     space = [] if extra[0] == "--space" else ["--space", "period=7,14", "--space", "lower=25,30"]
     r = run("optimize", "--strategy", "rsi", *SIM, *space, *extra)
-    assert r.code == 2, r
+    assert r.code == code, r
     lines = [x for x in r.err.strip().splitlines() if x.strip()]
     assert len(lines) == 1 and message in lines[0], r
     ctx = Context(load_settings(overrides={"home": str(home)}, env={}))
@@ -73,6 +73,12 @@ def test_bad_input_is_one_line_and_stores_nothing(run, home, extra, message):
             assert StudyRepository(s).latest() == []
     finally:
         ctx.close()
+
+
+def test_an_unreachable_cluster_is_a_runtime_failure(run, home):
+    """A well-formed scheduler address nobody answers on: exit 1 (runtime), one line, no study."""
+    test_bad_input_is_one_line_and_stores_nothing(run, home, ["--cluster", "tcp://127.0.0.1:1"],
+                                                  "cannot reach the Dask scheduler", code=1)
 
 
 def test_kill_9_then_resume_equals_an_uninterrupted_study(tmp_path, home, run):

@@ -163,7 +163,15 @@ def test_dask_cluster_gives_identical_trials(candles):
 
 
 def test_unreachable_cluster_is_one_line():
-    with pytest.raises(UsageError) as e:
+    from tradebot.core.errors import ClusterUnavailable
+
+    with pytest.raises(ClusterUnavailable) as e:  # runtime (exit 1): the address is well formed
         make_executor(cluster="tcp://127.0.0.1:1")
     msg = str(e.value)
-    assert "--cluster tcp://127.0.0.1:1" in msg and "\n" not in msg
+    assert "--cluster tcp://127.0.0.1:1" in msg and "\n" not in msg and e.value.exit_code == 1
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "garbage://x:1", "host:99999", "tcp://:8786"])
+def test_malformed_cluster_address_is_a_usage_error(address):
+    with pytest.raises(UsageError, match="not a Dask scheduler address"):
+        make_executor(cluster=address)

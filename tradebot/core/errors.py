@@ -57,6 +57,10 @@ class ExchangeError(TradebotError):
     """An exchange refused or failed a request."""
 
 
+class ClusterUnavailable(TradebotError):
+    """A Dask scheduler given with ``--cluster`` cannot be reached (a runtime failure)."""
+
+
 class ExchangeUnavailable(ExchangeError):
     """The exchange could not be reached (network, maintenance, rate limit)."""
 

@@ -16,10 +16,12 @@ What workers receive once:
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from tradebot.core.errors import UsageError
+from tradebot.core.errors import ClusterUnavailable, UsageError
 from tradebot.optimize.evaluate import BarRange, IndicatorKey, Indicators, Problem, Trials
 
 
@@ -93,6 +95,18 @@ class JoblibExecutor:
         self._parallel.__exit__(None, None, None)
 
 
+_ADDRESS = re.compile(r"^(?:(tcp|tls|ws|wss|ucx)://)?(\[[0-9a-fA-F:]+\]|[^:/\s\[\]]+):(\d{1,5})$")
+
+
+def _check_address(address: str) -> None:
+    """A scheduler address is ``[scheme://]host:port``; anything else is refused before a
+    client is built (distributed's own errors come after a long timeout and a stray traceback)."""
+    m = _ADDRESS.match(address.strip())
+    if m is None or not 0 < int(m.group(3)) < 65536:
+        raise UsageError(f"--cluster {address}: not a Dask scheduler address "
+                         "(expected [tcp://]HOST:PORT, e.g. tcp://scheduler:8786)")
+
+
 class DaskExecutor:
     """``--cluster tcp://HOST:8786``: a running Dask scheduler and its workers."""
 
@@ -101,11 +115,15 @@ class DaskExecutor:
             from distributed import Client
         except ImportError as e:  # pragma: no cover - a declared dependency
             raise UsageError("--cluster needs the 'distributed' package (pip install dask[distributed])") from e
+        _check_address(address)
         try:
             self._client = Client(address, timeout=f"{timeout_s}s", set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as e:
+        except ValueError as e:  # not an address distributed understands: a usage error
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise UsageError(f"--cluster {address}: cannot reach the Dask scheduler ({reason})") from None
+            raise UsageError(f"--cluster {address}: not a Dask scheduler address ({reason})") from None
+        except (OSError, TimeoutError) as e:  # a valid address nobody answers on: runtime
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ClusterUnavailable(f"--cluster {address}: cannot reach the Dask scheduler ({reason})") from None
         self.workers = max(1, sum(w.get("nthreads", 1) for w in
                                   self._client.scheduler_info().get("workers", {}).values()))
         self._problem: Any = None
