@@ -178,7 +178,7 @@ def _process_cache_dir() -> Path:
     return _process_dir
 
 
-def _locator_class() -> type:
+def _locator_class() -> Any:
     from numba.core import caching
 
     class TradebotCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):

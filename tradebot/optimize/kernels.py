@@ -16,6 +16,8 @@ would cost several times their compile time for the same use of the cores).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tradebot._jit import njit
@@ -133,7 +135,7 @@ def threads() -> int:
     """Threads a batch runs on: ``NUMBA_NUM_THREADS`` (default: the CPU count)."""
     from numba import config
 
-    return max(1, int(config.NUMBA_NUM_THREADS))
+    return max(1, int(config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 def eval_batch(start: int, stop: int, timestamp: np.ndarray, open_: np.ndarray,
@@ -155,6 +157,7 @@ def eval_batch(start: int, stop: int, timestamp: np.ndarray, open_: np.ndarray,
     stats = np.empty((n_runs, 3), dtype=np.float64)
     for path in dict.fromkeys(paths):
         rows = np.flatnonzero(np.array([p == path for p in paths]))
+        groups: tuple[np.ndarray, ...]
         if rows.shape[0] == n_runs:  # the usual case: one path, no copies
             groups = (entries2d, exits2d, short_entries2d, short_exits2d, params2d)
         else:
@@ -164,7 +167,7 @@ def eval_batch(start: int, stop: int, timestamp: np.ndarray, open_: np.ndarray,
         d = np.empty((rows.shape[0], day_last.shape[0]), dtype=np.float64)
         s = np.empty((rows.shape[0], 3), dtype=np.float64)
         kernel = ROW_KERNELS[path]
-        args = (start, stop, timestamp, open_, high, low, close, volume, atr, *groups,
+        args: tuple[Any, ...] = (start, stop, timestamp, open_, high, low, close, volume, atr, *groups,
                 day_last, d, s)
         n = rows.shape[0]
         k = min(threads(), n)
