@@ -15,8 +15,8 @@ fold and scores the fold's test block, which the fit never saw:
   ``shuffles`` runs in which the labels are permuted within each training fold (the test
   folds, features and weights unchanged).
 
-The verdict (:func:`verdict`) is in :mod:`tradebot.ml.verdict`'s rule, recorded in
-docs/decisions/0014-model-registry.md. Labels are binary here: 1 = "up" (forward return
+The rule that turns these into a verdict is :func:`tradebot.ml.verdict.verdict`
+(docs/decisions/0014-model-registry.md). Labels are binary here: 1 = "up" (forward return
 above the dead zone, or the profit barrier first), 0 otherwise; forward-return labels in
 the dead zone are left out of fitting and scoring.
 """
