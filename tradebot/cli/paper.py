@@ -31,7 +31,7 @@ def paper(
     """Process every candle closed since the account's last run, then exit (cron-safe)."""
     import time
 
-    from tradebot.cli.common import compile_notice, write_line
+    from tradebot.cli.common import write_line
     from tradebot.core.config import parse_date_ms
     from tradebot.core.timeframes import timeframe_ms
     from tradebot.services.paper import AccountBusy, run_paper
@@ -48,8 +48,11 @@ def paper(
     err = console(stderr=True)
     write = err.print if err.is_terminal else write_line
 
+    from tradebot.engine.jit import notice_to
+
+    notice_to(write)  # the step runner says so when a long catch-up compiles the loop
+
     def before_engine(n: int) -> None:
-        compile_notice(write, "paper", ctx.settings)
         if n >= CATCH_UP_LINE:
             write(f"{account}: catching up {n:,} candles…")
 
