@@ -180,7 +180,8 @@ def test_account_page() -> None:
                "exit_reason": "exit_signal"} for i in range(0, 450, 50)]
     daily = [{"day": f"2024-01-{d + 1:02d}", "pnl": float(d - 10), "equity": 1.0, "trades": 1,
               "target_met": d - 10 >= 5, "return_pct": 0.0} for d in range(21)]
-    rep = {"account": "demo", "market": "sim BTC/USDT 1h", "strategy": "macd", "params": {}, "initial_capital": 10_000.0,
+    rep = {"account": "demo", "market": "sim BTC/USDT 1h", "strategy": "macd", "params": {},
+           "initial_capital": 10_000.0,
            "equity": float(eq[-1]), "position": 0.0, "entry_price": None, "exposure_pct": 50.0, "trades": trades,
            "balances": [{"asset": "USDT", "amount": float(eq[-1])}, {"asset": "BTC", "amount": 0.0}],
            "positions": [], "risk_events": [{"ts_ms": int(ts[3]), "kind": "limit_reached", "rule": "max_daily_loss",
