@@ -18,6 +18,8 @@ def report(
     rerun: bool = typer.Option(False, "--rerun", help="Re-run from the stored config and data range; compare."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     trades: bool = typer.Option(False, "--trades", help="Include every trade."),
+    html: Path = typer.Option(None, "--html", help="Write the report as one self-contained HTML page "
+                              "with charts (opens offline) to this file."),
     config: Path = ConfigOpt,
     strategy_path: Path = StrategyPathOpt,
 ) -> None:
@@ -36,6 +38,16 @@ def report(
         from tradebot.services.data import read_store_if_missing
 
         read_store_if_missing(ctx)  # a report writes nothing, not even an empty database
+        if html is not None:
+            if list_runs or rerun or json_out or trades:
+                raise UsageError("--html goes with a RUN_ID, a study S<n> or --account NAME alone")
+            from tradebot.services.html_report import write_html_report
+
+            page = write_html_report(ctx, html, run_id=run_id, account=account)
+            out.print(f"Wrote {page.what} to {page.path} ({page.size / 1e6:.1f} MB, opens offline)"
+                      + (f"; {len(page.missing)} chart(s) missing, see the page" if page.missing else ""),
+                      highlight=False, soft_wrap=True)
+            return
         if run_id is not None and run_id[:1] in ("S", "s"):
             from tradebot.services.study_report import parse_study_id, study_report
 
