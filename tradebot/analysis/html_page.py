@@ -29,7 +29,7 @@ main{max-width:1200px;margin:0 auto;padding:12px 24px 40px}
 section{background:#fff;border:1px solid #e4e7eb;border-radius:6px;margin:14px 0;padding:10px 16px}
 h2{font-size:16px;margin:6px 0 8px}.fig{width:100%;min-height:120px}
 table{border-collapse:collapse;font-size:13px;margin:4px 0}
-td,th{padding:3px 10px;border-bottom:1px solid #eef0f2;text-align:left}
+td,th{padding:3px 10px;border-bottom:1px solid #eef0f2;text-align:left;overflow-wrap:anywhere}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.notes li{font-size:13px;color:#52606d}
 .missing{color:#9b2c2c}.tb-error{color:#9b2c2c;font-family:monospace}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:8px 24px}
