@@ -184,8 +184,10 @@ def test_account_page() -> None:
            "initial_capital": 10_000.0,
            "equity": float(eq[-1]), "position": 0.0, "entry_price": None, "exposure_pct": 50.0, "trades": trades,
            "balances": [{"asset": "USDT", "amount": float(eq[-1])}, {"asset": "BTC", "amount": 0.0}],
-           "positions": [], "risk_events": [{"ts_ms": int(ts[3]), "kind": "limit_reached", "rule": "max_daily_loss",
-                                             "detail": "loss 50"}],
+           "positions": [{"symbol": "BTC/USDT", "qty": 0.1, "avg_entry_price": 555.0, "mark_price": 560.0,
+                          "entry_ms": int(ts[480]), "unrealized_pnl": 0.5}],
+           "risk_events": [{"ts_ms": int(ts[3]), "kind": "limit_reached", "rule": "max_daily_loss",
+                            "detail": "loss 50"}],
            "risk_counts": {"limit_reached": {"max_daily_loss": 1}}, "blocked_entries": [],
            "daily": daily, "daily_summary": {"target": 5.0, "days": 21, "target_days": 6}}
     page = account_page(rep, AccountSeries(ts, eq, pos), None, {"stop_loss_pct": None}, Extras(["no candles here"]))
@@ -194,7 +196,12 @@ def test_account_page() -> None:
     assert set(figs) == {"equity", "exposure", "candles", "daily", "pnl"}
     assert trace(figs["equity"], "equity")["y"][-1] == pytest.approx(eq[-1])
     assert trace(figs["exposure"], "position")["y"] == pytest.approx(pos.tolist())
+    marks = trace(figs["equity"], "risk_events")
+    assert marks["x"] == [ts[3]] and marks["y"] == pytest.approx([eq[3]]) and "max_daily_loss" in marks["text"][0]
+    assert [t for t in figs["exposure"]["data"] if t["meta"]["role"] == "exposure %"] == []  # needs candles
     assert len(trace(figs["candles"], "entries")["x"]) == len(trades)
+    opened = trace(figs["candles"], "open")
+    assert opened["x"] == [ts[480]] and opened["y"] == [555.0]
     bars = trace(figs["daily"], "daily_pnl")
     assert bars["y"] == [d["pnl"] for d in daily]
     assert [s["y0"] for s in figs["daily"]["layout"]["shapes"]] == [5.0]

@@ -143,6 +143,9 @@ def test_account_page_matches_the_json_report(run: Run, tmp_path: Path) -> None:
     assert trace(figs["equity"], "equity")["y"][-1] == pytest.approx(rep["equity"])
     assert len(trace(figs["candles"], "entries")["x"]) == len(rep["trades"]) > 0
     assert [t for t in figs["candles"]["data"] if t["type"] == "candlestick"]
+    exposure = trace(figs["exposure"], "exposure %")["y"]
+    assert 0 < max(exposure) <= 100 + 1e-9 and min(exposure) >= 0
+    assert trace(figs["exposure"], "position")["y"][-1] == pytest.approx(rep["position"])
     assert trace(figs["daily"], "daily_pnl")["y"] == pytest.approx([d["pnl"] for d in rep["daily"]])
     assert "synthetic market" in page and "USDT" in page
 

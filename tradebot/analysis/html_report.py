@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 
 from tradebot.analysis.html_charts import (
     candles_figure,
@@ -24,7 +25,7 @@ from tradebot.analysis.html_charts import (
     monthly_heatmap,
     pnl_histogram,
 )
-from tradebot.analysis.html_downsample import group_candles
+from tradebot.analysis.html_downsample import group_candles, line_indices, line_note
 from tradebot.analysis.html_page import Page, table
 from tradebot.core.candles import Candles
 
@@ -138,7 +139,8 @@ def run_page(report: Mapping[str, Any], series: RunSeries | None, candles: Candl
 
 
 def _candles_section(page: Page, candles: Candles | None, trades: Sequence[Mapping[str, Any]],
-                     stops: Mapping[str, float | None], notes: list[str]) -> None:
+                     stops: Mapping[str, float | None], notes: list[str],
+                     positions: Sequence[Mapping[str, Any]] = ()) -> None:
     sample = None
     if candles is not None and len(candles):
         sample = group_candles(candles.timestamp, candles.open, candles.high, candles.low, candles.close)
@@ -152,7 +154,16 @@ def _candles_section(page: Page, candles: Candles | None, trades: Sequence[Mappi
                      "not drawn")
     if sample is None:
         title += " (candles unavailable: markers only)"
-    page.figure("candles", title, candles_figure(sample, trades, stops), 480)
+    fig = candles_figure(sample, trades, stops)
+    opened = [p for p in positions if p.get("entry_ms") is not None and p.get("qty")]
+    if opened:
+        title += "; the open position ◆"
+        fig.add_trace(go.Scatter(x=[float(p["entry_ms"]) for p in opened], y=[p["avg_entry_price"] for p in opened],
+                                 mode="markers", name="open position", meta={"role": "open"},
+                                 marker={"symbol": "diamond", "size": 11, "color": "#f08c00"},
+                                 text=[f"open {p['qty']:.6g} @ {p['avg_entry_price']:,.2f}, unrealized "
+                                       f"{p.get('unrealized_pnl') or 0:,.2f}" for p in opened], hoverinfo="text+x"))
+    page.figure("candles", title, fig, 480)
 
 
 def account_page(rep: Mapping[str, Any], series: AccountSeries, candles: Candles | None,
@@ -166,16 +177,26 @@ def account_page(rep: Mapping[str, Any], series: AccountSeries, candles: Candles
     notes: list[str] = []
     trades = list(rep.get("trades") or [])
     if series.timestamp.size:
-        page.figure("equity", "Equity and drawdown (per processed candle)",
-                    equity_figure(series.timestamp, series.equity, rep["initial_capital"], notes), 480)
+        fig = equity_figure(series.timestamp, series.equity, rep["initial_capital"], notes)
+        events = rep.get("risk_events") or []
+        if events:
+            fig.add_trace(_event_markers(events, series), 1, 1)
+        page.figure("equity", "Equity and drawdown (per processed candle)"
+                    + (f"; the latest {len(events)} risk events marked" if events else ""), fig, 480)
         title = "Position (units held at each close)"
         if rep.get("exposure_pct") is not None:
             title += f"; a position was held at {rep['exposure_pct']:.1f} % of closes"
-        page.figure("exposure", title, line_figure(series.timestamp, series.position, "position", "units",
-                                                   notes, fill=True, step=True), 260)
+        fig = line_figure(series.timestamp, series.position, "position", "units", notes, fill=True, step=True)
+        exposure = _exposure(series, candles)
+        if exposure is not None:
+            fig.add_trace(_exposure_trace(series.timestamp, exposure, notes))
+            fig.update_layout(yaxis2={"title": {"text": "% of equity"}, "overlaying": "y", "side": "right",
+                                      "rangemode": "tozero", "showgrid": False})
+            title += "; exposure (% of equity in the market) on the right"
+        page.figure("exposure", title, fig, 280)
     else:
         page.missing.append("the account has processed no candle yet: no equity to draw")
-    _candles_section(page, candles, trades, stops, notes)
+    _candles_section(page, candles, trades, stops, notes, rep.get("positions") or [])
     daily = rep.get("daily") or []
     if daily:
         ds = rep.get("daily_summary") or {}
@@ -206,6 +227,37 @@ def account_page(rep: Mapping[str, Any], series: AccountSeries, candles: Candles
     page.tables("Risk", risk)
     page.notes += notes
     return page.render()
+
+
+def _event_markers(events: Sequence[Mapping[str, Any]], series: AccountSeries) -> go.Scatter:
+    """Risk events at the account's equity of their candle."""
+    ts = np.array([int(e["ts_ms"]) for e in events], dtype=np.int64)
+    at = np.clip(np.searchsorted(series.timestamp, ts, side="right") - 1, 0, series.timestamp.size - 1)
+    return go.Scatter(x=ts.astype(np.float64), y=series.equity[at], mode="markers", name="risk events",
+                      marker={"symbol": "diamond", "size": 10, "color": "#f08c00"},
+                      text=[f"{e['kind']}: {e['rule']}<br>{e.get('detail') or ''}" for e in events],
+                      hoverinfo="text+x", meta={"role": "risk_events"})
+
+
+def _exposure(series: AccountSeries, candles: Candles | None) -> np.ndarray | None:
+    """Share of equity in the market at each stored close (needs that close's candle)."""
+    if candles is None or not len(candles):
+        return None
+    idx = np.clip(np.searchsorted(candles.timestamp, series.timestamp), 0, len(candles) - 1)
+    if not np.array_equal(candles.timestamp[idx], series.timestamp):
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.abs(series.position * candles.close[idx]) / series.equity * 100.0
+    return np.where(series.equity > 0, out, 0.0)
+
+
+def _exposure_trace(ts: np.ndarray, exposure: np.ndarray, notes: list[str]) -> go.Scatter:
+    keep = line_indices(exposure)
+    note = line_note("exposure %", exposure.size, keep.size)
+    if note:
+        notes.append(note)
+    return go.Scatter(x=ts[keep].astype(np.float64), y=exposure[keep], name="exposure %", yaxis="y2",
+                      mode="lines", line={"color": "#f08c00", "width": 1}, meta={"role": "exposure %"})
 
 
 def _pnl_title(trades: Sequence[Mapping[str, Any]]) -> str:
