@@ -276,3 +276,33 @@ def test_blocked_entries_are_reported_and_stored(run, monkeypatch) -> None:  # t
     assert stored.json()["blocked_entries"] == fresh["blocked_entries"]
     text = run("report", str(fresh["header"]["run_id"]))
     assert "blocked by risk rules" in text.out
+
+
+def test_psr_and_bootstrap_intervals_in_json_and_text(run) -> None:  # type: ignore[no-untyped-def]
+    """The report says how sure its numbers are: PSR and block-bootstrap 95 % intervals, the
+    same in the stored report and on every run (seeded from the run's seed)."""
+    data = backtest_json(run, "--strategy", "rsi", "--exchange", "sim")
+    s = data["summary"]
+    assert 0.0 <= s["psr"] <= 1.0
+    assert set(s["ci95"]) == {"return_pct", "sharpe", "target_days_pct"}  # the default target is 5
+    for key, point in (("return_pct", s["total_return_pct"]), ("sharpe", s["sharpe"]),
+                       ("target_days_pct", s["target_days_pct"])):
+        lo, hi = s["ci95"][key]
+        assert lo <= point <= hi, key
+    assert s["confidence"]["seed"] == data["header"]["seed"] and s["confidence"]["resamples"] == 2000
+    stored = run("report", "1", "--json").json()["summary"]
+    assert {k: stored[k] for k in ("psr", "ci95", "confidence")} == {k: s[k] for k in ("psr", "ci95", "confidence")}
+
+    text = run("report", "1")
+    assert text.code == 0, text
+    for label in ("Probabilistic Sharpe (P[SR>0])", "Sharpe 95% CI (block bootstrap)",
+                  "Return 95% CI (block bootstrap)", "Target days 95% CI (block bootstrap)"):
+        assert re.search(rf"^\s*{re.escape(label)}\s{{2,}}\S", text.out, re.MULTILINE), label
+    assert f"{s['psr'] * 100:.1f}%" in text.out
+
+    short = run("backtest", "--strategy", "rsi", "--exchange", "sim", "--since", "2024-03-01",
+                "--until", "2024-03-11", "--no-save")
+    assert short.code == 0, short
+    assert re.search(r"Sharpe 95% CI \(block bootstrap\)\s+n/a \(too few days\)", short.out), short.out
+    few = backtest_json(run, "--strategy", "rsi", "--since", "2024-03-01", "--until", "2024-03-11", "--no-save")
+    assert few["summary"]["psr"] is None and few["summary"]["ci95"] is None

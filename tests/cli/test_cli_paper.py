@@ -123,6 +123,20 @@ def test_report_daily_rows_count_the_trades_closed_each_day(account: str, run: C
     assert sum(d["trades"] for d in rep["daily"]) == len(closed)
 
 
+def test_report_shows_psr_and_bootstrap_intervals(account: str, run: Callable[..., Result]) -> None:
+    rep = run("report", "--account", account, "--json").json()
+    assert len(rep["daily"]) >= 20
+    assert 0.0 <= rep["psr"] <= 1.0
+    assert set(rep["ci95"]) == {"return_pct", "sharpe", "target_days_pct"}
+    lo, hi = rep["ci95"]["return_pct"]
+    assert lo <= (rep["equity"] / rep["initial_capital"] - 1) * 100 <= hi
+    assert rep == run("report", "--account", account, "--json").json()  # seeded: the same twice
+    text = run("report", "--account", account)
+    for label in ("Probabilistic Sharpe (P[SR>0])", "Sharpe 95% CI (block bootstrap)",
+                  "Return 95% CI (block bootstrap)", "Target days 95% CI (block bootstrap)"):
+        assert label in text.out, label
+
+
 # --------------------------------------------------------------------------- bad input
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tradebot.analysis.confidence import confidence_summary
 from tradebot.analysis.metrics import Metrics, exit_reason_name
 
 #: Bumped when the report layout changes incompatibly.
@@ -43,6 +44,7 @@ __all__ = [
     "HEADER_KEYS",
     "REPORT_VERSION",
     "build_report",
+    "daily_confidence",
     "is_synthetic_source",
     "json_safe",
     "per_pair_row",
@@ -153,6 +155,23 @@ def trades_to_dicts(trades: np.ndarray, timestamps: np.ndarray | None) -> list[d
     ]
 
 
+def daily_confidence(
+    daily: Sequence[Mapping[str, Any]], target: float | None, seed: Any
+) -> dict[str, Any]:
+    """``psr``, ``ci95`` and ``confidence`` (see :func:`~tradebot.analysis.confidence.confidence_summary`)
+    of daily P&L rows (``return_pct``, ``target_met``), seeded from the run's ``seed``. The
+    target-days interval needs a positive ``target`` (0 or None: no target set)."""
+    ret = np.array([r["return_pct"] for r in daily], dtype=np.float64) / 100.0
+    met = None
+    if target is not None and target > 0:
+        met = np.array([bool(r["target_met"]) for r in daily], dtype=bool)
+    try:
+        s = int(seed) if seed is not None else 0
+    except (TypeError, ValueError):
+        s = 0
+    return confidence_summary(ret, met, seed=s)
+
+
 def build_report(
     metrics: Metrics,
     header: Mapping[str, Any],
@@ -165,7 +184,8 @@ def build_report(
 
     Keys, in order: ``report_version``, ``header`` (every key of :data:`HEADER_KEYS`, None when
     not given, plus any extra keys of ``header``; ``timeframe``, ``data_range`` and ``rows``
-    default from the metrics), ``summary`` (``Metrics.to_dict()`` without the tables),
+    default from the metrics), ``summary`` (``Metrics.to_dict()`` without the tables, plus
+    ``psr``, ``ci95`` and ``confidence`` from the daily rows: :func:`daily_confidence`),
     ``per_pair`` (one row), ``monthly``, ``daily_summary``, ``daily`` (only with
     ``include_daily``), ``exit_reasons``, ``trades`` (list of trade dicts, or None when
     ``trades`` is None).
@@ -185,6 +205,7 @@ def build_report(
         hdr["data_range"] = {"start": md["start"], "end": md["end"]}
     if hdr["rows"] is None:
         hdr["rows"] = metrics.bars
+    md.update(daily_confidence(metrics.daily, metrics.daily_target, hdr.get("seed")))
 
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,

@@ -198,6 +198,40 @@ def _per_pair_table(rows: Sequence[Mapping[str, Any]], quote: str | None) -> Tab
     return t
 
 
+TOO_FEW_DAYS = "n/a (too few days)"
+
+
+def confidence_rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Rows for the PSR and block-bootstrap 95 % intervals of a report summary or an account
+    report (keys ``psr``, ``ci95``, ``confidence``); none when the report predates them."""
+    how = s.get("confidence")
+    if not isinstance(how, Mapping):
+        return []
+    ci = s.get("ci95") if isinstance(s.get("ci95"), Mapping) else None
+    few = ci is None and str(how.get("note") or "").startswith("too few days")
+    na = TOO_FEW_DAYS if few else DASH
+
+    def interval(key: str, fmt: Any) -> str:
+        v = ci.get(key) if ci else None
+        if not v:
+            return na
+        return f"{fmt(v[0])} to {fmt(v[1])}"
+
+    psr = _num(s.get("psr"))
+    rows = [
+        ("Probabilistic Sharpe (P[SR>0])", na if psr is None else fmt_pct(psr * 100.0, 1)),
+        ("Sharpe 95% CI (block bootstrap)", interval("sharpe", fmt_num)),
+        ("Return 95% CI (block bootstrap)", interval("return_pct", fmt_pct)),
+    ]
+    has_target = "target_days_pct" in ci if ci is not None else bool(_num(s.get("daily_target")))
+    if has_target:  # no daily target set: no such interval
+        rows.append(("Target days 95% CI (block bootstrap)", interval("target_days_pct", fmt_pct)))
+    if ci is not None:
+        rows.append(("Bootstrap", f"{fmt_num(how.get('resamples'), 0)} resamples, "
+                                  f"{fmt_num(how.get('block_days'), 0)}-day blocks, seed {how.get('seed')}"))
+    return rows
+
+
 def _summary_table(s: Mapping[str, Any], quote: str | None) -> Table:
     def money(k: str) -> str:
         return fmt_money(s.get(k), quote)
@@ -247,6 +281,7 @@ def _summary_table(s: Mapping[str, Any], quote: str | None) -> Table:
                 ("Calmar", fmt_num(s.get("calmar"))),
             ],
         ),
+        ("Confidence (daily returns)", confidence_rows(s)),
         (
             "Trades",
             [
@@ -296,6 +331,7 @@ def _summary_table(s: Mapping[str, Any], quote: str | None) -> Table:
     t = Table(title="Summary metrics", box=box.SIMPLE_HEAVY, title_style="bold")
     t.add_column("Metric", style="cyan", no_wrap=True)
     t.add_column("Value", justify="right")
+    groups = [(name, rows) for name, rows in groups if rows]
     for gi, (name, rows) in enumerate(groups):
         if gi:
             t.add_section()
@@ -507,6 +543,9 @@ def render_account(rep: Mapping[str, Any], console: Console) -> None:
     head.add_row("VaR / CVaR 95%", f"{fmt_pct(rep.get('var_95_pct'))} / "
                  f"{fmt_pct(rep.get('cvar_95_pct'))} of equity a day")
     head.add_row("Exposure", f"{fmt_pct(rep.get('exposure_pct'))} of closes in the market")
+    target = (rep.get("daily_summary") or {}).get("target")
+    for label, value in confidence_rows({**rep, "daily_target": target}):
+        head.add_row(label, value)
     console.print(Panel(head, title="Paper account", expand=False))
     positions = rep.get("positions") or []
     if positions:

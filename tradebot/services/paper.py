@@ -407,8 +407,11 @@ def _closed_trades(trades: list[dict[str, Any]], ts: np.ndarray) -> np.ndarray:
 def account_report(ctx: Context, account: str, recent: int = 20) -> dict[str, Any]:
     """A paper account: balances per asset, open position, equity, trades, daily P&L against
     the target, the ``recent`` last orders, fills and risk events, entries blocked by
-    rule, VaR/CVaR (95 %, of daily returns) and exposure (share of closes in the market)."""
+    rule, VaR/CVaR (95 %, of daily returns), exposure (share of closes in the market), and
+    the probabilistic Sharpe ratio with block-bootstrap 95 % intervals of the daily returns
+    (``psr``, ``ci95``, ``confidence``; seeded from the settings' seed)."""
     from tradebot.analysis.metrics import daily_pnl, daily_returns, daily_summary, var_cvar
+    from tradebot.analysis.report import daily_confidence
     from tradebot.data.paper_repository import PaperRepository
     from tradebot.services.paper_events import assets
 
@@ -452,4 +455,5 @@ def account_report(ctx: Context, account: str, recent: int = 20) -> dict[str, An
         "blocked_entries": [{"reason": r, "count": n} for r, n in sorted(blocked.items())],
         "risk_counts": counts,
         "trades": trades, "daily": daily, "daily_summary": daily_summary(daily, target) if daily else None,
+        **daily_confidence(daily, target, ctx.settings.seed),
     }
