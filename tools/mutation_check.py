@@ -140,7 +140,7 @@ MUTATIONS: list[Mutation] = [
        Edit("if 2 * remaining < oos:", "if remaining < oos:", within="def walk_forward_windows("),
        ["tests/optimize/test_windows.py::test_partial_last_window_kept_from_half_of_out_sample"]),
     _m("dsr-kurtosis", "the PSR/DSR denominator takes the non-excess kurtosis",
-       "tradebot/optimize/overfit.py",
+       "tradebot/analysis/psr.py",
        Edit("(kurtosis - 1.0) / 4.0 * sr * sr", "(kurtosis - 3.0) / 4.0 * sr * sr",
             within="def probabilistic_sharpe_ratio("),
        [f"{OVERFIT}::test_psr_matches_the_formula", f"{OVERFIT}::test_dsr_paper_example"]),

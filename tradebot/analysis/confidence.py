@@ -6,9 +6,9 @@ Conventions
 * Input is the run's **daily** returns (fractions; the same series ``analysis.metrics`` uses
   for the Sharpe ratio) and, optionally, whether each day met the daily profit target.
 * **PSR** (Bailey & López de Prado, 2012) is ``P[true Sharpe > 0]`` given the sample's length,
-  skewness and (non-excess) kurtosis: :func:`tradebot.optimize.overfit.probabilistic_sharpe_ratio`
-  with the per-day Sharpe ratio (``mean / std(ddof=1)``) and the biased sample moments. It is
-  imported lazily there, so this module stays numpy-only at import.
+  skewness and (non-excess) kurtosis: :func:`tradebot.analysis.psr.probabilistic_sharpe_ratio`
+  (the one the Deflated Sharpe Ratio uses too) with the per-day Sharpe ratio
+  (``mean / std(ddof=1)``) and the biased sample moments; standard library only, no scipy.
 * **Confidence intervals**: circular moving-block bootstrap (Künsch, 1989; Politis & Romano,
   1992) of the daily series, blocks of ``round(n ** (1/3))`` consecutive days (the rate that
   minimises the variance estimate's error for a smooth statistic; Hall, Horowitz & Jing, 1995),
@@ -169,7 +169,7 @@ def psr_daily(returns: Any) -> float | None:
     m2 = float((d * d).mean())
     skew = float((d**3).mean()) / m2**1.5
     kurt = float((d**4).mean()) / (m2 * m2)
-    from tradebot.optimize.overfit import probabilistic_sharpe_ratio
+    from tradebot.analysis.psr import probabilistic_sharpe_ratio
 
     p = probabilistic_sharpe_ratio(float(r.mean()) / sd, 0.0, int(r.size), skew, kurt)
     return p if math.isfinite(p) else None

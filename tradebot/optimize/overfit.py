@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import SupportsIndex
 
 import numpy as np
 from scipy.stats import norm
 
 from tradebot._jit import njit
+from tradebot.analysis.psr import probabilistic_sharpe_ratio, whole
 from tradebot.core.errors import UsageError
 
 __all__ = [
@@ -53,7 +52,6 @@ EULER_GAMMA = float(np.euler_gamma)
 #: Standard deviations at or below this are zero (Sharpe undefined), as in analysis.metrics.
 _STD_EPS = 1e-12
 #: Relative slack of the moment check ``kurtosis >= 1 + skew**2`` (rounding of sample moments).
-_MOMENT_RTOL = 1e-9
 
 #: A performance metric for pbo_cscv: (rows × trials) → one value per trial, higher is better.
 Metric = Callable[[np.ndarray], np.ndarray]
@@ -67,16 +65,6 @@ def _as_1d(x: object, what: str) -> np.ndarray:
     if a.ndim != 1:
         raise UsageError(f"{what} must be a 1-D array of numbers, got shape {a.shape}")
     return a
-
-
-def _whole(value: object, minimum: int, what: str) -> int:
-    """``value`` as an int >= ``minimum`` (bools and non-integral numbers are refused)."""
-    if isinstance(value, bool) or not isinstance(value, SupportsIndex):
-        raise UsageError(f"{what} must be a whole number >= {minimum}, got {value!r}")
-    n = operator.index(value)
-    if n < minimum:
-        raise UsageError(f"{what} must be a whole number >= {minimum}, got {n}")
-    return int(n)
 
 
 def _skew_kurtosis(r: np.ndarray) -> tuple[float, float]:
@@ -105,35 +93,6 @@ def sharpe_per_period(returns: object) -> float:
     if not sd > _STD_EPS:
         return math.nan
     return float(r.mean()) / sd
-
-
-def probabilistic_sharpe_ratio(sr: float, sr_benchmark: float, n_obs: int, skew: float, kurtosis: float) -> float:
-    """Probability that the true Sharpe ratio exceeds ``sr_benchmark`` (PSR).
-
-    ``Φ((sr − sr*)·√(n−1) / √(1 − skew·sr + (kurtosis − 1)/4·sr²))`` with per-period ``sr`` and
-    ``sr_benchmark`` measured over ``n_obs`` returns of that skewness and **non-excess**
-    kurtosis (normal: 0 and 3).
-
-    NaN if any of the four ratios/moments is NaN or infinite. Raises :class:`UsageError` for
-    ``n_obs < 2`` and for ``kurtosis < 1 + skew²``, which no distribution has (the usual cause
-    is an excess kurtosis passed where the non-excess one is expected).
-    """
-    n = _whole(n_obs, 2, "number of observations (n_obs)")
-    sr, sr_benchmark, skew, kurtosis = float(sr), float(sr_benchmark), float(skew), float(kurtosis)
-    if not all(math.isfinite(v) for v in (sr, sr_benchmark, skew, kurtosis)):
-        return math.nan
-    floor = 1.0 + skew * skew
-    if kurtosis < floor * (1.0 - _MOMENT_RTOL):
-        raise UsageError(
-            f"kurtosis {kurtosis:g} is below 1 + skew² = {floor:g}, which no distribution has: "
-            "pass the non-excess kurtosis (3 for normal returns)"
-        )
-    diff = sr - sr_benchmark
-    # >= (1 - skew·sr/2)² >= 0 when kurtosis >= 1 + skew²; only rounding can push it to 0.
-    denom = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr
-    if denom <= 0.0:
-        return 1.0 if diff > 0 else 0.0 if diff < 0 else 0.5
-    return float(norm.cdf(diff * math.sqrt(n - 1) / math.sqrt(denom)))
 
 
 def expected_max_sharpe(n_trials: float, var_sr: float) -> float:
@@ -422,7 +381,7 @@ def pbo_cscv(perf: object, n_partitions: int = 16, metric: Metric | None = None)
     if x.ndim != 2:
         raise UsageError(f"PBO needs a 2-D performance matrix (periods × trials), got shape {x.shape}")
     t, n = x.shape
-    s = _whole(n_partitions, 2, "number of CSCV partitions")
+    s = whole(n_partitions, 2, "number of CSCV partitions")
     if s % 2:
         raise UsageError(f"number of CSCV partitions must be even, got {s}")
     if n < 2:
