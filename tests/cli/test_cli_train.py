@@ -65,6 +65,7 @@ def test_planted_signal_edge_registry_and_determinism(run: Run, home: Path, tmp_
     assert "Out of sample, per test fold (purged k-fold, 3 folds" in res.out
     assert "buy and hold" in res.out and "shuffled labels (best of 19)" in res.out
     assert "Stored as trend:1 (candidate)" in res.out
+    res_text_first = res.out
     for k in (1, 2, 3):  # one progress line per fold, on stderr
         assert f"fold {k}/3 (out of sample): AUC" in res.err
     assert (home / "models" / "trend" / "1.joblib").is_file()
@@ -84,6 +85,9 @@ def test_planted_signal_edge_registry_and_determinism(run: Run, home: Path, tmp_
     assert first["symbol"] == "PLANT/USDT" and first["timeframe"] == "1h" and first["seed"] == 7
     assert first["scores"]["summary"]["model"]["auc"] > 0.55
     assert len(first["scores"]["folds"]) == 3
+    imp = first["scores"]["importance"]  # computed in the main process: the same with 1 or 2 jobs (compared above)
+    assert imp["folds"] == 3 and len(imp["features"]) == len(first["columns"])
+    assert "Feature importance, out of sample: top 10 of" in res_text_first
 
     # the record's artifact predicts; loaded only through the checksum
     from tradebot.core.config import load_settings
@@ -203,3 +207,32 @@ def test_every_option_reaches_the_record(run: Run, home: Path, tmp_path: Path) -
     res = run("train", "--name", "opts", *market_args("PLANT/USDT"), "--spec", spec, "--quiet")
     _one_line_error(res, "unknown feature 'rsii'; did you mean 'rsi'?")
     assert [r["version"] for r in run("models", "list", "opts", "--json").json()] == [1, 2]
+
+
+def test_feature_importance_in_the_record_output_and_models_show(run: Run, home: Path) -> None:
+    cache(home, synthetic_market(2000, 5, True, "PLANT/USDT"))
+    args = ["train", "--name", "imp", *market_args("PLANT/USDT"), "--spec", "minimal", "--model", "rf",
+            "--folds", "3", "--shuffles", "0", "--seed", "11"]
+    res = run(*args, "--quiet")
+    assert res.code == 0, res
+    assert "Feature importance, out of sample: top" in res.out and "MDI (in-sample)" in res.out
+    shown = run("models", "show", "imp:1")
+    assert shown.code == 0 and "Feature importance, out of sample: top" in shown.out
+    rec = run("models", "show", "imp:1", "--json").json()
+    imp = rec["scores"]["importance"]
+    assert imp["scoring"] == "log_loss" and imp["model_measure_kind"] == "mdi"
+    assert (imp["n_repeats"], imp["max_rows"], imp["threshold"], imp["seed"]) == (3, 2000, 0.7, 11)
+    assert sorted(r["feature"] for r in imp["features"]) == sorted(rec["columns"])
+    assert sorted(m for g in imp["groups"] for m in g["members"]) == sorted(rec["columns"])
+    assert all({"mda", "mda_sd", "mdi"} <= set(r) for r in imp["features"])
+    mdas = [g["mda"] for g in imp["groups"]]
+    assert mdas == sorted(mdas, reverse=True) and mdas[0] > 0  # the planted trend is used out of sample
+    # the same seed: the same importance; --no-importance: none, and the same scores otherwise
+    again = run(*args, "--quiet", "--json").json()
+    assert again["scores"]["importance"] == imp
+    res = run(*args, "--quiet", "--json", "--no-importance")
+    assert res.code == 0, res
+    off = res.json()
+    assert off["scores"]["importance"] is None
+    assert off["scores"]["folds"] == rec["scores"]["folds"]
+    assert "Feature importance" not in run("models", "show", "imp:3").out

@@ -42,6 +42,8 @@ def train(
     shuffles: int = typer.Option(19, "--shuffles", help="Shuffled-label runs for the verdict (>= 19 to find an edge)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (default: the settings' seed)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for the shuffled-label runs (-1: all cores)."),
+    importance: bool = typer.Option(True, "--importance/--no-importance",
+                                    help="Feature importance on the test folds (MDA, grouped MDA, MDI)."),
     exchange: str = typer.Option(None, "--exchange", help="Exchange id of the cached candles (or sim)."),
     symbol: str = typer.Option(None, "--symbol", help="Market symbol, e.g. BTC/USDT."),
     timeframe: str = typer.Option(None, "--timeframe", "-t", help="Candle timeframe, e.g. 5m, 1h."),
@@ -54,6 +56,7 @@ def train(
 ) -> None:
     """Train a model with purged cross-validation; every number shown is out of sample."""
     from tradebot.ml.evaluate import CVSettings, LabelSettings
+    from tradebot.ml.importance import ImportanceSettings
     from tradebot.ml.pipeline import ModelSettings
     from tradebot.services.train import TrainRequest
 
@@ -65,7 +68,7 @@ def train(
         label=LabelSettings(method=label, horizon=horizon, dead_zone=dead_zone, profit=pt, stop=sl),
         model=ModelSettings(model=model, calibration=calibration, pca=pca_value),
         cv=CVSettings(scheme=cv, folds=folds, embargo=_embargo(embargo), shuffles=shuffles),
-        seed=seed, jobs=jobs,
+        seed=seed, jobs=jobs, importance=ImportanceSettings() if importance else None,
     )
     overrides: dict[str, object] = {"market.exchange": exchange, "market.symbol": symbol,
                                     "market.timeframe": timeframe, "backtest.since": since,
@@ -143,6 +146,39 @@ def render_training(record: dict[str, Any], out: Any) -> None:
     if cvs["scheme"] == "purged":
         out.print("Purged k-fold: each fold is unseen by its model, but the models of early folds were "
                   "trained on later data; --cv walk-forward trains on the past only.")
+    render_importance(scores.get("importance"), out)
     from tradebot.ml.verdict import verdict_line
 
     out.print(verdict_line(record["verdict_detail"]))
+
+
+def _members(names: list[str], shown: int = 4) -> str:
+    text = ", ".join(names[:shown])
+    return text + (f" (+{len(names) - shown} more)" if len(names) > shown else "")
+
+
+def render_importance(imp: dict[str, Any] | None, out: Any, top: int = 10) -> None:
+    """The top ``top`` groups of correlated features by grouped MDA (out of sample)."""
+    if not imp:
+        return
+    from rich.table import Table
+
+    kind = imp.get("model_measure_kind")
+    t = Table(title=f"Feature importance, out of sample: top {min(top, len(imp['groups']))} of "
+                    f"{len(imp['groups'])} groups of correlated features")
+    for col in ("#", "features", "MDA", "sd"):
+        t.add_column(col, justify="left" if col == "features" else "right")
+    if kind == "mdi":
+        t.add_column("MDI (in-sample)", justify="right")
+    elif kind == "coef":
+        t.add_column("|std. coef| (in-sample)", justify="right")
+    for rank, g in enumerate(imp["groups"][:top], 1):
+        cells = [str(rank), _members(g["members"]), _num(g["mda"], 4), _num(g["mda_sd"], 4)]
+        if kind:
+            cells.append(_num(g.get(kind), 3))
+        t.add_row(*cells)
+    out.print(t)
+    out.print(f"MDA: rise of the test folds' log loss when the group's features are permuted together (mean "
+              f"and sd over {imp['folds']} folds, {imp['n_repeats']} repeats, at most {imp['max_rows']:,} test rows "
+              f"per fold); ~0 or below: not used out of sample. Groups: |Spearman rho| >= {imp['threshold']}. "
+              "Every feature: --json, scores.importance.features.")

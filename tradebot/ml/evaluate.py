@@ -34,6 +34,7 @@ from tradebot.core.candles import Candles
 from tradebot.core.errors import UsageError
 from tradebot.ml.cv import PurgedKFold, WalkForwardSplit
 from tradebot.ml.features import FeatureMatrix
+from tradebot.ml.importance import ImportanceSettings
 from tradebot.ml.labels import LabelSet, forward_return_labels, sample_weights, triple_barrier_labels
 from tradebot.ml.pipeline import ModelSettings, fit_pipeline, positive_proba
 
@@ -232,6 +233,7 @@ class CVResult:
     shuffles: list[ShuffleRun]
     settings: CVSettings
     splitter: str
+    importance: dict[str, Any] | None = None  # tradebot.ml.importance.summarise, out of sample
 
     @property
     def mean_auc(self) -> float:
@@ -326,20 +328,26 @@ def _fold_bars(features: FeatureMatrix, first: int, last: int) -> tuple[np.ndarr
 
 def cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, model: ModelSettings,
                    settings: CVSettings, config: EngineConfig, seed: int,
-                   progress: Progress | None = None, jobs: int = 1) -> CVResult:
+                   progress: Progress | None = None, jobs: int = 1,
+                   importance: ImportanceSettings | None = None) -> CVResult:
     """Out-of-sample scores per fold, the baselines and the shuffled-label runs (``jobs``
-    processes for those; the results do not depend on it)."""
+    processes for those; the results do not depend on it); with ``importance``, the
+    features' importance on the test folds too (:mod:`tradebot.ml.importance`, computed in
+    this process, so it does not depend on ``jobs`` either)."""
     from threadpoolctl import threadpool_limits
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not (jobs >= 1 or jobs == -1):
         raise UsageError(f"jobs must be a positive number of processes or -1 (all cores), got {jobs!r}")
     with threadpool_limits(limits=1):
-        return _cross_validate(candles, features, ds, model, settings, config, seed, progress, jobs)
+        return _cross_validate(candles, features, ds, model, settings, config, seed, progress, jobs, importance)
 
 
 def _cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, model: ModelSettings,
                     settings: CVSettings, config: EngineConfig, seed: int,
-                    progress: Progress | None, jobs: int) -> CVResult:
+                    progress: Progress | None, jobs: int,
+                    importance: ImportanceSettings | None = None) -> CVResult:
+    from tradebot.ml.importance import FoldImportance, feature_groups, fold_importance, summarise
+
     def say(msg: str) -> None:
         if progress is not None:
             progress(msg)
@@ -360,6 +368,8 @@ def _cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, mode
         blocks.append((first, last, rows, Xb))
     n = len(folds_idx)
     folds: list[Fold] = []
+    groups = feature_groups(ds.X, importance.threshold) if importance is not None else []
+    fold_imp: list[FoldImportance] = []
     for k, ((train, test), (first, last, rows, Xb)) in enumerate(zip(folds_idx, blocks, strict=True), 1):
         fitted = fit_pipeline(model, ds.columns, seed, ds.X[train], ds.y[train], ds.w[train],
                               ds.t0[train], ds.t1[train])
@@ -375,6 +385,9 @@ def _cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, mode
                     int(candles.timestamp[last]), scores, trading, bh,
                     {"log_loss": majority["log_loss"], "brier": majority["brier"], "p_up": prior})
         folds.append(fold)
+        if importance is not None:
+            fold_imp.append(fold_importance(fitted, ds.X[train], ds.X[test], ds.y[test], groups, importance,
+                                            seed, k))
         say(f"fold {k}/{n} (out of sample): AUC {_fmt(scores['auc'])}, log loss {scores['log_loss']:.4f}, "
             f"return {trading.total_return:+.2%} in {trading.trades} trades, buy and hold {bh.total_return:+.2%}")
     shuffles: list[ShuffleRun] = []
@@ -390,7 +403,8 @@ def _cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, mode
     for s, run in enumerate(runs, 1):
         shuffles.append(run)
         say(f"shuffled labels {s}/{settings.shuffles}: AUC {_fmt(run.mean_auc)}, return {run.total_return:+.2%}")
-    return CVResult(folds, shuffles, settings, repr(split))
+    imp = summarise(ds.columns, groups, fold_imp, importance, seed) if importance is not None else None
+    return CVResult(folds, shuffles, settings, repr(split), imp)
 
 
 def _shuffle_run(s: int, candles: Candles, ds: Dataset, folds_idx: list[tuple[np.ndarray, np.ndarray]],

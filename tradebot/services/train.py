@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tradebot.ml.evaluate import CVSettings, LabelSettings
+from tradebot.ml.importance import ImportanceSettings
 from tradebot.ml.pipeline import ModelSettings
 from tradebot.services.context import Context
 
@@ -40,6 +41,7 @@ class TrainRequest:
     cv: CVSettings = field(default_factory=CVSettings)
     seed: int | None = None  # None: the settings' seed
     jobs: int = 1  # processes for the shuffled-label runs (results do not depend on it)
+    importance: ImportanceSettings | None = field(default_factory=ImportanceSettings)  # None: skip it
 
     def __post_init__(self) -> None:
         from tradebot.core.errors import UsageError
@@ -133,14 +135,15 @@ def train(ctx: Context, request: TrainRequest, progress: Progress | None = None)
     say(f"cross-validating {request.model.model} on {len(ds):,} samples ({request.cv.scheme}, "
         f"{request.cv.folds} folds, {request.cv.shuffles} shuffled-label runs)")
     cv = cross_validate(candles, features, ds, request.model, request.cv, config, seed, progress,
-                        request.jobs)
+                        request.jobs, request.importance)
     v = verdict(cv, prior)
     say("fitting the final model on every sample")
     with threadpool_limits(limits=1):
         fitted = fit_pipeline(request.model, ds.columns, seed, ds.X, ds.y, ds.w, ds.t0, ds.t1)
     data = dump_artifact(fitted)
     scores = jsonable({"folds": [f.to_dict() for f in cv.folds], "summary": cv.summary(),
-                       "splitter": cv.splitter, "label_balance": float(ds.y.mean())})
+                       "splitter": cv.splitter, "label_balance": float(ds.y.mean()),
+                       "importance": cv.importance})
     fields = {
         "name": name, "seed": seed, "spec_name": spec.name, "spec_sha256": spec.sha256,
         "spec": spec.to_dict(), "columns": list(ds.columns),
