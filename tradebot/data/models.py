@@ -350,6 +350,6 @@ class PaperRiskEvent(Base):
 
 
 # Study tables live in their own module; importing it registers them on Base.metadata.
-from tradebot.data import study_models as _study_models  # noqa: E402,F401
 # The model registry's table (tradebot train) likewise.
 from tradebot.data import model_registry as _model_registry  # noqa: E402,F401
+from tradebot.data import study_models as _study_models  # noqa: E402,F401

@@ -17,7 +17,6 @@ What workers receive once:
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
