@@ -349,7 +349,7 @@ class PaperRiskEvent(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# Study tables live in their own module; importing it registers them on Base.metadata.
-# The model registry's table (tradebot train) likewise.
+# Study tables and the model registry's table (tradebot train) live in their own modules;
+# importing them registers them on Base.metadata.
 from tradebot.data import model_registry as _model_registry  # noqa: E402,F401
 from tradebot.data import study_models as _study_models  # noqa: E402,F401
