@@ -216,10 +216,12 @@ def _obv_slope(c: Candles, p: Params) -> list[np.ndarray]:
 
 # -- price, volatility, volume, shape, time ---------------------------------------------------
 
-_INTS = {"type": "ints", "minimum": 1, "maximum": 100_000}
+def _ints(default: list[int], minimum: int = 1) -> Param:
+    """A non-empty list of whole numbers in [minimum, 100000]."""
+    return P("ints", default, minimum, 100_000)
 
 
-@register_feature("returns", params={"periods": P(default=[1, 4, 24], **_INTS)},
+@register_feature("returns", params={"periods": _ints([1, 4, 24])},
                   columns=lambda p: [f"ret_{h}" for h in p["periods"]],
                   warmup=lambda p: max(p["periods"]), description="log return over each horizon")
 def _returns(c: Candles, p: Params) -> list[np.ndarray]:
@@ -227,7 +229,7 @@ def _returns(c: Candles, p: Params) -> list[np.ndarray]:
     return [logc - _shift(logc, h) for h in p["periods"]]
 
 
-@register_feature("volatility", params={"windows": P(default=[24], **{**_INTS, "minimum": 2})},
+@register_feature("volatility", params={"windows": _ints([24], 2)},
                   columns=lambda p: [f"rvol_{w}" for w in p["windows"]],
                   warmup=lambda p: max(p["windows"]),
                   description="realised volatility: std of 1-bar log returns over each window")
@@ -236,7 +238,7 @@ def _volatility(c: Candles, p: Params) -> list[np.ndarray]:
     return [rolling_mean_std_nb(r, w, 1)[1] for w in p["windows"]]
 
 
-@register_feature("volume_z", params={"windows": P(default=[24], **{**_INTS, "minimum": 2})},
+@register_feature("volume_z", params={"windows": _ints([24], 2)},
                   columns=lambda p: [f"vol_z_{w}" for w in p["windows"]],
                   warmup=lambda p: max(p["windows"]) - 1,
                   description="z-score of log(1 + volume) against each window (0 on a flat window)")

@@ -92,7 +92,7 @@ def check_feature_lookahead(spec: FeatureSpec | str | Path | Mapping[str, Any], 
             changes.setdefault((r, cols[j]), FeatureChange(cols[j], r, int(candles.timestamp[r]),
                                                            float(full[r, j]), float(part[r, j]), k))
         last = features_at_last_bar(candles.slice(0, k), spec)
-        for j in np.flatnonzero(_differs(full[k - 1], last, TAIL_RTOL, TAIL_ATOL)):
+        for j in np.flatnonzero(_differs(full[k - 1], last, TAIL_RTOL, TAIL_ATOL)).tolist():
             tail.setdefault(cols[j], k)
     ordered = sorted(changes.values(), key=lambda c: (c.bar, cols.index(c.column)))
     return FeatureLookaheadReport(spec.name, spec.sha256, n, cuts, ordered, tail)
