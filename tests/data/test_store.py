@@ -323,3 +323,28 @@ def test_jsonable() -> None:
     assert jsonable(math.inf) is None
     with pytest.raises(TypeError, match="object"):
         jsonable({"x": object()})
+
+
+def test_first_open_waits_for_another_process_holding_the_new_file(tmp_path: Path) -> None:
+    """Another process holds an exclusive lock on a brand-new SQLite file (as a concurrent
+    first open does while it switches the file to WAL and migrates): opening waits for it
+    instead of failing with "database is locked"."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    db = tmp_path / "new.db"
+    sqlite3.connect(db).close()  # an empty file in rollback-journal mode, as first created
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys, time\n"
+         f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+         "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(1.5)\n"
+         "c.execute('COMMIT')\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with open_store(f"sqlite:///{db}") as store:
+            assert current_revision(store.url) == HEAD_REVISION
+    finally:
+        holder.wait(timeout=30)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -132,18 +133,32 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     With ``migrate=False`` an out-of-date database is an error instead.
     """
     engine = _engine(url)
-    try:
-        revision = _guard(url, "open", lambda: _read_revision(engine))
-        if revision != HEAD_REVISION:
-            if not migrate:
-                raise StoreError(
-                    f"database {mask_url(url)} is at revision {revision or 'none'}, "
-                    f"not {HEAD_REVISION}: run `tradebot db upgrade`"
-                )
-            _guard(url, "migrate", lambda: _migrate(engine))
-    except BaseException:
-        engine.dispose()
-        raise
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_S
+    delay = 0.02
+    while True:
+        try:
+            revision = _guard(url, "open", lambda: _read_revision(engine))
+            if revision != HEAD_REVISION:
+                if not migrate:
+                    raise StoreError(
+                        f"database {mask_url(url)} is at revision {revision or 'none'}, "
+                        f"not {HEAD_REVISION}: run `tradebot db upgrade`"
+                    )
+                _guard(url, "migrate", lambda: _migrate(engine))
+            break
+        except StoreError as e:
+            # Several processes creating one SQLite file at once: switching a new file to WAL
+            # can answer "locked" at once, without the busy timeout; try again until it ends.
+            if (engine.dialect.name == "sqlite" and "database is locked" in str(e)
+                    and time.monotonic() + delay < deadline):
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+                continue
+            engine.dispose()
+            raise
+        except BaseException:
+            engine.dispose()
+            raise
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     return Store(url=url, engine=engine, session_factory=factory)
 
