@@ -10,26 +10,14 @@ import numpy as np
 import pytest
 
 from tradebot.core.candles import Candles
+from tradebot.testing.markets import regime_market
 
 Run = Callable[..., Any]
 
 
 def synthetic_market(n: int, seed: int, planted: bool, symbol: str) -> Candles:
-    """Hourly candles: regimes of ±0.25% drift per bar (planted) or a driftless random walk,
-    both under 1% noise per bar (as tests/ml/test_evaluate.py)."""
-    rng = np.random.default_rng(seed)
-    drift = np.zeros(n)
-    if planted:
-        flips = rng.random(n) < 1 / 60
-        drift = 0.0025 * np.where(np.cumsum(flips) % 2 == 0, 1.0, -1.0)
-    close = 100.0 * np.exp(np.cumsum(drift + 0.01 * rng.standard_normal(n)))
-    open_ = np.concatenate([[100.0], close[:-1]])
-    high = np.maximum(open_, close) * (1 + 0.003 * rng.random(n))
-    low = np.minimum(open_, close) * (1 - 0.003 * rng.random(n))
-    volume = 1000.0 * np.exp(0.3 * rng.standard_normal(n))
-    ts = 1_704_067_200_000 + 3_600_000 * np.arange(n, dtype=np.int64)
-    return Candles(ts, open_, high, low, close, volume, exchange="synth", symbol=symbol, timeframe="1h",
-                   source="test")
+    """A planted-trend market or a random walk (tradebot.testing.markets), cached as synth."""
+    return regime_market(n, seed, planted, symbol=symbol, exchange="synth")
 
 
 def write_csv(candles: Candles, path: Path) -> Path:

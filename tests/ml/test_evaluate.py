@@ -25,24 +25,7 @@ from tradebot.ml.features import build_features
 from tradebot.ml.pipeline import ModelSettings
 from tradebot.ml.verdict import EDGE, NO_EDGE, min_shuffles, permutation_p, verdict
 from tradebot.services.backtest import engine_config
-
-
-def synthetic_market(n: int, seed: int, planted: bool) -> Candles:
-    """Hourly candles. ``planted``: a drift of ±0.25% per bar that flips sign with
-    probability 1/60 each bar (regimes a trend feature can learn) under 1% noise; else a
-    driftless geometric random walk with the same noise."""
-    rng = np.random.default_rng(seed)
-    drift = np.zeros(n)
-    if planted:
-        flips = rng.random(n) < 1 / 60
-        drift = 0.0025 * np.where(np.cumsum(flips) % 2 == 0, 1.0, -1.0)
-    close = 100.0 * np.exp(np.cumsum(drift + 0.01 * rng.standard_normal(n)))
-    open_ = np.concatenate([[100.0], close[:-1]])
-    high = np.maximum(open_, close) * (1 + 0.003 * rng.random(n))
-    low = np.minimum(open_, close) * (1 - 0.003 * rng.random(n))
-    volume = 1000.0 * np.exp(0.3 * rng.standard_normal(n))
-    ts = 1_704_067_200_000 + 3_600_000 * np.arange(n, dtype=np.int64)
-    return Candles(ts, open_, high, low, close, volume, symbol="TEST/USDT", timeframe="1h", source="test")
+from tradebot.testing.markets import regime_market
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +42,7 @@ def _evaluate(candles: Candles, config, cv: CVSettings | None = None,  # type: i
 
 
 def test_a_planted_signal_is_an_edge(config) -> None:  # type: ignore[no-untyped-def]
-    cv = _evaluate(synthetic_market(4000, 1, planted=True), config)
+    cv = _evaluate(regime_market(4000, 1, planted=True), config)
     v = verdict(cv)
     assert v.verdict == EDGE, v.line()
     assert cv.mean_auc > 0.56
@@ -72,7 +55,7 @@ def test_a_planted_signal_is_an_edge(config) -> None:  # type: ignore[no-untyped
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_random_walk_is_no_evidence_of_edge(config, seed: int) -> None:  # type: ignore[no-untyped-def]
-    cv = _evaluate(synthetic_market(4000, seed, planted=False), config)
+    cv = _evaluate(regime_market(4000, seed, planted=False), config)
     v = verdict(cv)
     assert v.verdict == NO_EDGE, v.line()
     assert v.reasons
@@ -80,7 +63,7 @@ def test_a_random_walk_is_no_evidence_of_edge(config, seed: int) -> None:  # typ
 
 
 def test_walk_forward_trains_on_the_past_only(config) -> None:  # type: ignore[no-untyped-def]
-    candles = synthetic_market(3000, 4, planted=True)
+    candles = regime_market(3000, 4, planted=True)
     cv = _evaluate(candles, config, CVSettings(scheme="walk-forward", folds=3, shuffles=0))
     folds = cv.folds
     # consecutive test blocks at the end, each trained on everything before it (expanding)
@@ -94,7 +77,7 @@ def test_walk_forward_trains_on_the_past_only(config) -> None:  # type: ignore[n
 
 
 def test_triple_barrier_labels_run_end_to_end(config) -> None:  # type: ignore[no-untyped-def]
-    candles = synthetic_market(3000, 5, planted=True)
+    candles = regime_market(3000, 5, planted=True)
     cv = _evaluate(candles, config, CVSettings(folds=3, shuffles=2),
                    LabelSettings(method="triple_barrier", horizon=24, profit=2.0, stop=1.0))
     assert len(cv.folds) == 3
@@ -102,7 +85,7 @@ def test_triple_barrier_labels_run_end_to_end(config) -> None:  # type: ignore[n
 
 
 def test_fold_trading_runs_through_the_engine_with_costs(config) -> None:  # type: ignore[no-untyped-def]
-    candles = synthetic_market(500, 0, planted=False)
+    candles = regime_market(500, 0, planted=False)
     bh = buy_and_hold(candles, 100, 399, config)
     # one entry filled at the next open, closed at the fold's last close, a taker fee each way
     gross = candles.close[399] / candles.open[101] - 1
@@ -153,7 +136,7 @@ def test_permutation_p_and_its_floor() -> None:
 
 
 def test_bad_inputs_are_one_line_usage_errors() -> None:
-    candles = synthetic_market(1000, 0, planted=False)
+    candles = regime_market(1000, 0, planted=False)
     with pytest.raises(UsageError, match="longer than the data"):
         make_labels(candles, LabelSettings(horizon=1000))
     with pytest.raises(UsageError, match="label method"):
