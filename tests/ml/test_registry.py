@@ -164,8 +164,8 @@ def test_migration_0005_applies_on_a_database_at_0004(url: str) -> None:
     engine.dispose()
     assert current_revision(url) == "0004"
     with open_store(url) as store:
-        assert HEAD_REVISION == "0005"
-        assert current_revision(url) == "0005"
+        assert HEAD_REVISION >= "0005"
+        assert current_revision(url) == HEAD_REVISION
         names = set(sa.inspect(store.engine).get_table_names())
         assert "ml_models" in names
         with store.engine.connect() as conn:

@@ -40,8 +40,20 @@ __all__ = [
 #: The newest migration; a test checks it against the migration scripts. Comparing the
 #: database's revision with this constant lets an up-to-date store open without loading
 #: Alembic at all.
-HEAD_REVISION = "0005"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _newest_revision() -> str:
+    """The highest ``NNNN`` among ``versions/NNNN_*.py``: migrations are numbered in order and
+    each revises the one before (a test checks this against Alembic's own idea of the head)."""
+    numbers = [
+        p.name[:4]
+        for p in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    ]
+    return max(numbers)
+
+
+HEAD_REVISION = _newest_revision()
 
 _PG_MIGRATION_LOCK = 0x7472_6462  # pg_advisory_xact_lock key serialising migrations
 _SQLITE_BUSY_TIMEOUT_S = 30.0
