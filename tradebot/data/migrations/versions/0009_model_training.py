@@ -1,0 +1,23 @@
+"""Model training: retraining locks, champion/challenger records.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-04 23:25:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass  # placeholder: filled in by the feature that owns this revision
+
+
+def downgrade() -> None:
+    pass
