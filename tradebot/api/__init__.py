@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI) over the existing services; only ``tradebot.cli`` imports this package."""
