@@ -80,6 +80,11 @@ class MLModel(Base):
     artifact_path: Mapped[str] = mapped_column(Text)  # relative to TRADEBOT_HOME
     artifact_sha256: Mapped[str] = mapped_column(String)
     artifact_bytes: Mapped[int] = mapped_column(BigInteger)
+    # migration 0009: configurations this training tried (Optuna trials with --tune), the
+    # tuning's trials, and the champion/challenger comparison (None: not made)
+    trials: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    tuning: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    challenge: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 def check_name(name: str) -> str:
