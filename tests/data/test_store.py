@@ -52,6 +52,9 @@ TABLES = {
     "paper_fills",
     "paper_positions",
     "paper_risk_events",
+    "ops_errors",
+    "ops_incidents",
+    "ops_heartbeats",
 }
 
 

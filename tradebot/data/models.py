@@ -353,5 +353,6 @@ class PaperRiskEvent(Base):
 # importing them registers them on Base.metadata.
 from tradebot.data import api_models as _api_models  # noqa: E402,F401
 from tradebot.data import model_registry as _model_registry  # noqa: E402,F401
+from tradebot.data import ops_models as _ops_models  # noqa: E402,F401
 from tradebot.data import portfolio_models as _portfolio_models  # noqa: E402,F401
 from tradebot.data import study_models as _study_models  # noqa: E402,F401
