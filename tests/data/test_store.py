@@ -55,6 +55,11 @@ TABLES = {
     "ops_errors",
     "ops_incidents",
     "ops_heartbeats",
+    "api_tokens",
+    "api_sessions",
+    "api_audit",
+    "api_bots",
+    "api_jobs",
 }
 
 
