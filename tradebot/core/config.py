@@ -53,6 +53,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from tradebot.core.errors import ConfigError
 from tradebot.core.notify_config import NotifyConfig
+from tradebot.core.pairs import PortfolioSettings
 from tradebot.core.presets import load_preset, preset_path, read_toml
 
 __all__ = [
@@ -505,6 +506,7 @@ class Settings(BaseSettings):
     fetch: FetchConfig = Field(default_factory=FetchConfig)  # type: ignore[arg-type]
     optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)  # type: ignore[arg-type]
     notify: NotifyConfig = Field(default_factory=NotifyConfig)  # type: ignore[arg-type]
+    portfolio: PortfolioSettings = Field(default_factory=PortfolioSettings)  # type: ignore[arg-type]
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)
 
     _source_files: tuple[Path, ...] = PrivateAttr(default=())
