@@ -49,6 +49,7 @@ TABLES = {
     "study_trials",
     "study_windows",
     "ml_models",
+    "ml_decisions",
     "paper_fills",
     "paper_positions",
     "paper_risk_events",

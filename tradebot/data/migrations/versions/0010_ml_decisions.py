@@ -1,4 +1,4 @@
-"""Ml decisions: model version behind each paper decision.
+"""Ml decisions: the model version behind each decision of a paper account (the ``ml`` strategy).
 
 Revision ID: 0010
 Revises: 0009
@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
@@ -16,8 +19,24 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass  # placeholder: filled in by the feature that owns this revision
+    op.create_table(
+        "ml_decisions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("ts_ms", sa.BigInteger(), nullable=False),
+        sa.Column("model_name", sa.String(), nullable=False),
+        sa.Column("model_version", sa.Integer(), nullable=False),
+        sa.Column("model_sha256", sa.String(), nullable=False),
+        sa.Column("proba", sa.Double(), nullable=True),
+        sa.Column("signal", sa.SmallInteger(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["account_id"], ["paper_accounts.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("account_id", "ts_ms"),
+    )
+    op.create_index("ix_ml_decisions_model_name_model_version", "ml_decisions", ["model_name", "model_version"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_ml_decisions_model_name_model_version", table_name="ml_decisions")
+    op.drop_table("ml_decisions")
