@@ -53,6 +53,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from tradebot.core.errors import ConfigError
 from tradebot.core.notify_config import NotifyConfig
+from tradebot.core.ops_config import LoggingConfig, OpsConfig
 from tradebot.core.pairs import PortfolioSettings
 from tradebot.core.presets import load_preset, preset_path, read_toml
 
@@ -506,6 +507,8 @@ class Settings(BaseSettings):
     fetch: FetchConfig = Field(default_factory=FetchConfig)  # type: ignore[arg-type]
     optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)  # type: ignore[arg-type]
     notify: NotifyConfig = Field(default_factory=NotifyConfig)  # type: ignore[arg-type]
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
+    ops: OpsConfig = Field(default_factory=OpsConfig)  # type: ignore[arg-type]
     portfolio: PortfolioSettings = Field(default_factory=PortfolioSettings)  # type: ignore[arg-type]
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)
 
