@@ -42,6 +42,15 @@ def train(
     shuffles: int = typer.Option(19, "--shuffles", help="Shuffled-label runs for the verdict (>= 19 to find an edge)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (default: the settings' seed)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for the shuffled-label runs (-1: all cores)."),
+    tune: int = typer.Option(None, "--tune", help="Tune the model's hyperparameters with N Optuna trials "
+                             "(scored by the CV's test folds; the verdict deflates for every trial)."),
+    if_older: str = typer.Option(None, "--if-older", help="Cron: train only if the newest version of this "
+                                 "model is older than this (90m, 12h, 7d); else say so and exit 0."),
+    promote_margin: float = typer.Option(None, "--promote-margin", help="Champion/challenger: become the "
+                                         "champion only by beating it on the most recent test fold by this "
+                                         "AUC margin (e.g. 0.01)."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for another training of the same model to end "
+                              "instead of refusing."),
     importance: bool = typer.Option(True, "--importance/--no-importance",
                                     help="Feature importance on the test folds (MDA, grouped MDA, MDI)."),
     exchange: str = typer.Option(None, "--exchange", help="Exchange id of the cached candles (or sim)."),
@@ -58,6 +67,7 @@ def train(
     from tradebot.ml.evaluate import CVSettings, LabelSettings
     from tradebot.ml.importance import ImportanceSettings
     from tradebot.ml.pipeline import ModelSettings
+    from tradebot.ml.retrain import ModelBusy, parse_age
     from tradebot.services.train import TrainRequest
 
     pca_value: float | int | None = None
@@ -69,6 +79,8 @@ def train(
         model=ModelSettings(model=model, calibration=calibration, pca=pca_value),
         cv=CVSettings(scheme=cv, folds=folds, embargo=_embargo(embargo), shuffles=shuffles),
         seed=seed, jobs=jobs, importance=ImportanceSettings() if importance else None,
+        tune=tune, if_older=None if if_older is None else parse_age(if_older), promote_margin=promote_margin,
+        wait=wait,
     )
     overrides: dict[str, object] = {"market.exchange": exchange, "market.symbol": symbol,
                                     "market.timeframe": timeframe, "backtest.since": since,
@@ -79,8 +91,21 @@ def train(
 
     try:
         outcome = run_train(ctx, request, progress=None if quiet else write_line)
+    except ModelBusy as e:
+        if if_older is None:
+            raise
+        console().print(f"{e.args[0].split(';')[0]}: not retrained")  # cron: the other run retrains it
+        return
     finally:
         ctx.close()
+    if outcome.skipped is not None:
+        if json_out:
+            import json
+
+            typer.echo(json.dumps({"skipped": outcome.skipped, "newest": outcome.record}, indent=2, sort_keys=True))
+        else:
+            console().print(outcome.skipped)
+        return
     if json_out:
         import json
 
@@ -89,7 +114,12 @@ def train(
     out = console()
     render_training(outcome.record, out)
     ref = f"{outcome.record['name']}:{outcome.record['version']}"
-    out.print(f"Stored as {ref} (candidate); `tradebot models promote {ref}` makes it the champion.")
+    if outcome.challenge is not None:
+        out.print(outcome.challenge)
+    if outcome.record["status"] == "champion":
+        out.print(f"Stored as {ref} (champion).")
+    else:
+        out.print(f"Stored as {ref} (candidate); `tradebot models promote {ref}` makes it the champion.")
 
 
 def _pct(x: Any) -> str:
@@ -146,10 +176,34 @@ def render_training(record: dict[str, Any], out: Any) -> None:
     if cvs["scheme"] == "purged":
         out.print("Purged k-fold: each fold is unseen by its model, but the models of early folds were "
                   "trained on later data; --cv walk-forward trains on the past only.")
+    render_tuning(record.get("tuning"), out)
     render_importance(scores.get("importance"), out)
     from tradebot.ml.verdict import verdict_line
 
     out.print(verdict_line(record["verdict_detail"]))
+
+
+def render_tuning(tuning: dict[str, Any] | None, out: Any, top: int = 5) -> None:
+    """The best ``top`` trials of ``--tune`` (scored on the test folds)."""
+    if not tuning:
+        return
+    from rich.table import Table
+
+    trials = sorted(tuning["trials"], key=lambda t: (t["log_loss"] if t["log_loss"] is not None else math.inf,
+                                                     t["number"]))
+    t = Table(title=f"Tuning: best {min(top, len(trials))} of {tuning['n_trials']} trials ({tuning['sampler']}; "
+                    f"objective: {tuning['objective']}, on the test folds)")
+    for col in ("trial", "log loss", "AUC", "return", "daily Sharpe", "parameters"):
+        t.add_column(col, justify="left" if col == "parameters" else "right")
+    for tr in trials[:top]:
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in sorted(tr["params"].items()))
+        mark = " *" if tr["number"] == tuning["best_trial"] else ""
+        t.add_row(f"{tr['number'] + 1}{mark}", _num(tr["log_loss"], 4), _num(tr["auc"]), _pct(tr["return"]),
+                  _num(tr["daily_sharpe"]), params)
+    out.print(t)
+    out.print(f"The chosen trial (*) was picked on the same folds the table above reports: the verdict's DSR "
+              f"deflates for all {tuning['n_trials']} trials.")
 
 
 def _members(names: list[str], shown: int = 4) -> str:

@@ -42,20 +42,35 @@ class TrainRequest:
     seed: int | None = None  # None: the settings' seed
     jobs: int = 1  # processes for the shuffled-label runs (results do not depend on it)
     importance: ImportanceSettings | None = field(default_factory=ImportanceSettings)  # None: skip it
+    tune: int | None = None  # Optuna trials over the model's declared space (None: no tuning)
+    if_older: float | None = None  # seconds: skip when the newest version is younger
+    promote_margin: float | None = None  # champion/challenger by this AUC margin (None: stay candidate)
+    wait: bool = False  # wait for another training of the same model instead of refusing
 
     def __post_init__(self) -> None:
         from tradebot.core.errors import UsageError
+        from tradebot.ml.challenge import check_margin
+        from tradebot.ml.tuning import check_trials
 
         j = self.jobs
         if isinstance(j, bool) or not isinstance(j, int) or not (j >= 1 or j == -1):
             raise UsageError(f"--jobs must be a positive number of processes or -1 (all cores), got {j!r}")
+        if self.tune is not None:
+            check_trials(self.tune)
+        if self.promote_margin is not None:
+            check_margin(self.promote_margin)
+        a = self.if_older
+        if a is not None and (isinstance(a, bool) or not isinstance(a, int | float) or not a > 0):
+            raise UsageError(f"--if-older must be a positive age, got {a!r}")
 
 
 @dataclass(frozen=True)
 class TrainOutcome:
-    record: dict[str, Any]
-    cv: CVResult
-    verdict: Verdict
+    record: dict[str, Any]  # the stored record (skipped: the newest version's)
+    cv: CVResult | None = None
+    verdict: Verdict | None = None
+    skipped: str | None = None  # --if-older: why nothing was trained
+    challenge: str | None = None  # the champion/challenger line, when compared
 
 
 def library_versions() -> dict[str, str]:
@@ -88,7 +103,47 @@ def _data_source(market: Any, candles: Any, seed: int) -> str:
 
 
 def train(ctx: Context, request: TrainRequest, progress: Progress | None = None) -> TrainOutcome:
-    """Cross-validate, judge and store one model (see the module docstring)."""
+    """Cross-validate, judge and store one model (see the module docstring), holding the
+    model's lock; with ``if_older``, skip when its newest version is younger."""
+    from tradebot.data.model_registry import check_name
+    from tradebot.ml.pipeline import estimator_class
+    from tradebot.ml.retrain import age_text, model_lock
+    from tradebot.ml.spec import load_spec
+    from tradebot.ml.tuning import search_space
+    from tradebot.services.context import ensure_home
+
+    name = check_name(request.name)
+    load_spec(request.spec)
+    estimator_class(request.model.model)  # a model that does not import fails before any work
+    if request.tune is not None:
+        search_space(request.model.model)
+    _check_store_target(ctx)
+    ensure_home(ctx.home)
+    with model_lock(ctx.home, name, request.wait):
+        if request.if_older is not None:
+            newest = _newest(ctx, name)
+            if newest is not None:
+                import datetime as dt
+
+                age = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(newest["created_at"])).total_seconds()
+                if age < request.if_older:
+                    return TrainOutcome(newest, skipped=(
+                        f"{name}:{newest['version']} was trained {age_text(max(age, 0.0))} ago, younger than "
+                        f"--if-older {age_text(request.if_older)}: not retrained"))
+        return _train(ctx, request, progress)
+
+
+def _newest(ctx: Context, name: str) -> dict[str, Any] | None:
+    from tradebot.data.model_registry import ModelRepository, record_dict
+
+    with ctx.store.session() as session:
+        rows = ModelRepository(session).versions(name)
+        return record_dict(rows[-1]) if rows else None
+
+
+def _train(ctx: Context, request: TrainRequest, progress: Progress | None) -> TrainOutcome:
+    from dataclasses import replace
+
     from threadpoolctl import threadpool_limits
 
     from tradebot.data.model_registry import (
@@ -103,7 +158,7 @@ def train(ctx: Context, request: TrainRequest, progress: Progress | None = None)
     from tradebot.data.repositories import jsonable
     from tradebot.ml.evaluate import cross_validate, make_dataset, make_labels
     from tradebot.ml.features import build_features
-    from tradebot.ml.pipeline import estimator_class, fit_pipeline
+    from tradebot.ml.pipeline import fit_pipeline
     from tradebot.ml.spec import load_spec
     from tradebot.ml.verdict import verdict
     from tradebot.services.backtest import engine_config
@@ -118,8 +173,6 @@ def train(ctx: Context, request: TrainRequest, progress: Progress | None = None)
     name = check_name(request.name)
     seed = int(s.seed if request.seed is None else request.seed)
     spec = load_spec(request.spec)
-    estimator_class(request.model.model)  # a model that does not import fails before any work
-    _check_store_target(ctx)
     market = resolve_market(ctx)
     say(f"loading candles ({market.label})")
     candles = load_candles(ctx, market, s.since_ms(), s.until_ms())
@@ -131,15 +184,33 @@ def train(ctx: Context, request: TrainRequest, progress: Progress | None = None)
     data_sha = candles_sha256(candles)
     label_d, model_d = jsonable(request.label.to_dict()), jsonable(request.model.to_dict())
     cv_d = jsonable({**request.cv.to_dict(), "alpha": _alpha()})
-    prior = _prior_sharpes(ctx, name, _config_key(spec.sha256, label_d, model_d, cv_d, data_sha, seed))
-    say(f"cross-validating {request.model.model} on {len(ds):,} samples ({request.cv.scheme}, "
+    trials = request.tune or 1
+    prior = _prior_sharpes(ctx, name, _config_key(spec.sha256, label_d, model_d, cv_d, data_sha, seed, trials))
+    model = request.model
+    tuning = None
+    if request.tune is not None:
+        from tradebot.ml.tuning import tune
+
+        say(f"tuning {model.model}: {request.tune} trials scored by {request.cv.scheme} CV "
+            f"({request.cv.folds} folds, test folds only)")
+        tuning = tune(candles, features, ds, model, request.cv, config, seed, request.tune, progress)
+        model = replace(model, params=tuning.best_params)
+        prior = prior + tuning.other_sharpes()  # every configuration tried deflates the verdict
+        say(f"tuning chose trial {tuning.trials[tuning.best].number + 1}: "
+            f"log loss {tuning.trials[tuning.best].log_loss:.4f}")
+    say(f"cross-validating {model.model} on {len(ds):,} samples ({request.cv.scheme}, "
         f"{request.cv.folds} folds, {request.cv.shuffles} shuffled-label runs)")
-    cv = cross_validate(candles, features, ds, request.model, request.cv, config, seed, progress,
+    cv = cross_validate(candles, features, ds, model, request.cv, config, seed, progress,
                         request.jobs, request.importance)
     v = verdict(cv, prior)
+    challenge = _challenge(ctx, name, request, candles, features, ds, model, config, seed, market, say)
+    if challenge is not None and challenge["comparison"] is None:  # no champion yet
+        challenge = {"comparison": {"comparable": True, "champion": None, "wins": v.edge,
+                                    "rule": "no champion: the new model becomes it only with the verdict edge"},
+                     "champion": None, "promote": v.edge}
     say("fitting the final model on every sample")
     with threadpool_limits(limits=1):
-        fitted = fit_pipeline(request.model, ds.columns, seed, ds.X, ds.y, ds.w, ds.t0, ds.t1)
+        fitted = fit_pipeline(model, ds.columns, seed, ds.X, ds.y, ds.w, ds.t0, ds.t1)
     data = dump_artifact(fitted)
     scores = jsonable({"folds": [f.to_dict() for f in cv.folds], "summary": cv.summary(),
                        "splitter": cv.splitter, "label_balance": float(ds.y.mean()),
@@ -147,7 +218,7 @@ def train(ctx: Context, request: TrainRequest, progress: Progress | None = None)
     fields = {
         "name": name, "seed": seed, "spec_name": spec.name, "spec_sha256": spec.sha256,
         "spec": spec.to_dict(), "columns": list(ds.columns),
-        "label": label_d, "model": model_d, "cv": cv_d,
+        "label": label_d, "model": jsonable(model.to_dict()), "cv": cv_d,
         "exchange": candles.exchange or market.exchange, "symbol": market.symbol,
         "timeframe": market.timeframe, "data_source": _data_source(market, candles, s.seed),
         "data_start_ms": int(candles.timestamp[0]), "data_end_ms": int(candles.timestamp[-1]),
@@ -155,22 +226,62 @@ def train(ctx: Context, request: TrainRequest, progress: Progress | None = None)
         "scores": scores, "verdict": v.verdict, "verdict_detail": jsonable(v.to_dict()),
         "libraries": library_versions(), "code_version": code_version(),
         "artifact_sha256": sha256_bytes(data), "artifact_bytes": len(data),
+        "trials": trials, "tuning": None if tuning is None else jsonable(tuning.to_dict()),
+        "challenge": None if challenge is None else jsonable(challenge["comparison"]),
     }
     say("storing the model")
     path = None
+    line = None
     try:
         with ctx.store.session() as session:
             repo = ModelRepository(session)
             version = repo.next_version(name)
             rel = artifact_relpath(name, version)
+            (ctx.home / rel).unlink(missing_ok=True)  # left by a killed run (no row; we hold the lock)
             path = write_artifact(ctx.home, rel, data)
             row = repo.add({**fields, "version": version, "artifact_path": rel})
+            if challenge is not None:
+                from tradebot.ml.challenge import comparison_line
+
+                line = comparison_line(challenge["comparison"], f"{name}:{version}", challenge["champion"] or "")
+                if challenge["promote"]:
+                    repo.promote(name, version)
             record = record_dict(row)
     except BaseException:
         if path is not None:
             path.unlink(missing_ok=True)
         raise
-    return TrainOutcome(record, cv, v)
+    return TrainOutcome(record, cv, v, challenge=line)
+
+
+def _challenge(ctx: Context, name: str, request: TrainRequest, candles: Any, features: Any, ds: Any, model: Any,
+               config: Any, seed: int, market: Any, say: Callable[[str], None]) -> dict[str, Any] | None:
+    """With ``--promote-margin``: compare with the champion on the most recent window
+    (:mod:`tradebot.ml.challenge`). No champion: the new model becomes the champion only
+    if its verdict is "edge" (``promote`` decided later, see :func:`_train`)."""
+    if request.promote_margin is None:
+        return None
+    from tradebot.data.model_registry import ModelRepository, load_artifact
+    from tradebot.ml.challenge import compare
+    from tradebot.ml.features import build_features
+
+    with ctx.store.session() as session:
+        row = ModelRepository(session).champion(name)
+        if row is None:
+            return {"comparison": None, "champion": None, "promote": None}
+        if (row.symbol, row.timeframe) != (market.symbol, market.timeframe):
+            return {"comparison": {"comparable": False, "champion": f"{name}:{row.version}",
+                                   "reason": f"the champion trades {row.symbol} {row.timeframe}"},
+                    "champion": f"{name}:{row.version}", "promote": False}
+        champ_ref = f"{name}:{row.version}"
+        say(f"comparing with the champion {champ_ref} on the most recent window")
+        champion = load_artifact(ctx.home, row)
+        champ_spec, champ_end = dict(row.spec), int(row.data_end_ms)
+    champ_features = build_features(candles, champ_spec)
+    c = compare(candles, features, ds, model, request.cv, config, seed, champion, champ_features, champ_end,
+                request.promote_margin)
+    return {"comparison": {**c.to_dict(), "comparable": True, "champion": champ_ref}, "champion": champ_ref,
+            "promote": c.wins}
 
 
 def _alpha() -> float:
@@ -179,10 +290,11 @@ def _alpha() -> float:
     return ALPHA
 
 
-def _config_key(spec_sha: str, label: Any, model: Any, cv: Any, data_sha: str, seed: int) -> str:
+def _config_key(spec_sha: str, label: Any, model: Any, cv: Any, data_sha: str, seed: int, trials: int) -> str:
     import json
 
-    return json.dumps([spec_sha, label, model, cv, data_sha, seed], sort_keys=True)
+    return json.dumps([spec_sha, label, model, cv, data_sha, seed] + ([trials] if trials > 1 else []),
+                      sort_keys=True)
 
 
 def _prior_sharpes(ctx: Context, name: str, key: str) -> list[float | None]:
@@ -195,13 +307,24 @@ def _prior_sharpes(ctx: Context, name: str, key: str) -> list[float | None]:
         seen = {key}
         out: list[float | None] = []
         for r in ModelRepository(session).versions(name):
-            k = _config_key(r.spec_sha256, r.label, r.model, r.cv, r.data_sha256, r.seed)
+            trials = int(r.trials or 1)
+            model = r.model
+            if r.tuning:  # keyed by what was asked for (the untuned parameters), as the new run is
+                model = {**r.model, "params": r.tuning.get("requested_params", {})}
+            k = _config_key(r.spec_sha256, r.label, model, r.cv, r.data_sha256, r.seed, trials)
             if k in seen:
                 continue
             seen.add(k)
+            if r.tuning:  # every trial of a tuned version was a configuration tried
+                out.extend(_finite_or_none(t.get("daily_sharpe")) for t in r.tuning.get("trials", []))
+                continue
             sh = ((r.scores or {}).get("summary") or {}).get("model", {}).get("daily_sharpe")
-            out.append(None if sh is None or not math.isfinite(float(sh)) else float(sh))
+            out.append(_finite_or_none(sh))
         return out
+
+
+def _finite_or_none(x: Any) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else float(x)
 
 
 # ------------------------------------------------------------------ the registry
