@@ -175,6 +175,10 @@ def run_backtest(
 
         check_store_target(ctx)
     strategy = ctx.registry.create(s.strategy.name, dict(s.strategy.params))
+    if getattr(strategy, "uses_model", False):  # the ml strategy: walk-forward by default
+        from tradebot.services.ml_backtest import run_ml_backtest
+
+        return run_ml_backtest(ctx, strategy, save=save, progress=progress, include_trades=include_trades)
     step("loading candles")
     candles = load_market(ctx, s.since_ms(), s.until_ms())
     config = engine_config(s)

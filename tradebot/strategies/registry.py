@@ -22,6 +22,7 @@ BUILTINS = {
     "volume_profile": "tradebot.strategies.builtin.volume_profile:VolumeProfileStrategy",
     "order_flow": "tradebot.strategies.builtin.order_flow:OrderFlowStrategy",
     "confluence": "tradebot.strategies.builtin.confluence:ConfluenceStrategy",
+    "ml": "tradebot.strategies.builtin.ml:MlStrategy",
 }
 ENTRY_POINT_GROUP = "tradebot.strategies"
 
