@@ -111,7 +111,7 @@ def _short_iso(s: Any) -> str:
 
 def _quote(symbol: Any) -> str | None:
     if isinstance(symbol, str) and "/" in symbol:
-        return symbol.split("/", 1)[1].split(":", 1)[0] or None
+        return symbol.split(",", 1)[0].split("/", 1)[1].split(":", 1)[0] or None  # a pair list: A/Q,B/Q
     return None
 
 
