@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt, console, context
+from tradebot.cli.portfolio import MaxOpenOpt, PairsFileOpt, RankOpt, StakeOpt, SymbolsOpt
 
 
 def backtest(
@@ -26,6 +27,11 @@ def backtest(
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     trades: bool = typer.Option(False, "--trades", help="Include every trade in the report."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not store the run."),
+    symbols: str = SymbolsOpt,
+    pairs_file: Path = PairsFileOpt,
+    max_open_positions: int = MaxOpenOpt,
+    stake: str = StakeOpt,
+    rank: str = RankOpt,
 ) -> None:
     """Backtest a strategy on cached candles (or the built-in sim market) and report."""
     from tradebot.strategies.params import parse_assignments
@@ -39,7 +45,20 @@ def backtest(
     params = parse_assignments(param)
     if params:
         overrides["strategy.params"] = params  # merged over the config file's params
+    from tradebot.cli.portfolio import pair_list, portfolio_overrides, run_backtest_pairs
+
+    overrides.update(portfolio_overrides(max_open_positions, stake, rank))
     ctx = context(config, preset, overrides, strategy_path)
+    pairs = pair_list(ctx, symbols, pairs_file)
+    if pairs is not None and len(pairs.symbols) > 1:  # one wallet over the pair list
+        try:
+            run_backtest_pairs(ctx, pairs, json_out=json_out, trades=trades, no_save=no_save)
+        finally:
+            ctx.close()
+        return
+    if pairs is not None:  # a list of one pair is today's single-market backtest
+        ctx.close()
+        ctx = context(config, preset, {**overrides, "market.symbol": pairs.symbols[0]}, strategy_path)
     from tradebot.cli.common import compile_notice, write_line
     from tradebot.services.backtest import run_backtest
 

@@ -1,0 +1,128 @@
+"""The pair-list side of ``backtest``, ``paper`` and ``report``: options, routing, rendering.
+
+A pair list of one pair takes the single-market path (today's numbers); two or more run
+the portfolio services (:mod:`tradebot.services.portfolio_backtest`,
+:mod:`tradebot.services.paper_portfolio`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tradebot.core.pairs import PairList
+    from tradebot.services.context import Context
+
+SymbolsOpt: Any = typer.Option(None, "--symbols", help="Pair list, comma separated (e.g. BTC/USDT,ETH/USDT): "
+                               "one wallet over all of them.")
+PairsFileOpt: Any = typer.Option(None, "--pairs-file", help="Pair list file: a JSON list or one pair per line.")
+MaxOpenOpt: Any = typer.Option(None, "--max-open-positions", help="Pair list: positions open at once "
+                               "(default: one per pair).")
+StakeOpt: Any = typer.Option(None, "--stake", help="Pair list: stake per position: equal (free cash / free "
+                             "slots), fixed:AMOUNT (quote) or fraction:F (of equity).")
+RankOpt: Any = typer.Option(None, "--rank", help="Pair list: which entries go first when slots or cash run "
+                            "short: order (pair order), signal (signal strength), score (strategy score).")
+
+
+def portfolio_overrides(max_open: int | None, stake: str | None, rank: str | None) -> dict[str, object]:
+    return {"portfolio.max_open_positions": max_open, "portfolio.stake": stake, "portfolio.rank": rank}
+
+
+def pair_list(ctx: Context, symbols: str | None, pairs_file: Path | None) -> PairList | None:
+    """The pair list the options or the settings name, or None (a one-market run)."""
+    from tradebot.services.pairlists import portfolio_requested, resolve_pairs
+
+    file = str(pairs_file) if pairs_file is not None else None
+    if not portfolio_requested(ctx, symbols, file):
+        return None
+    return resolve_pairs(ctx, symbols, file)
+
+
+def run_backtest_pairs(ctx: Context, pairs: PairList, *, json_out: bool, trades: bool, no_save: bool) -> None:
+    """``tradebot backtest`` over a pair list of two or more pairs."""
+    from tradebot.cli.common import compile_notice, console, write_line
+    from tradebot.services.portfolio_backtest import run_portfolio_backtest
+
+    err = console(stderr=True)
+
+    def step(msg: str, status: Any = None) -> None:
+        if msg.startswith("simulating"):
+            compile_notice(err.print if err.is_terminal else write_line, "backtest", ctx.settings)
+        if status is not None:
+            status.update(msg + "…")
+
+    if json_out:
+        outcome = run_portfolio_backtest(ctx, pairs, save=not no_save, include_trades=trades, progress=step)
+        from tradebot.analysis.report import report_to_json
+
+        typer.echo(report_to_json(outcome.report, indent=2))
+        return
+    with err.status("backtesting…") as status:
+        outcome = run_portfolio_backtest(ctx, pairs, save=not no_save, include_trades=trades,
+                                         progress=lambda m: step(m, status))
+    out = console()
+    render_portfolio_report(outcome.report, out)
+    if outcome.run_id is not None:
+        out.print(f"Stored as run {outcome.run_id}: `tradebot report {outcome.run_id}` shows it again, "
+                  "`--rerun` reproduces it.")
+
+
+def render_portfolio_report(report: Mapping[str, Any], out: Console) -> None:
+    """The usual report (its per-pair table holds every pair) and the portfolio tables."""
+    from tradebot.cli.render import render_report
+
+    render_report(report, out)
+    section = report.get("portfolio")
+    if section:
+        render_portfolio_section(section, out)
+
+
+def render_portfolio_section(section: Mapping[str, Any], out: Console) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from tradebot.cli.render import fmt_num, fmt_pct
+
+    t = Table(title="Portfolio: contribution and exposure per pair", box=box.SIMPLE_HEAVY, title_style="bold")
+    for col in ("Pair", "Trades", "Win %", "Profit", "Contribution %", "Share %", "Exposure %"):
+        t.add_column(col, justify="left" if col == "Pair" else "right")
+    for r in section.get("pairs") or []:
+        t.add_row(str(r["pair"]), fmt_num(r.get("trades"), 0), fmt_pct(r.get("win_rate_pct")),
+                  fmt_num(r.get("profit"), 2), fmt_pct(r.get("contribution_pct")),
+                  fmt_pct(r.get("share_pct")), fmt_pct(r.get("exposure_pct")))
+    out.print(t)
+    exp = section.get("exposure") or {}
+    if exp.get("mean_pct"):
+        e = Table(title="Exposure by asset (% of equity)", box=box.SIMPLE_HEAVY, title_style="bold")
+        for col in ("Asset", "Mean %", "Peak %", "Last day %"):
+            e.add_column(col, justify="left" if col == "Asset" else "right")
+        for asset, mean in exp["mean_pct"].items():
+            series = exp["assets"].get(asset) or []
+            e.add_row(asset, fmt_pct(mean), fmt_pct(exp["max_pct"].get(asset)),
+                      fmt_pct(series[-1] if series else None))
+        e.add_row("all", fmt_pct(exp.get("total_mean_pct")), fmt_pct(exp.get("total_max_pct")), "")
+        out.print(e)
+    corr = section.get("correlation") or {}
+    _corr_table(out, "Correlation of daily returns (markets)", corr.get("symbols") or [], corr.get("markets"))
+    _corr_table(out, "Correlation of daily P&L (strategy per pair)", corr.get("symbols") or [], corr.get("strategy"))
+
+
+def _corr_table(out: Console, title: str, symbols: Sequence[str], matrix: Any) -> None:
+    if not matrix or len(symbols) < 2:
+        return
+    from rich import box
+    from rich.table import Table
+
+    t = Table(title=title, box=box.SIMPLE_HEAVY, title_style="bold")
+    t.add_column("")
+    for s in symbols:
+        t.add_column(s, justify="right")
+    for s, row in zip(symbols, matrix, strict=True):
+        t.add_row(s, *("—" if v is None else f"{v:+.2f}" for v in row))
+    out.print(t)
