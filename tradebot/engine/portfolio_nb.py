@@ -1,0 +1,479 @@
+"""The compiled portfolio loop: N aligned markets, one cash balance.
+
+It drives the per-market helpers of :mod:`tradebot.engine.kernels` and
+:mod:`tradebot.engine.matching_nb` (fills, stops, order matching, decisions) and the
+account rules of :mod:`tradebot.engine.risk_nb` unchanged. Those helpers work on one state
+vector (``layout.S_*``); the portfolio keeps:
+
+- the *account* vector ``acct`` (same layout): the cash, the risk slots (day, peak,
+  breaker, loss streak, sizing statistics, the optimal-f ring) shared by every market;
+- one row per market in ``states`` (same layout) holding its position and its order
+  (``MARKET_SLOTS``: units, entry, extreme, pending order, the matching model's working
+  order).
+
+Before a helper runs for market ``m`` its slots are copied into ``acct`` (:func:`load_nb`),
+afterwards back (:func:`store_nb`): the helper sees one account holding that market, the
+cash and the risk state are the account's. A new position's sizing sees its stake as the
+cash (``acct[S_CASH] = stake``; the cash it did not spend is added back).
+
+Per bar ``t`` (docs/decisions/0017-portfolio-ordering-and-alignment.md):
+
+1. day tracking on the account equity before the bar;
+2. for every market with a candle at ``t``, in pair order: its due exit order, then its
+   stops;
+3. the entry orders due at ``t`` in rank order (``pf[PF_RANK]``: pair order, or the key
+   recorded when the entry was decided, highest first, ties in pair order): an entry with
+   every slot taken is cancelled (blocked ``BLOCK_NO_SLOT``), one without free cash too
+   (``BLOCK_NO_CASH``); otherwise it is sized from its stake and filled, and its stops
+   are checked in the entry bar as in the single-market loop;
+4. the account is marked at the close (a market without a candle at its last real close),
+   the drawdown breaker runs on the account equity, and the signals of the markets with a
+   candle at ``t`` become orders (through the account's risk limits).
+
+With one market each step is the single-market loop's, in its order, with the same
+arithmetic: the result is :func:`tradebot.engine.kernels.simulate`'s bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tradebot._jit import njit
+from tradebot.engine.config import (
+    P_HAS_DAY,
+    P_HAS_LIMITS,
+    P_HAS_STOPS,
+    P_MATCHING,
+    P_MAX_DD,
+)
+from tradebot.engine.kernels import (
+    _grow_nb,
+    _record_close_nb,
+    _trade_closed_nb,
+    _trip_breaker_nb,
+    check_stops_nb,
+    decide_nb,
+    decide_risk_nb,
+    fill_pending_nb,
+    new_state_nb,
+)
+from tradebot.engine.layout import (
+    BUY_LONG,
+    M_BUDGET,
+    N_BLOCKED_COLS,
+    N_FILL_COLS,
+    N_MATCH,
+    N_TRADE_COLS,
+    NO_ORDER,
+    S_CASH,
+    S_PENDING,
+    S_PENDING_AT,
+    S_UNITS,
+    SELL_SHORT,
+)
+from tradebot.engine.matching_nb import (
+    close_open_trade_match_nb,
+    decide_match_nb,
+    match_base_nb,
+    match_order_nb,
+    reset_order_nb,
+    stops_match_nb,
+    trip_breaker_match_nb,
+)
+from tradebot.engine.result import EXIT_OPEN
+from tradebot.engine.risk_nb import breaker_nb, new_day_nb
+
+# Portfolio parameter vector ``pf``.
+PF_MAX_OPEN, PF_STAKE, PF_STAKE_AMOUNT, PF_RANK = 0, 1, 2, 3
+N_PF = 4
+STAKE_FIXED, STAKE_FRACTION, STAKE_EQUAL = 0.0, 1.0, 2.0
+RANK_ORDER, RANK_SCORE, RANK_SIGNAL = 0.0, 1.0, 2.0
+
+BLOCK_NO_SLOT, BLOCK_NO_CASH = 4.0, 5.0
+
+# Portfolio state vector: a header, the account vector, the market rows, then per market
+# the rank key of its pending entry, its last real close (the mark; 0 before its first
+# candle) and the index of that bar (-1: none yet).
+PS_N_MARKETS, PS_LEN, PS_EQ_PREV = 0, 1, 2
+PS_HEADER = 4
+
+# The extra column of each buffer: the market index of the row.
+T_MARKET = N_TRADE_COLS
+F_MARKET = N_FILL_COLS
+B_MARKET = N_BLOCKED_COLS
+
+
+@njit(cache=True)
+def new_portfolio_state_nb(params, n_markets):
+    """A flat portfolio holding the initial capital in cash (``params``: the account's
+    parameter vector, i.e. market 0's)."""
+    one = new_state_nb(params)
+    L = one.shape[0]
+    ps = np.empty(PS_HEADER + L * (n_markets + 1) + 3 * n_markets, dtype=np.float64)
+    ps[PS_N_MARKETS] = n_markets
+    ps[PS_LEN] = L
+    ps[PS_EQ_PREV] = one[S_CASH]
+    ps[3] = 0.0
+    for k in range(L):
+        ps[PS_HEADER + k] = one[k]
+    for m in range(n_markets):
+        base = PS_HEADER + L * (m + 1)
+        for k in range(L):
+            ps[base + k] = one[k]
+    aux = PS_HEADER + L * (n_markets + 1)
+    for m in range(n_markets):
+        ps[aux + m] = 0.0  # rank key
+        ps[aux + n_markets + m] = 0.0  # mark
+        ps[aux + 2 * n_markets + m] = -1.0  # last real bar
+    return ps
+
+
+@njit(cache=True)
+def load_nb(acct, row, mb):
+    """Copy a market's slots (position, pending order, working order) into ``acct``."""
+    for k in range(S_UNITS, S_PENDING_AT + 1):
+        acct[k] = row[k]
+    for k in range(mb, mb + N_MATCH):
+        acct[k] = row[k]
+
+
+@njit(cache=True)
+def store_nb(acct, row, mb):
+    """Copy the market's slots back from ``acct`` into its row."""
+    for k in range(S_UNITS, S_PENDING_AT + 1):
+        row[k] = acct[k]
+    for k in range(mb, mb + N_MATCH):
+        row[k] = acct[k]
+
+
+@njit(cache=True)
+def rank_order_nb(order, n, keys):
+    """Sort ``order[:n]`` (market indices) by ``keys[market]`` highest first, ties (and
+    NaN keys, last) in pair order: a stable insertion sort (n is small)."""
+    for i in range(1, n):
+        m = order[i]
+        km = keys[m]
+        j = i - 1
+        while j >= 0:
+            kj = keys[order[j]]
+            # move order[j] right when m must come before it
+            before = (km == km) and (kj != kj or km > kj)
+            if not before:
+                break
+            order[j + 1] = order[j]
+            j -= 1
+        order[j + 1] = m
+
+
+@njit(cache=True)
+def stake_nb(pf, cash, eq_prev, free_slots):
+    """The cash a new position may use: fixed, a fraction of the equity at the previous
+    close, or the free cash over the free slots; never more than the free cash."""
+    mode = pf[PF_STAKE]
+    if mode == STAKE_FIXED:
+        stake = pf[PF_STAKE_AMOUNT]
+    elif mode == STAKE_FRACTION:
+        stake = pf[PF_STAKE_AMOUNT] * eq_prev
+    else:
+        stake = cash / free_slots
+    if stake > cash:
+        stake = cash
+    return stake
+
+
+@njit(cache=True)
+def _tag_nb(buf, n0, n, col, m):
+    for i in range(n0, n):
+        buf[i, col] = m
+
+
+@njit(cache=True)
+def _block_nb(blocked, n_blocked, t, reason, m):
+    blocked[n_blocked, 0] = t
+    blocked[n_blocked, 1] = reason
+    blocked[n_blocked, B_MARKET] = m
+    return n_blocked + 1
+
+
+@njit(cache=True)
+def _atr_prev_nb(atr, m, last):
+    if atr.shape[1] > 0 and last >= 0:
+        return atr[m, last]
+    return np.nan
+
+
+@njit(cache=True)
+def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, atr, entries,
+              exits, short_entries, short_exits, keys_in, params, pf, ps, trades, n_trades,
+              blocked, n_blocked, fills, fc, equity, cash_out, pos_out):
+    """The portfolio loop over bars ``[start, stop)``; stops early when a buffer is
+    nearly full. Returns ``(next_bar, n_trades, n_blocked)``; the fill count is
+    ``fc[0]``."""
+    M = present.shape[0]
+    L = int(ps[PS_LEN])
+    acct = ps[PS_HEADER:PS_HEADER + L]
+    states = ps[PS_HEADER + L:PS_HEADER + L * (M + 1)].reshape((M, L))
+    aux = PS_HEADER + L * (M + 1)
+    rank_key = ps[aux:aux + M]
+    mark = ps[aux + M:aux + 2 * M]
+    last_real = ps[aux + 2 * M:aux + 3 * M]
+    p0 = params[0]
+    mb = match_base_nb(p0)
+    has_day = p0[P_HAS_DAY] != 0.0
+    has_dd = p0[P_MAX_DD] == p0[P_MAX_DD]
+    has_limits = p0[P_HAS_LIMITS] != 0.0
+    has_se = short_entries.shape[1] > 0
+    has_sx = short_exits.shape[1] > 0
+    rank_mode = pf[PF_RANK]
+    max_open = pf[PF_MAX_OPEN]
+    shared = M > 1
+    keep_pos = pos_out.shape[0] > 0
+    order = np.empty(M, dtype=np.int64)
+    need = 2 * M + 2
+    for t in range(start, stop):
+        if (n_trades + need > trades.shape[0] or fc[0] + need > fills.shape[0]
+                or n_blocked + 3 * M + 2 > blocked.shape[0]):
+            return t, n_trades, n_blocked
+        if has_day:  # the account equity before this bar (marks of the previous closes)
+            before = acct[S_CASH]
+            for m in range(M):
+                before += states[m, S_UNITS] * mark[m]
+            new_day_nb(timestamp[t], before, acct)
+        # 1. exits and stops, in pair order
+        n_open = 0
+        for m in range(M):
+            row = states[m]
+            kind = row[S_PENDING]
+            if not present[m, t] or kind == BUY_LONG or kind == SELL_SHORT:
+                if row[S_UNITS] != 0.0:
+                    n_open += 1
+                continue
+            pm = params[m]
+            has_stops = pm[P_HAS_STOPS] != 0.0
+            working = kind != NO_ORDER and row[S_PENDING_AT] <= t
+            if working or (has_stops and row[S_UNITS] != 0.0):
+                atr_prev = _atr_prev_nb(atr, m, int(last_real[m]))
+                load_nb(acct, row, mb)
+                n0 = n_trades
+                f0 = fc[0]
+                if pm[P_MATCHING] != 0.0:
+                    nf = fc[0]
+                    if working:
+                        n_trades, nf, _ = match_order_nb(
+                            t, open_[m, t], high[m, t], low[m, t], volume[m, t], atr_prev, pm,
+                            acct, mb, trades, n_trades, fills, nf)
+                    if has_stops and acct[S_UNITS] != 0.0:
+                        n_trades, nf = stops_match_nb(
+                            t, open_[m, t], high[m, t], low[m, t], volume[m, t], atr_prev,
+                            False, pm, acct, mb, trades, n_trades, fills, nf)
+                    fc[0] = nf
+                else:
+                    if working:
+                        n_trades = fill_pending_nb(t, open_[m, t], atr_prev, pm, acct, trades,
+                                                   n_trades, fills, fc)
+                    if has_stops and acct[S_UNITS] != 0.0:
+                        n_trades = check_stops_nb(t, open_[m, t], high[m, t], low[m, t],
+                                                  atr_prev, pm, acct, trades, n_trades, fills,
+                                                  fc)
+                if n_trades > n0:  # at most one trade closes in a bar
+                    _trade_closed_nb(t, pm, acct, trades, n_trades)
+                store_nb(acct, row, mb)
+                _tag_nb(trades, n0, n_trades, T_MARKET, m)
+                _tag_nb(fills, f0, fc[0], F_MARKET, m)
+            if row[S_UNITS] != 0.0:
+                n_open += 1
+        # 2. entries due at this bar, ranked
+        nd = 0
+        for m in range(M):
+            kind = states[m, S_PENDING]
+            if (present[m, t] and (kind == BUY_LONG or kind == SELL_SHORT)
+                    and states[m, S_PENDING_AT] <= t):
+                order[nd] = m
+                nd += 1
+        if nd > 1 and rank_mode != RANK_ORDER:
+            rank_order_nb(order, nd, rank_key)
+        for k in range(nd):
+            m = order[k]
+            row = states[m]
+            pm = params[m]
+            matching = pm[P_MATCHING] != 0.0
+            fresh = row[S_UNITS] == 0.0
+            cash = acct[S_CASH]
+            if fresh:
+                if n_open >= max_open:
+                    if matching:
+                        reset_order_nb(row, mb)
+                    else:
+                        row[S_PENDING] = NO_ORDER
+                        row[S_PENDING_AT] = -1.0
+                    n_blocked = _block_nb(blocked, n_blocked, t, BLOCK_NO_SLOT, m)
+                    continue
+                stake = stake_nb(pf, cash, ps[PS_EQ_PREV], max_open - n_open)
+                if stake <= 0.0:
+                    if matching:
+                        reset_order_nb(row, mb)
+                    else:
+                        row[S_PENDING] = NO_ORDER
+                        row[S_PENDING_AT] = -1.0
+                    n_blocked = _block_nb(blocked, n_blocked, t, BLOCK_NO_CASH, m)
+                    continue
+            else:  # a partly filled entry goes on spending its budget (at most the cash)
+                stake = cash
+                if shared and row[mb + M_BUDGET] > cash:
+                    row[mb + M_BUDGET] = cash
+            has_stops = pm[P_HAS_STOPS] != 0.0
+            atr_prev = _atr_prev_nb(atr, m, int(last_real[m]))
+            load_nb(acct, row, mb)
+            acct[S_CASH] = stake
+            n0 = n_trades
+            f0 = fc[0]
+            if matching:
+                nf = fc[0]
+                n_trades, nf, intrabar = match_order_nb(
+                    t, open_[m, t], high[m, t], low[m, t], volume[m, t], atr_prev, pm, acct,
+                    mb, trades, n_trades, fills, nf)
+                if has_stops and acct[S_UNITS] != 0.0:
+                    n_trades, nf = stops_match_nb(
+                        t, open_[m, t], high[m, t], low[m, t], volume[m, t], atr_prev,
+                        intrabar, pm, acct, mb, trades, n_trades, fills, nf)
+                fc[0] = nf
+            else:
+                n_trades = fill_pending_nb(t, open_[m, t], atr_prev, pm, acct, trades,
+                                           n_trades, fills, fc)
+                if has_stops and acct[S_UNITS] != 0.0:
+                    n_trades = check_stops_nb(t, open_[m, t], high[m, t], low[m, t], atr_prev,
+                                              pm, acct, trades, n_trades, fills, fc)
+            if n_trades > n0:
+                _trade_closed_nb(t, pm, acct, trades, n_trades)
+            acct[S_CASH] = (cash - stake) + acct[S_CASH]
+            store_nb(acct, row, mb)
+            _tag_nb(trades, n0, n_trades, T_MARKET, m)
+            _tag_nb(fills, f0, fc[0], F_MARKET, m)
+            if fresh and row[S_UNITS] != 0.0:
+                n_open += 1
+        # 3. mark at the close, breaker, decisions
+        cash = acct[S_CASH]
+        eq = cash
+        for m in range(M):
+            if present[m, t]:
+                mark[m] = close[m, t]
+            eq += states[m, S_UNITS] * mark[m]
+        equity[t] = eq
+        cash_out[t] = cash
+        ps[PS_EQ_PREV] = eq
+        if has_dd and breaker_nb(t, eq, p0, acct):
+            for m in range(M):
+                row = states[m]
+                pm = params[m]
+                b0 = n_blocked
+                load_nb(acct, row, mb)
+                if pm[P_MATCHING] != 0.0:
+                    n_blocked = trip_breaker_match_nb(t, mark[m], pm, acct, mb, blocked,
+                                                      n_blocked)
+                else:
+                    n_blocked = _trip_breaker_nb(t, pm, acct, blocked, n_blocked)
+                store_nb(acct, row, mb)
+                _tag_nb(blocked, b0, n_blocked, B_MARKET, m)
+        for m in range(M):
+            if not present[m, t]:
+                continue
+            e = entries[m, t]
+            x = exits[m, t]
+            se = has_se and short_entries[m, t]
+            sx = has_sx and short_exits[m, t]
+            if not (e or x or se or sx):
+                continue
+            row = states[m]
+            pm = params[m]
+            was = row[S_PENDING]
+            b0 = n_blocked
+            if pm[P_MATCHING] != 0.0:
+                load_nb(acct, row, mb)
+                n_blocked = decide_match_nb(t, close[m, t], e, x, se, sx, eq, has_limits, pm,
+                                            acct, mb, blocked, n_blocked)
+                store_nb(acct, row, mb)
+            elif has_limits:
+                if was != NO_ORDER:
+                    continue
+                load_nb(acct, row, mb)
+                n_blocked = decide_risk_nb(t, e, x, se, sx, pm, acct, eq, blocked, n_blocked)
+                store_nb(acct, row, mb)
+            else:
+                decide_nb(t, e, x, se, sx, pm, row)
+            _tag_nb(blocked, b0, n_blocked, B_MARKET, m)
+            now = row[S_PENDING]
+            if now != was and (now == BUY_LONG or now == SELL_SHORT):
+                if rank_mode == RANK_ORDER:
+                    rank_key[m] = 0.0
+                elif rank_mode == RANK_SIGNAL and now == SELL_SHORT:
+                    rank_key[m] = -keys_in[m, t]
+                else:
+                    rank_key[m] = keys_in[m, t]
+        for m in range(M):
+            if present[m, t]:
+                last_real[m] = t
+            if keep_pos:
+                pos_out[t, m] = states[m, S_UNITS]
+    return stop, n_trades, n_blocked
+
+
+@njit(cache=True)
+def run_portfolio_nb(start, stop, timestamp, present, open_, high, low, close, volume, atr,
+                     entries, exits, short_entries, short_exits, keys_in, params, pf, ps,
+                     trades, n_trades, blocked, n_blocked, fills, n_fills, equity, cash_out,
+                     pos_out):
+    """Advance the portfolio ``ps`` over bars ``[start, stop)``: the one loop of the batch
+    run and the step runner.
+
+    Market arrays are (n_markets, n_bars): ``present`` (bool), prices and volume (NaN where
+    not present), ``atr`` ((n_markets, 0) when no market needs it), the signal matrices
+    (bool; the short ones may have 0 columns), ``keys_in`` (float64, the rank keys: scores
+    or signal strengths; (n_markets, 0) for pair order). ``params`` is (n_markets,
+    N_PARAMS), ``pf`` the portfolio vector (``PF_*``). Buffers carry one extra column,
+    the market index (``T_MARKET``, ``F_MARKET``, ``B_MARKET``), and are grown as needed.
+    Writes ``equity``/``cash_out`` at each close and, when ``pos_out`` has rows, the units
+    held per market. Returns ``(trades, n_trades, blocked, n_blocked, fills, n_fills)``.
+    """
+    t = start
+    fc = np.empty(1, dtype=np.int64)
+    fc[0] = n_fills
+    while True:
+        t, n_trades, n_blocked = _chunk_nb(
+            t, stop, timestamp, present, open_, high, low, close, volume, atr, entries, exits,
+            short_entries, short_exits, keys_in, params, pf, ps, trades, n_trades, blocked,
+            n_blocked, fills, fc, equity, cash_out, pos_out)
+        if t >= stop:
+            return trades, n_trades, blocked, n_blocked, fills, fc[0]
+        need = 2 * present.shape[0] + 2
+        if n_trades + need > trades.shape[0]:
+            trades = _grow_nb(trades, n_trades)
+        if n_blocked + 3 * present.shape[0] + 2 > blocked.shape[0]:
+            blocked = _grow_nb(blocked, n_blocked)
+        if fc[0] + need > fills.shape[0]:
+            fills = _grow_nb(fills, fc[0])
+
+
+@njit(cache=True)
+def close_open_trades_nb(t, params, ps, trades, n_trades):
+    """Book every still-open position as a trade valued at its market's last real close,
+    without exit fee, at bar ``t`` (the last bar). Returns ``n_trades``."""
+    M = int(ps[PS_N_MARKETS])
+    L = int(ps[PS_LEN])
+    states = ps[PS_HEADER + L:PS_HEADER + L * (M + 1)].reshape((M, L))
+    aux = PS_HEADER + L * (M + 1)
+    mb = match_base_nb(params[0])
+    for m in range(M):
+        row = states[m]
+        if row[S_UNITS] == 0.0:
+            continue
+        if n_trades + 1 > trades.shape[0]:
+            trades = _grow_nb(trades, n_trades)
+        px = ps[aux + M + m]
+        n0 = n_trades
+        if params[m, P_MATCHING] != 0.0:
+            n_trades = close_open_trade_match_nb(t, px, row, mb, trades, n_trades)
+        else:
+            n_trades = _record_close_nb(row, t, px, 0.0, EXIT_OPEN, trades, n_trades)
+        _tag_nb(trades, n0, n_trades, T_MARKET, m)
+    return trades, n_trades
+
