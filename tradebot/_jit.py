@@ -41,7 +41,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 # The modules that hold kernels (they decorate with this module's njit; a test checks
 # that this list names every one of them).
 KERNEL_MODULES = (
-    "engine/kernels.py", "engine/matching_nb.py", "engine/risk_nb.py", "engine/stops_nb.py",
+    "engine/kernels.py", "engine/matching_nb.py", "engine/portfolio_nb.py", "engine/risk_nb.py",
+    "engine/stops_nb.py",
     "exchanges/sim.py",
     "indicators/chart_patterns.py", "indicators/fallback.py",
     "indicators/fallback_candlestick.py", "indicators/fallback_momentum.py",
