@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt, console, context
+from tradebot.cli.ml_options import InSampleOpt, ModelOpt, RetrainEveryOpt, RollingOpt, TrainWindowOpt
 from tradebot.cli.portfolio import MaxOpenOpt, PairsFileOpt, RankOpt, StakeOpt, SymbolsOpt
 
 
@@ -21,6 +22,11 @@ def backtest(
     capital: float = typer.Option(None, "--capital", help="Initial capital in quote currency."),
     fee: float = typer.Option(None, "--fee", help="Fee per side as a fraction (maker and taker), e.g. 0.001."),
     slippage: float = typer.Option(None, "--slippage", help="Slippage in basis points."),
+    model: str = ModelOpt,
+    retrain_every: int = RetrainEveryOpt,
+    train_window: int = TrainWindowOpt,
+    rolling: bool = RollingOpt,
+    in_sample: bool = InSampleOpt,
     preset: str = PresetOpt,
     config: Path = ConfigOpt,
     strategy_path: Path = StrategyPathOpt,
@@ -34,15 +40,17 @@ def backtest(
     rank: str = RankOpt,
 ) -> None:
     """Backtest a strategy on cached candles (or the built-in sim market) and report."""
+    from tradebot.cli.ml_options import ml_params
     from tradebot.strategies.params import parse_assignments
 
+    strategy, ml = ml_params(strategy, model, retrain_every, train_window, rolling, in_sample)
     overrides: dict[str, object] = {
         "strategy.name": strategy, "market.symbol": symbol, "market.exchange": exchange,
         "market.timeframe": timeframe, "backtest.since": since, "backtest.until": until,
         "backtest.initial_capital": capital, "slippage.bps": slippage,
         "fees.maker": fee, "fees.taker": fee,
     }
-    params = parse_assignments(param)
+    params = {**parse_assignments(param), **ml}
     if params:
         overrides["strategy.params"] = params  # merged over the config file's params
     from tradebot.cli.portfolio import pair_list, portfolio_overrides, run_backtest_pairs
@@ -88,6 +96,10 @@ def backtest(
 
     out = console()
     render_report(outcome.report, out)
+    if (outcome.report.get("header") or {}).get("sample") == "IN-SAMPLE":
+        from tradebot.cli.ml_options import IN_SAMPLE_BANNER
+
+        out.print(f"[bold white on red]{IN_SAMPLE_BANNER}[/]")
     if outcome.run_id is not None:
         out.print(f"Stored as run {outcome.run_id}: `tradebot report {outcome.run_id}` "
                   "shows it again, `--rerun` reproduces it.")
