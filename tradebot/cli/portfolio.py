@@ -126,3 +126,36 @@ def _corr_table(out: Console, title: str, symbols: Sequence[str], matrix: Any) -
     for s, row in zip(symbols, matrix, strict=True):
         t.add_row(s, *("—" if v is None else f"{v:+.2f}" for v in row))
     out.print(t)
+
+
+def report_portfolio_run(ctx: Context, run_id: int, *, rerun: bool, json_out: bool, trades: bool,
+                         out: Console) -> bool:
+    """``tradebot report RUN_ID [--rerun]`` of a portfolio run; False for a one-market run."""
+    from tradebot.analysis.report import report_to_json
+    from tradebot.services.portfolio_runs import is_portfolio_run, rerun_portfolio, stored_portfolio_report
+
+    if not is_portfolio_run(ctx, run_id):
+        return False
+    if not rerun:
+        rep = stored_portfolio_report(ctx, run_id, include_trades=trades)
+        if json_out:
+            typer.echo(report_to_json(rep, indent=2))
+        else:
+            render_portfolio_report(rep, out)
+        return True
+    result = rerun_portfolio(ctx, run_id)
+    if json_out:
+        typer.echo(report_to_json({"run_id": run_id, "identical": not result.differences,
+                                   "differences": result.differences,
+                                   "report": result.outcome.report}, indent=2))
+    else:
+        render_portfolio_report(result.outcome.report, out)
+        if result.differences:
+            out.print(f"[red]Run {run_id} did NOT reproduce:[/red]")
+            for d in result.differences:
+                out.print(f"  - {d}")
+        else:
+            out.print(f"[green]Run {run_id} reproduced: identical numbers.[/green]")
+    if result.differences:
+        raise typer.Exit(1)
+    return True

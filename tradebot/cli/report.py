@@ -82,6 +82,11 @@ def report(
 
                 render_run_list(runs, out)
             return
+        from tradebot.cli.portfolio import report_portfolio_run
+
+        if run_no is not None and report_portfolio_run(ctx, run_no, rerun=rerun, json_out=json_out,
+                                                       trades=trades, out=out):
+            return
         if rerun:
             result = svc.rerun(ctx, run_no)
             if json_out:

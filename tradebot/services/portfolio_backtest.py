@@ -206,12 +206,13 @@ def run_portfolio_backtest(ctx: Context, pairs: PairList, *, save: bool = True,
     resolved.pop("home", None)
     resolved.pop("database_url", None)
     resolved["strategy"] = {"name": strategy.name, "params": strategy.parameters}
+    # the pair list that was used, as a static list (a rerun trades the same pairs)
     resolved["portfolio"] = {**resolved.get("portfolio", {}), "pairs": list(pairs.symbols),
-                             "pairs_file": None, "pairlist_used": pairs.to_dict()}
+                             "pairs_file": None}
     resolved["portfolio"]["pairlist"] = {**resolved["portfolio"].get("pairlist", {}), "method": "static"}
     sim = candles[0].source == SIM
     source = f"sim: built-in synthetic market (seed {s.seed})" if sim else "cache"
-    resolved["data"] = {"source": source}
+    resolved["data"] = {"source": source, "pairlist": pairs.to_dict()}
     if sim:
         resolved["market"]["exchange"] = SIM
     header: dict[str, Any] = {
@@ -280,6 +281,7 @@ def _save(ctx: Context, strategy: Strategy, pairs: PairList, candles: tuple[Cand
     summary = metrics.to_dict()
     summary.pop("daily")
     summary["blocked_entries"] = blocked_rows(result)
+    summary["portfolio"] = {"exposure": section["exposure"], "correlation": section["correlation"]}
     new = NewRun(
         strategy_name=strategy.name, strategy_version=strategy.version,
         params=strategy.parameters, config=resolved,
