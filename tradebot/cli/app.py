@@ -9,6 +9,7 @@ import threading
 
 import typer
 
+from tradebot.cli import api as api_cmd
 from tradebot.cli import config as config_cmd
 from tradebot.cli import data as data_cmd
 from tradebot.cli import db as db_cmd
@@ -20,6 +21,7 @@ from tradebot.cli.fetch import fetch, markets
 from tradebot.cli.optimize import optimize
 from tradebot.cli.paper import paper
 from tradebot.cli.replay import replay_exchange
+from tradebot.cli.serve import serve
 from tradebot.cli.report import report
 from tradebot.cli.train import train
 
@@ -39,12 +41,14 @@ app.command("markets")(markets)
 app.command("paper")(paper)
 app.command("replay-exchange")(replay_exchange)
 app.command("train")(train)
+app.command("serve")(serve)
 app.add_typer(strategies_cmd.app, name="strategies")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(api_cmd.app, name="api")
 
 
 @app.callback(invoke_without_command=True)
