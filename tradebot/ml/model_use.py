@@ -78,9 +78,13 @@ class UsableModel:
         """Whether bars ``[first_ms, last_ms]`` reach into the training data."""
         return first_ms <= self.data_end_ms and last_ms >= self.data_start_ms
 
-    def predict(self, candles: Candles, first: int = 0) -> np.ndarray:
+    def predict(self, candles: Candles, first: int = 0, strict: bool = True) -> np.ndarray:
         """P(label = 1) at the close of each bar of ``candles`` from bar ``first`` on (NaN
-        before it and where the features are not settled)."""
+        before it and where the features are not settled). A history too short for one
+        settled row is refused (:class:`UsageError`) unless ``strict`` is False (paper: a
+        young account has no prediction yet)."""
+        if not strict and len(candles) <= self.spec.warmup_bars:
+            return np.full(len(candles), np.nan)
         return probabilities(self.estimator, candles, self.spec, first)
 
 
