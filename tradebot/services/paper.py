@@ -55,6 +55,7 @@ class PaperRunResult:
     fills: int = 0  # executions in the processed candles
     blocked: int = 0  # entry signals the risk rules refused
     trips: tuple[str, ...] = ()  # risk trips and alerts (``risk_tripped`` events), in order
+    model: str | None = None  # the ml strategy: the registry model (NAME:VERSION) that decided
 
 
 @contextmanager
@@ -169,6 +170,7 @@ def _prepare(ctx: Context, account: str, acct: AccountInfo | None, source: str,
     from tradebot.engine.step import new_state
     from tradebot.services.backtest import engine_config
     from tradebot.services.market import market_given
+    from tradebot.services.ml_models import bind_model
     from tradebot.services.paper_events import assets
 
     if acct is not None:
@@ -183,6 +185,7 @@ def _prepare(ctx: Context, account: str, acct: AccountInfo | None, source: str,
     m = s.market
     tf = timeframe_ms(m.timeframe)
     strategy = ctx.registry.create(s.strategy.name, dict(s.strategy.params))
+    bind_model(ctx, strategy, symbol=m.symbol, timeframe=m.timeframe)  # ml: checked before any write
     used = _source_for(ctx, source, m.exchange, m.symbol, m.timeframe, given=market_given(s))
     last_closed = (now // tf) * tf - tf
     if since_ms is not None:  # a replay: the history starts where trading starts,
@@ -243,10 +246,12 @@ def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int
     engine processes the ``n`` new candles (where its kernels compile if they are not cached).
     """
     from tradebot.core.errors import UnknownStrategyError
+    from tradebot.data.ml_decisions import add_decisions
     from tradebot.data.paper_repository import PaperRepository
     from tradebot.data.validation import format_ts
     from tradebot.engine.step import advance
     from tradebot.services.backtest import trade_rows
+    from tradebot.services.ml_paper import paper_signals
     from tradebot.services.paper_events import risk_tripped
 
     check_account_name(account)
@@ -285,7 +290,8 @@ def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int
                                        "account was not changed") from e
         if progress is not None:
             progress(n - start_idx)
-        res = advance(candles, strategy.signals_for(candles), cfg, state, start_idx)
+        signals, decisions, model = paper_signals(ctx, strategy, acct.symbol, acct.timeframe, candles, start_idx)
+        res = advance(candles, signals, cfg, state, start_idx)
         ts = candles.timestamp
         trades = trade_rows(res.trades, ts)
         equity = [{"ts_ms": int(ts[start_idx + i]), "equity": float(e), "position": float(p)}
@@ -298,6 +304,8 @@ def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int
                 ledger = _ledger(ctx, repo, acct, candles, start_idx, state, res, cfg, equity_before)
                 repo.record_step(acct, last_bar_ms=int(ts[-1]), state=res.state.tolist(),
                                  trades=trades, equity=equity, ledger=ledger)
+                if decisions:  # which model version made each decision (the ml strategy)
+                    add_decisions(session, acct.id, decisions)
         except StoreError as e:
             if "locked" not in str(e):
                 raise
@@ -312,7 +320,7 @@ def run_paper(ctx: Context, account: str, *, source: str = "auto", since_ms: int
         return PaperRunResult(account, n - start_idx, int(span[0]), int(span[-1]), len(trades),
                               float(res.equity[-1]), float(res.position[-1]), max(missing, 0), used,
                               len(ledger.fills), int(res.blocked.size),
-                              tuple(e.rule for e in risk_tripped(account, ledger.risk_events)))
+                              tuple(e.rule for e in risk_tripped(account, ledger.risk_events)), model)
 
 
 def _check_requested(acct: AccountInfo, requested: dict[str, str | None]) -> None:
