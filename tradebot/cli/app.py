@@ -56,6 +56,9 @@ def _root(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    log_level: str = typer.Option(None, "--log-level", envvar="TRADEBOT_LOG_LEVEL",
+                                  help="Log to stderr at this level (DEBUG, INFO, WARNING, ERROR)."),
+    log_json: bool = typer.Option(False, "--log-json", help="Log JSON lines (stderr and the log file)."),
 ) -> None:
     if version:
         from tradebot.services.provenance import code_version
@@ -65,8 +68,9 @@ def _root(
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
         raise typer.Exit()
-    from tradebot.cli.common import interrupt_note
+    from tradebot.cli.common import interrupt_note, start_logging
 
+    start_logging(log_level, log_json, ctx.invoked_subcommand)
     interrupt_note(_INTERRUPT_NOTES.get(ctx.invoked_subcommand,
                                         f"{ctx.invoked_subcommand} stopped before it finished; files and "
                                         "the database keep only completed writes"))

@@ -25,7 +25,30 @@ def context(config: Path | None = None, preset: str | None = None,
     from tradebot.services.context import Context
 
     settings = load_settings(config, preset, build_overrides(overrides or {}))
+    settings_logging(settings)
     return Context(settings, strategy_path)
+
+
+_LOG_OPTIONS: dict[str, Any] = {}
+
+
+def start_logging(level: str | None, json_lines: bool, command: str | None) -> None:
+    """The root callback's logging (stderr, the home's log file); refined by :func:`settings_logging`."""
+    from tradebot.core.errors import UsageError
+    from tradebot.core.logging_setup import LEVELS, new_run_id, set_context, setup_logging
+
+    if level is not None and level.upper() not in LEVELS:
+        raise UsageError(f"invalid --log-level {level!r}: expected one of {', '.join(LEVELS)}")
+    _LOG_OPTIONS.update(level=level, json_lines=json_lines or None)
+    set_context(run=new_run_id(), command=command)
+    setup_logging(**_LOG_OPTIONS)
+
+
+def settings_logging(settings: Any) -> None:
+    """Logging from loaded settings: their home, [logging] section and secrets to scrub."""
+    from tradebot.core.logging_setup import setup_logging
+
+    setup_logging(settings=settings, **_LOG_OPTIONS)
 
 
 def console(stderr: bool = False) -> Console:
