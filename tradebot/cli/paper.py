@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt, console, context
+from tradebot.cli.portfolio import MaxOpenOpt, PairsFileOpt, RankOpt, StakeOpt, SymbolsOpt
 
 #: a run with at least this many new candles says so on stderr before the engine starts
 CATCH_UP_LINE = 10_000
@@ -27,6 +28,11 @@ def paper(
     preset: str = PresetOpt,
     config: Path = ConfigOpt,
     strategy_path: Path = StrategyPathOpt,
+    symbols: str = SymbolsOpt,
+    pairs_file: Path = PairsFileOpt,
+    max_open_positions: int = MaxOpenOpt,
+    stake: str = StakeOpt,
+    rank: str = RankOpt,
 ) -> None:
     """Process every candle closed since the account's last run, then exit (cron-safe)."""
     import time
@@ -42,9 +48,22 @@ def paper(
     params = parse_assignments(param)
     if params:
         overrides["strategy.params"] = params
+    from tradebot.cli.portfolio import portfolio_overrides, run_paper_pairs
+
+    overrides.update(portfolio_overrides(max_open_positions, stake, rank))
     ctx = context(config, preset, overrides, strategy_path)
     out = console()
     since_ms = parse_date_ms(since) if since else None
+    try:  # a portfolio account (an existing one, or a new one over a pair list)
+        if run_paper_pairs(ctx, account, symbols, pairs_file, source=source, since_ms=since_ms, wait=wait,
+                           loop=loop, requested={"strategy": strategy, "exchange": exchange,
+                                                 "timeframe": timeframe}, out=out):
+            ctx.close()
+            return
+    except Exception as e:
+        _report_failure(ctx, account, e)
+        ctx.close()
+        raise
     err = console(stderr=True)
     write = err.print if err.is_terminal else write_line
 

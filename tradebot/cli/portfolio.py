@@ -159,3 +159,72 @@ def report_portfolio_run(ctx: Context, run_id: int, *, rerun: bool, json_out: bo
     if result.differences:
         raise typer.Exit(1)
     return True
+
+
+def run_paper_pairs(ctx: Context, account: str, symbols: str | None, pairs_file: Path | None, *,
+                    source: str, since_ms: int | None, wait: bool, loop: bool,
+                    requested: dict[str, str | None], out: Console) -> bool:
+    """``tradebot paper`` for a portfolio account (an existing one, or a new one over a pair
+    list of two or more pairs); False when the account is a one-market account."""
+    import time
+
+    from tradebot.core.timeframes import timeframe_ms
+    from tradebot.services.paper import AccountBusy
+    from tradebot.services.paper_portfolio import get_account, run_paper_portfolio
+
+    pairs = pair_list(ctx, symbols, pairs_file)
+    existing = get_account(ctx, account)
+    if existing is None and pairs is not None and len(pairs.symbols) == 1:
+        from tradebot.core.errors import UsageError
+
+        raise UsageError(f"a pair list of one pair ({pairs.symbols[0]}): a one-market paper account "
+                         f"takes --symbol {pairs.symbols[0]}")
+    if existing is None and pairs is None:
+        return False
+    while True:
+        try:
+            r = run_paper_portfolio(ctx, account, pairs, source=source, since_ms=since_ms, wait=wait,
+                                    requested=requested)
+        except AccountBusy:
+            out.print(f"paper account {account!r} is being run by another process; exiting")
+            return True
+        since_ms = None
+        if r.processed:
+            blocked = f", {r.blocked} entries blocked" if r.blocked else ""
+            out.print(f"{r.account}: {r.processed} bar(s) over {len(r.symbols)} pairs via {r.source}, "
+                      f"{r.trades_closed} trade(s) closed, equity {r.equity:,.2f}, cash {r.cash:,.2f}, "
+                      f"{r.open_positions} open position(s){blocked}")
+        else:
+            out.print(f"{r.account}: up to date (equity {r.equity:,.2f})")
+        if not loop:
+            return True
+        acct = get_account(ctx, account)
+        tf = timeframe_ms(acct.timeframe if acct is not None else ctx.settings.market.timeframe)
+        now = time.time() * 1000
+        time.sleep(max(((now // tf) + 1) * tf - now, 0) / 1000 + 2.0)
+
+
+def report_portfolio_account(ctx: Context, account: str, *, json_out: bool, out: Console) -> bool:
+    """``tradebot report --account NAME`` of a portfolio account; False for any other name."""
+    from tradebot.analysis.report import report_to_json
+    from tradebot.services.paper_portfolio import portfolio_account_report
+
+    rep = portfolio_account_report(ctx, account)
+    if rep is None:
+        return False
+    if json_out:
+        typer.echo(report_to_json(rep, indent=2))
+        return True
+    from rich.panel import Panel
+
+    from tradebot.cli.render import fmt_num
+
+    lines = [f"Market      {rep['market']}", f"Strategy    {rep['strategy']} {rep['params']}",
+             f"Rules       {rep['rules']}", f"Equity      {fmt_num(rep['equity'])} (initial "
+             f"{fmt_num(rep['initial_capital'])}), cash {fmt_num(rep['cash'])}",
+             "Positions   " + (", ".join(f"{p['pair']} {p['units']:g} @ {fmt_num(p['mark'])}"
+                                          for p in rep["positions"]) or "none"),
+             f"Trades      {len(rep['trades'])} closed"]
+    out.print(Panel("\n".join(lines), title=f"Portfolio paper account {rep['account']}", expand=False))
+    render_portfolio_section(rep["portfolio"], out)
+    return True

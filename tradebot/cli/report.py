@@ -63,6 +63,10 @@ def report(
             raise UsageError(f"run id {run_id!r}: expected a number (a backtest run) or S<n> (a study)")
         run_no = int(run_id) if run_id is not None else None
         if account is not None:
+            from tradebot.cli.portfolio import report_portfolio_account
+
+            if report_portfolio_account(ctx, account, json_out=json_out, out=out):
+                return
             from tradebot.services.paper import account_report
 
             rep = account_report(ctx, account)

@@ -90,7 +90,8 @@ class PortfolioAccountTrade(TradeColumns, Base):
 
 
 class PortfolioAccountEquity(Base):
-    """Equity, cash and the units held in each market (pair-list order) of a portfolio
+    """Equity, cash and, per market (pair-list order), the units held and their mark (its last
+    real close; None before its first candle) of a portfolio
     paper account at the close of each processed bar."""
 
     __tablename__ = "portfolio_account_equity"
@@ -101,4 +102,4 @@ class PortfolioAccountEquity(Base):
     ts_ms: Mapped[int] = mapped_column(BigInteger)
     equity: Mapped[float] = mapped_column(Double)
     cash: Mapped[float] = mapped_column(Double)
-    positions: Mapped[list[float]] = mapped_column(JSON)
+    positions: Mapped[list[list[float | None]]] = mapped_column(JSON)  # [units, mark] per market
