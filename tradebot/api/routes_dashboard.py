@@ -72,6 +72,15 @@ def dashboard_file(name: str) -> FileResponse:
     return FileResponse(path, media_type=_TYPES[path.suffix])
 
 
+@router.get("/api/dashboard/overview", tags=["dashboard"], dependencies=[ReadToken])
+def overview(request: Request) -> dict[str, object]:
+    """Every paper account's equity, P&L today (UTC) and in total against the daily target,
+    open positions and exposure, with the portfolio's totals."""
+    from tradebot.services.dashboard_overview import portfolio_overview
+
+    return portfolio_overview(api_state(request).ctx)
+
+
 @router.get("/api/dashboard/market/account/{name}", tags=["dashboard"], dependencies=[ReadToken])
 def market_account(request: Request, name: str) -> dict[str, object]:
     """A paper account's candles (grouped to at most 1,500), its trades and its strategy's

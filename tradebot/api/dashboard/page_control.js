@@ -1,6 +1,6 @@
-// Bot control: start, pause, stop, the kill switch and flatten, each a POST with the CSRF
-// header; the dangerous ones (stop, kill, flatten) ask for confirmation first. Also: create a
-// bot from a config.
+// Bot control: start, pause, stop and the kill switch (one bot, or every bot at once), each a
+// POST with the CSRF header; the dangerous ones (stop, kill) ask for confirmation first.
+// Also: create a bot from a config.
 import { api, post } from "./api.js";
 import { h, message, section, table, when } from "./dom.js";
 import { listOf } from "./series.js";
@@ -11,14 +11,13 @@ export const ACTIONS = {
   pause: { label: "Pause", confirm: null },
   stop: { label: "Stop", confirm: (b) => `Stop bot ${b.name}? It stops trading at the next candle; its position stays open.` },
   kill: { label: "Kill", confirm: (b) => `Kill switch for bot ${b.name}: it stops at once and stays stopped until started again explicitly. Continue?` },
-  flatten: { label: "Flatten", confirm: (b) => `Flatten bot ${b.name}: close its open position at market now. Continue?` },
 };
 
 const ALLOWED = {
-  running: ["pause", "stop", "kill", "flatten"],
-  paused: ["start", "stop", "kill", "flatten"],
-  stopped: ["start", "kill", "flatten"],
-  killed: ["start", "flatten"],
+  running: ["pause", "stop", "kill"],
+  paused: ["start", "stop", "kill"],
+  stopped: ["start", "kill"],
+  killed: ["start"],
 };
 
 // A modal confirmation (the <dialog> of index.html); resolves true only on Confirm.
@@ -74,6 +73,7 @@ function createForm(refresh) {
   const error = h("p", { class: "error", role: "alert" });
   const form = h("form", { id: "bot-create", class: "grid-form" },
     field("name", "Name", { required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.-]*" }),
+    field("account", "Paper account (default: the name)"),
     field("strategy", "Strategy", { required: true, placeholder: "rsi" }),
     field("exchange", "Exchange", { placeholder: "binance" }),
     field("symbol", "Symbol", { placeholder: "BTC/USDT" }),
@@ -93,10 +93,10 @@ function createForm(refresh) {
       error.textContent = `Parameters: not valid JSON (${e.message})`;
       return;
     }
-    const config = { strategy: f.get("strategy"), params, source: f.get("source") };
-    for (const k of ["exchange", "symbol", "timeframe"]) if (f.get(k)) config[k] = f.get(k);
+    const body = { name: f.get("name"), strategy: f.get("strategy"), params, source: f.get("source") };
+    for (const k of ["account", "exchange", "symbol", "timeframe"]) if (f.get(k)) body[k] = f.get(k);
     try {
-      await post("/api/bots", { name: f.get("name"), config });
+      await post("/api/bots", body);
       form.reset();
       toast(`bot ${f.get("name")} created (stopped; start it below)`, "ok");
       await refresh();
@@ -117,10 +117,20 @@ export async function controlPage({ isCurrent }) {
     holder.dataset.loaded = String(Date.now());
   };
   await refresh();
+  const killAll = h("button", { type: "button", class: "danger", id: "kill-all", onclick: async () => {
+    if (!(await confirmDialog("Kill switch for EVERY bot: all stop at once and none runs again until started explicitly. Continue?"))) return;
+    try {
+      const res = await post("/api/bots/kill-switch");
+      toast(`kill switch: ${(res.killed || []).length} bot(s) killed`, "ok");
+    } catch (e) {
+      toast(`kill switch refused: ${e.message}`, "error");
+    }
+    await refresh();
+  } }, "Kill switch: all bots");
   return h("div", { class: "page" },
     h("h1", {}, "Bot control"),
-    h("p", { class: "muted" }, "Stop, kill and flatten ask for confirmation. Every action is recorded in the audit log "
+    h("p", { class: "muted" }, "Stop and kill ask for confirmation. Every action is recorded in the audit log "
       + `with your token's name. Updated ${when(Date.now())} UTC.`),
-    section("Bots", holder),
+    section("Bots", holder, h("p", {}, killAll)),
     section("Create a bot", createForm(refresh)));
 }

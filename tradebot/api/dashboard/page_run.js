@@ -15,7 +15,7 @@ export async function runPage({ args }) {
   ]);
   const s = rep.summary || {};
   const hd = rep.header || {};
-  const trades = listOf(tradesResp, "trades");
+  const trades = listOf(tradesResp, "trades").map((t, i) => ({ ...t, n: i + 1 }));
   const eq = series(eqResp);
   const stats = h("div", { class: "stats", id: "run-summary" },
     stat("Final equity", num(s.final_equity), { id: "final-equity", "data-value": String(s.final_equity) }),
@@ -32,7 +32,7 @@ export async function runPage({ args }) {
   const dd = chart("drawdown", [{ type: "scatter", mode: "lines", name: "drawdown %", x, y: drawdownPct(eq.values),
     fill: "tozeroy", line: { color: "#bf616a" } }], { title: { text: "Drawdown %" } }, { height: 240 });
   const rows = table([
-    { label: "#", cls: "num", get: (t, i) => String(t.seq ?? "") },
+    { label: "#", cls: "num", get: (t) => String(t.n) },
     { label: "Entry", get: (t) => when(t.entry_ts_ms ?? Date.parse(t.entry_time)) },
     { label: "Exit", get: (t) => when(t.exit_ts_ms ?? Date.parse(t.exit_time)) },
     { label: "Side", get: (t) => (t.direction === -1 || t.direction === "short" ? "short" : "long") },
