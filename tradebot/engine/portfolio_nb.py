@@ -252,6 +252,8 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             has_stops = pm[P_HAS_STOPS] != 0.0
             working = kind != NO_ORDER and row[S_PENDING_AT] <= t
             if working or (has_stops and row[S_UNITS] != 0.0):
+                if working and row[S_PENDING_AT] < t:  # was due where the market had no
+                    row[S_PENDING_AT] = t  # candle: the market order fills at this open
                 atr_prev = _atr_prev_nb(atr, m, int(last_real[m]))
                 load_nb(acct, row, mb)
                 n0 = n_trades
@@ -322,6 +324,8 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                 if shared and row[mb + M_BUDGET] > cash:
                     row[mb + M_BUDGET] = cash
             has_stops = pm[P_HAS_STOPS] != 0.0
+            if row[S_PENDING_AT] < t:  # due at a bar without a candle of this market
+                row[S_PENDING_AT] = t
             atr_prev = _atr_prev_nb(atr, m, int(last_real[m]))
             load_nb(acct, row, mb)
             acct[S_CASH] = stake
