@@ -115,7 +115,7 @@ def train(
     render_training(outcome.record, out)
     ref = f"{outcome.record['name']}:{outcome.record['version']}"
     if outcome.challenge is not None:
-        out.print(outcome.challenge)
+        out.print(outcome.challenge, soft_wrap=True)
     if outcome.record["status"] == "champion":
         out.print(f"Stored as {ref} (champion).")
     else:

@@ -217,6 +217,14 @@ def parse_spec(data: Mapping[str, Any], source: str = "spec") -> FeatureSpec:
     return spec
 
 
+def spec_from_content(name: str, content: Mapping[str, Any]) -> FeatureSpec:
+    """The spec whose canonical content (:meth:`FeatureSpec.to_dict`, as stored in a model's
+    record) is ``content``; its hash is the stored one."""
+    entries = [{"kind": f["kind"], **dict(f.get("params") or {}), **({"lags": f["lags"]} if f.get("lags") else {})}
+               for f in content.get("features", [])]
+    return parse_spec({"name": name, "features": entries}, f"spec {name!r} of a stored model")
+
+
 def builtin_specs() -> list[str]:
     """Names of the specs shipped in ``tradebot/ml/specs/``."""
     root = resources.files("tradebot.ml") / "specs"

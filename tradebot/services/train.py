@@ -264,6 +264,7 @@ def _challenge(ctx: Context, name: str, request: TrainRequest, candles: Any, fea
     from tradebot.data.model_registry import ModelRepository, load_artifact
     from tradebot.ml.challenge import compare
     from tradebot.ml.features import build_features
+    from tradebot.ml.spec import spec_from_content
 
     with ctx.store.session() as session:
         row = ModelRepository(session).champion(name)
@@ -276,7 +277,8 @@ def _challenge(ctx: Context, name: str, request: TrainRequest, candles: Any, fea
         champ_ref = f"{name}:{row.version}"
         say(f"comparing with the champion {champ_ref} on the most recent window")
         champion = load_artifact(ctx.home, row)
-        champ_spec, champ_end = dict(row.spec), int(row.data_end_ms)
+        champ_spec = spec_from_content(row.spec_name, row.spec)
+        champ_end = int(row.data_end_ms)
     champ_features = build_features(candles, champ_spec)
     c = compare(candles, features, ds, model, request.cv, config, seed, champion, champ_features, champ_end,
                 request.promote_margin)
