@@ -13,6 +13,7 @@ from tradebot.cli import api as api_cmd
 from tradebot.cli import config as config_cmd
 from tradebot.cli import data as data_cmd
 from tradebot.cli import db as db_cmd
+from tradebot.cli import errors as errors_cmd
 from tradebot.cli import models as models_cmd
 from tradebot.cli import notify as notify_cmd
 from tradebot.cli import strategies as strategies_cmd
@@ -41,6 +42,8 @@ app.command("markets")(markets)
 app.command("paper")(paper)
 app.command("replay-exchange")(replay_exchange)
 app.command("train")(train)
+app.command("errors")(errors_cmd.errors)
+app.command("watch")(errors_cmd.watch)
 app.command("serve")(serve)
 app.add_typer(strategies_cmd.app, name="strategies")
 app.add_typer(data_cmd.app, name="data")

@@ -52,6 +52,9 @@ def paper(
 
     overrides.update(portfolio_overrides(max_open_positions, stake, rank))
     ctx = context(config, preset, overrides, strategy_path)
+    from tradebot.core.logging_setup import set_context
+
+    set_context(account=account)
     out = console()
     since_ms = parse_date_ms(since) if since else None
     try:  # a portfolio account (an existing one, or a new one over a pair list)
@@ -89,11 +92,13 @@ def paper(
                 _report_failure(ctx, account, e)
                 raise
             since_ms = None
+            _report_success(ctx, account, r)
             if r.processed:
                 gaps = f", {r.missing} missing candles (not invented)" if r.missing else ""
                 blocked = f", {r.blocked} entr{'y' if r.blocked == 1 else 'ies'} blocked by risk rules" \
                     if r.blocked else ""
-                out.print(f"{r.account}: {r.processed} candle(s) via {r.source}, {r.fills} fill(s), "
+                model = f", model {r.model}" if r.model else ""
+                out.print(f"{r.account}: {r.processed} candle(s) via {r.source}{model}, {r.fills} fill(s), "
                           f"{r.trades_closed} trade(s) closed, equity {r.equity:,.2f}, position "
                           f"{r.position:g}{blocked}{gaps}")
                 if r.trips:
@@ -110,10 +115,14 @@ def paper(
 
 
 def _report_failure(ctx, account: str, error: Exception) -> None:  # type: ignore[no-untyped-def]
-    import time
+    """Log and store the error; one alert per incident (tradebot.services.incidents)."""
+    from tradebot.services.incidents import run_failed
 
-    from tradebot.notify import RunFailed, build_notifier
+    run_failed(ctx, "paper", account, error)
 
-    if ctx.settings.notify.channels:
-        build_notifier(ctx.settings.notify).send(
-            RunFailed(account, "paper", f"{type(error).__name__}: {error}", int(time.time() * 1000)))
+
+def _report_success(ctx, account: str, r) -> None:  # type: ignore[no-untyped-def]
+    from tradebot.services.incidents import run_succeeded
+
+    run_succeeded(ctx, "paper", account, f"paper {account}: {r.processed} candle(s) via {r.source}, "
+                  f"{r.fills} fill(s), {r.trades_closed} trade(s) closed, equity {r.equity:.2f}")
