@@ -1,4 +1,4 @@
-"""Strategy use cases beyond backtesting: the look-ahead check."""
+"""Strategy use cases beyond backtesting: the look-ahead check (of strategies and of feature specs)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from tradebot.services.backtest import load_market
 from tradebot.services.context import Context
 
 if TYPE_CHECKING:
+    from tradebot.ml.lookahead import FeatureLookaheadReport
     from tradebot.strategies.lookahead import LookaheadReport
 
 
@@ -20,3 +21,15 @@ def lookahead(ctx: Context, name: str, params: dict[str, Any] | None = None,
     s = ctx.settings
     candles = load_market(ctx, s.since_ms(), s.until_ms())
     return check_lookahead(strategy, candles, points=points, seed=s.seed)
+
+
+def feature_lookahead(ctx: Context, spec: str, points: int = 20) -> FeatureLookaheadReport:
+    """Run the look-ahead check of feature spec ``spec`` (built-in name or TOML file) on the
+    configured market (cache or sim): :func:`tradebot.ml.lookahead.check_feature_lookahead`."""
+    from tradebot.ml.lookahead import check_feature_lookahead
+    from tradebot.ml.spec import load_spec
+
+    loaded = load_spec(spec)  # a bad spec fails before the market is read
+    s = ctx.settings
+    candles = load_market(ctx, s.since_ms(), s.until_ms())
+    return check_feature_lookahead(loaded, candles, points=points, seed=s.seed)
