@@ -1,0 +1,151 @@
+"""The portfolio kernels against slow, obvious Python: the whole loop
+(tests/engine/slow_portfolio.py) on random gappy markets, and each small helper kernel of
+tradebot.engine.portfolio_nb."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import slow_portfolio
+from conftest import T0_MS, random_candles
+
+from tradebot.core.candles import Candles
+from tradebot.core.signals import Signals
+from tradebot.engine import portfolio_nb as pnb
+from tradebot.engine.config import EngineConfig
+from tradebot.engine.layout import N_MATCH, S_PENDING_AT, S_UNITS
+from tradebot.engine.portfolio import PortfolioConfig, align, run_portfolio
+from tradebot.engine.portfolio_run import signal_strength
+
+N = 500
+
+
+def _markets(seed: int, k: int):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(k):
+        c = random_candles(rng, N, sigma=0.012)
+        keep = rng.random(N) < (1.0 if i == 0 else 0.85)
+        keep[: 40 * i] = False  # later starts
+        idx = np.flatnonzero(keep)
+        ts = T0_MS + 3_600_000 * np.arange(N)
+        out.append(Candles(ts[idx], c.open[idx], c.high[idx], c.low[idx], c.close[idx],
+                           c.volume[idx]))
+    return out
+
+
+CASES = {
+    "order_equal": dict(max_open=2, stake="equal", stake_amount=0.0, rank="order"),
+    "score_fixed": dict(max_open=2, stake="fixed", stake_amount=4000.0, rank="score"),
+    "signal_fraction": dict(max_open=2, stake="fraction", stake_amount=0.4, rank="signal"),
+    "one_slot": dict(max_open=1, stake="equal", stake_amount=0.0, rank="score"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_portfolio_loop_matches_the_slow_reference(case: str) -> None:
+    kw = CASES[case]
+    markets = _markets(3, 4)
+    al = align(markets, ["A/USDT", "B/USDT", "C/USDT", "D/USDT"])
+    rng = np.random.default_rng(9)
+    m, n = al.n_markets, al.n_bars
+    ent = (rng.random((m, n)) < 0.08) & al.present
+    ext = (rng.random((m, n)) < 0.03) & al.present
+    sen = (rng.random((m, n)) < 0.05) & al.present
+    sex = (rng.random((m, n)) < 0.03) & al.present
+    cfg = EngineConfig(initial_capital=10_000.0, taker_fee=0.001, maker_fee=0.0004,
+                       slippage_bps=4.0, stop_loss_pct=6.0, take_profit_pct=8.0,
+                       trailing_stop_pct=5.0, latency_bars=1, size_value=0.8,
+                       allow_short=True)
+    scores = rng.random((m, n))
+    pf = PortfolioConfig(kw["max_open"], stake=kw["stake"], stake_amount=kw["stake_amount"],
+                         rank=kw["rank"])
+    sigs = [Signals(ent[i], ext[i], sen[i], sex[i]) for i in range(m)]
+    res = run_portfolio(al, sigs, cfg, pf, scores if kw["rank"] == "score" else None)
+    keys = {"order": None, "score": scores, "signal": signal_strength(al)}[kw["rank"]]
+    ref = slow_portfolio.simulate(
+        al.present, al.open, al.high, al.low, al.close, ent, ext, sen, sex, keys,
+        init=10_000.0, fee=0.001, maker_fee=0.0004, slip=4e-4, sl=0.06, tp=0.08,
+        trail=0.05, latency=1, size_value=0.8, allow_short=True, **kw)
+    assert len(ref.trades) > 30 and len(ref.blocked) > 3
+    got = [(int(mk), int(t["entry_idx"]), int(t["exit_idx"]), int(t["direction"]),
+            int(t["exit_reason"])) for mk, t in zip(res.trade_market, res.trades, strict=True)]
+    want = [(r[0], r[1], r[2], r[3], r[10]) for r in ref.trades]
+    assert sorted(got) == sorted(want)
+    order = np.lexsort((res.trades["entry_idx"], res.trade_market))
+    ref_sorted = sorted(ref.trades, key=lambda r: (r[0], r[1]))
+    for j, r in zip(order, ref_sorted, strict=True):
+        t = res.trades[j]
+        np.testing.assert_allclose(
+            [t["units"], t["entry_price"], t["exit_price"], t["entry_fee"], t["exit_fee"],
+             t["pnl"]], [r[4], r[5], r[6], r[7], r[8], r[9]], rtol=1e-9, atol=1e-9)
+    assert sorted(res.blocked.tolist()) == sorted(ref.blocked)
+    np.testing.assert_allclose(res.equity, ref.equity, rtol=1e-9)
+    np.testing.assert_allclose(res.cash, ref.cash, rtol=1e-9, atol=1e-7)
+
+
+# -- the helper kernels ------------------------------------------------------------------
+
+def test_rank_order_nb_is_a_stable_sort_highest_first_nan_last() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        k = int(rng.integers(1, 9))
+        keys = rng.integers(0, 4, size=k).astype(np.float64)
+        keys[rng.random(k) < 0.2] = np.nan
+        order = rng.permutation(k).astype(np.int64)[: int(rng.integers(1, k + 1))]
+        mine = order.copy()
+        pnb.rank_order_nb(mine, mine.shape[0], keys)
+        want = sorted(order.tolist(), key=lambda m: (math.isnan(keys[m]),
+                                                     0.0 if math.isnan(keys[m]) else -keys[m],
+                                                     order.tolist().index(m)))
+        assert mine.tolist() == want
+
+
+def test_stake_nb_by_the_formula() -> None:
+    pf = np.zeros(pnb.N_PF)
+    for mode, amount, cash, eq, free, want in [
+        (pnb.STAKE_FIXED, 300.0, 1000.0, 5000.0, 2, 300.0),
+        (pnb.STAKE_FIXED, 3000.0, 1000.0, 5000.0, 2, 1000.0),
+        (pnb.STAKE_FRACTION, 0.1, 1000.0, 5000.0, 2, 500.0),
+        (pnb.STAKE_FRACTION, 0.5, 1000.0, 5000.0, 2, 1000.0),
+        (pnb.STAKE_EQUAL, 0.0, 900.0, 5000.0, 3, 300.0),
+        (pnb.STAKE_EQUAL, 0.0, -1.0, 5000.0, 1, -1.0),
+    ]:
+        pf[pnb.PF_STAKE] = mode
+        pf[pnb.PF_STAKE_AMOUNT] = amount
+        assert pnb.stake_nb(pf, cash, eq, float(free)) == want
+
+
+def test_load_and_store_move_only_the_market_slots() -> None:
+    params = EngineConfig(sizing="optimal_f").to_vector()
+    mb = pnb.match_base_nb(params)
+    L = mb + N_MATCH
+    rng = np.random.default_rng(1)
+    acct = rng.random(L)
+    row = rng.random(L)
+    slots = list(range(S_UNITS, S_PENDING_AT + 1)) + list(range(mb, mb + N_MATCH))
+    a2, r2 = acct.copy(), row.copy()
+    pnb.load_nb(a2, r2, mb)
+    want = acct.copy()
+    want[slots] = row[slots]
+    assert a2.tolist() == want.tolist() and r2.tolist() == row.tolist()
+    a2[slots] = -1.0
+    pnb.store_nb(a2, r2, mb)
+    want_row = row.copy()
+    want_row[slots] = -1.0
+    assert r2.tolist() == want_row.tolist()
+
+
+def test_new_portfolio_state_nb_layout() -> None:
+    params = EngineConfig(initial_capital=777.0).to_vector()
+    ps = pnb.new_portfolio_state_nb(params, 3)
+    L = int(ps[pnb.PS_LEN])
+    one = pnb.new_state_nb(params)
+    assert ps[pnb.PS_N_MARKETS] == 3 and L == one.shape[0]
+    assert ps[pnb.PS_EQ_PREV] == 777.0
+    for k in range(4):  # the account, then one row per market: a fresh account each
+        assert ps[pnb.PS_HEADER + k * L: pnb.PS_HEADER + (k + 1) * L].tolist() == one.tolist()
+    aux = ps[pnb.PS_HEADER + 4 * L:]
+    assert aux.tolist() == [0.0] * 3 + [0.0] * 3 + [-1.0] * 3
