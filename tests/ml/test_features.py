@@ -27,7 +27,7 @@ def test_default_spec_matrix_shape_and_warmup(sim):
     spec = load_spec("default")
     m = build_features(sim, spec)
     assert m.values.shape == (len(sim), len(spec.columns)) and m.values.dtype == np.float64
-    assert m.values.flags.c_contiguous and m.columns == spec.columns and m.spec_hash == spec.sha256
+    assert m.values.flags.f_contiguous and m.columns == spec.columns and m.spec_hash == spec.sha256  # column-major
     assert np.isnan(m.values[: spec.warmup_bars]).all()
     assert m.valid_rows()[spec.warmup_bars:].all()  # sim data has no gaps: every settled row is finite
     assert len(spec.columns) >= 40

@@ -25,7 +25,7 @@ from tradebot.ml.spec import FeatureSpec, load_spec
 class FeatureMatrix:
     """``values[t, j]`` is feature ``columns[j]`` known at the close of bar ``t``."""
 
-    values: np.ndarray  # float64, (bars, features), C order
+    values: np.ndarray  # float64, (bars, features), column-major (F order: each column contiguous)
     columns: tuple[str, ...]
     timestamp: np.ndarray  # int64, the bars' open times
     spec_hash: str
@@ -60,7 +60,9 @@ def build_features(candles: Candles, spec: FeatureSpec | str | Path | Mapping[st
     spec = _resolve(spec)
     n = len(candles)
     _check_length(spec, n, spec.warmup_bars + 1, "one settled row")
-    values = np.empty((n, len(spec.columns)), dtype=np.float64)
+    # built column by column into a (features, bars) array: every write is contiguous, and its
+    # transpose is the (bars, features) matrix in F order without a copy
+    cols = np.empty((len(spec.columns), n), dtype=np.float64)
     j = 0
     for feature in spec.features:
         kind = feature.feature_kind
@@ -76,17 +78,18 @@ def build_features(candles: Candles, spec: FeatureSpec | str | Path | Mapping[st
             a = np.asarray(a, dtype=np.float64)
             if a.shape != (n,):
                 raise ConfigError(f"feature {feature.kind!r} returned shape {a.shape}, expected ({n},)")
-            values[:, j] = a
+            cols[j] = a
             j += 1
+        del arrays
         for lag in feature.lags:
             for k in range(len(base)):
-                col = values[:, j]
+                col = cols[j]
                 col[:lag] = np.nan
-                col[lag:] = values[: n - lag, first + k]
+                col[lag:] = cols[first + k, : n - lag]
                 j += 1
     if mask_warmup:
-        values[: spec.warmup_bars] = np.nan
-    return FeatureMatrix(values, spec.columns, np.asarray(candles.timestamp, dtype=np.int64),
+        cols[:, : spec.warmup_bars] = np.nan
+    return FeatureMatrix(cols.T, spec.columns, np.asarray(candles.timestamp, dtype=np.int64),
                          spec.sha256, spec.warmup_bars)
 
 
