@@ -142,3 +142,26 @@ def test_paper_over_a_pair_list_and_its_report(cached: Path, run: Callable[..., 
     assert body["rules"]["max_open_positions"] == 2
     text = run("report", "--account", "pf")
     assert text.code == 0 and "Portfolio paper account pf" in text.out
+
+
+def test_optimize_one_parameter_set_for_the_pair_list(cached: Path, run: Callable[..., Any]) -> None:
+    res = run("optimize", "--symbols", ",".join(PAIRS), *COMMON, "--since", SINCE, "--until", UNTIL,
+              "--space", "fast=8,12", "--space", "slow=26", "--space", "signal=9", "--space", "below_zero=false",
+              "--max-open-positions", "2", "--json")
+    assert res.code == 0, res
+    body = res.json()
+    assert body["evaluated"] == 2 and body["stored"] is False and body["pairs"] == list(PAIRS)
+    best = body["trials"][body["best"][0]]
+    assert best["scores"][0] == max(t["scores"][0] for t in body["trials"] if t["scores"][0] is not None)
+    # a trial's numbers are the portfolio backtest's for the same parameters
+    p = best["params"]
+    bt = run("backtest", "--symbols", ",".join(PAIRS), *COMMON, "--since", SINCE, "--until", UNTIL,
+             "--max-open-positions", "2", "--param", f"fast={p['fast']}", "--param", f"slow={p['slow']}",
+             "--param", f"signal={p['signal']}", "--json", "--no-save")
+    assert bt.code == 0, bt
+    assert bt.json()["summary"]["sharpe"] == best["metrics"]["sharpe"]
+    assert bt.json()["summary"]["trades"] == best["metrics"]["trades"]
+    before = snapshot(cached)
+    bad = run("optimize", "--symbols", ",".join(PAIRS), *COMMON, "--wf-train", "10d")
+    assert bad.code == 2 and bad.err.startswith("error: --wf-train: not available for a pair list"), bad
+    assert snapshot(cached) == before

@@ -19,6 +19,7 @@ from tradebot.cli.common import (
     interrupt_note,
     progress_style,
 )
+from tradebot.cli.portfolio import MaxOpenOpt, PairsFileOpt, RankOpt, StakeOpt, SymbolsOpt
 
 if TYPE_CHECKING:
     from tradebot.services.optimize import Progress
@@ -66,6 +67,11 @@ def optimize(
     strategy_path: Path = StrategyPathOpt,
     json_out: bool = typer.Option(False, "--json", help="Print the study report as JSON."),
     quiet: bool = QuietOpt,
+    symbols: str = SymbolsOpt,
+    pairs_file: Path = PairsFileOpt,
+    max_open_positions: int = MaxOpenOpt,
+    stake: str = StakeOpt,
+    rank: str = RankOpt,
 ) -> None:
     """Search strategy (and stop/sizing) parameters; report in-sample against out-of-sample."""
     from tradebot.analysis.report import report_to_json
@@ -83,8 +89,31 @@ def optimize(
         overrides["strategy.params"] = params
     if export_preset is not None:
         rep.check_preset_name(export_preset)
+    from tradebot.cli.portfolio import pair_list, portfolio_overrides, run_optimize_pairs
+
+    overrides.update(portfolio_overrides(max_open_positions, stake, rank))
     ctx = context(config, preset, overrides, strategy_path)
     out = console()
+    pairs = None if list_studies or resume is not None else pair_list(ctx, symbols, pairs_file)
+    if pairs is not None and len(pairs.symbols) > 1:  # one parameter set for the whole pair list
+        o = ctx.settings.optimize
+        request = {"method": method or o.method, "objectives": objective or o.objective,
+                   "space_specs": merge_specs(o.space, space), "trials": o.trials if trials is None else trials,
+                   "batch_size": batch_size, "seed": seed, "max_dd": max_dd, "min_trades": min_trades}
+        if (method or o.method) == "ga":
+            request["ga"] = {"population": population, "generations": generations, "cx_prob": cx_prob,
+                             "mut_prob": mut_prob, "elite": elite, "tournament": tournament}
+        unsupported = {"--wf-train": wf_train, "--wf-test": wf_test, "--wf-step": wf_step, "--anchored": anchored,
+                       "--cluster": cluster, "--jobs": jobs if jobs not in (None, 1) else None,
+                       "--export-preset": export_preset}
+        try:
+            run_optimize_pairs(ctx, pairs, request=request, unsupported=unsupported, json_out=json_out, out=out)
+        finally:
+            ctx.close()
+        return
+    if pairs is not None:  # a list of one pair is the one-market optimizer
+        ctx.close()
+        ctx = context(config, preset, {**overrides, "market.symbol": pairs.symbols[0]}, strategy_path)
     try:
         if list_studies or resume is not None:
             from tradebot.services.data import read_store_if_missing

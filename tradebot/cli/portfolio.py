@@ -228,3 +228,42 @@ def report_portfolio_account(ctx: Context, account: str, *, json_out: bool, out:
     out.print(Panel("\n".join(lines), title=f"Portfolio paper account {rep['account']}", expand=False))
     render_portfolio_section(rep["portfolio"], out)
     return True
+
+
+def run_optimize_pairs(ctx: Context, pairs: PairList, *, request: dict[str, Any], unsupported: dict[str, Any],
+                       json_out: bool, out: Console) -> None:
+    """``tradebot optimize`` over a pair list: one parameter set for all pairs (not stored)."""
+    from tradebot.analysis.report import report_to_json
+    from tradebot.core.errors import UsageError
+    from tradebot.services.portfolio_optimize import run_portfolio_optimize
+
+    given = [name for name, value in unsupported.items() if value not in (None, False, [], ())]
+    if given:
+        raise UsageError(f"{given[0]}: not available for a pair list yet (one in-sample search over the "
+                         "whole range, printed, not stored); drop it or optimize one --symbol")
+    outcome = run_portfolio_optimize(ctx, pairs, **request)
+    if json_out:
+        typer.echo(report_to_json(outcome.to_dict(), indent=2))
+        return
+    from rich import box
+    from rich.table import Table
+
+    from tradebot.cli.render import fmt_num, fmt_pct
+
+    first = outcome.objectives[0]
+    order = sorted(range(len(outcome.trials)), key=lambda i: -(outcome.trials[i]["scores"][0]
+                                                               if outcome.trials[i]["scores"][0] is not None
+                                                               else float("-inf")))
+    t = Table(title=f"Best parameter sets for {', '.join(outcome.pairs)} (by {first})", box=box.SIMPLE_HEAVY,
+              title_style="bold")
+    for col in ("#", "Params", first, "Return %", "Max DD %", "Trades"):
+        t.add_column(col, justify="left" if col in ("#", "Params") else "right")
+    for i in order[:10]:
+        tr = outcome.trials[i]
+        m = tr["metrics"]
+        t.add_row(str(i), ", ".join(f"{k}={v}" for k, v in tr["params"].items()), fmt_num(tr["scores"][0], 3),
+                  fmt_pct(m["return_pct"]), fmt_pct(m["max_dd_pct"]), fmt_num(m["trades"], 0))
+    out.print(t)
+    best = ", ".join(f"{k}={v}" for k, v in outcome.trials[outcome.best[0]]["params"].items())
+    out.print(f"{len(outcome.trials)} evaluations ({outcome.method}); best for all pairs: {best}. "
+              "In-sample only, not stored: check it with `tradebot backtest --symbols ...` on other dates.")
