@@ -165,3 +165,28 @@ def test_optimize_one_parameter_set_for_the_pair_list(cached: Path, run: Callabl
     bad = run("optimize", "--symbols", ",".join(PAIRS), *COMMON, "--wf-train", "10d")
     assert bad.code == 2 and bad.err.startswith("error: --wf-train: not available for a pair list"), bad
     assert snapshot(cached) == before
+
+
+def test_html_pages_of_a_portfolio_run_and_account(cached: Path, run: Callable[..., Any], tmp_path: Path) -> None:
+    from tradebot.analysis.html_page import figures_in
+
+    res = run("backtest", "--symbols", ",".join(PAIRS), *COMMON, "--since", SINCE, "--until", UNTIL, "--json")
+    assert res.code == 0, res
+    rep = res.json()
+    page = tmp_path / "run.html"
+    out = run("report", str(rep["header"]["run_id"]), "--html", page)
+    assert out.code == 0, out
+    text = page.read_text()
+    figs = figures_in(text)
+    assert {"equity", "exposure-assets", "correlation", "monthly"} <= set(figs), set(figs)
+    eq = [t for t in figs["equity"]["data"] if (t.get("meta") or {}).get("role") == "equity"][0]
+    assert eq["y"][-1] == pytest.approx(rep["summary"]["final_equity"])  # per bar, re-run identically
+    stacked = {t["name"]: t["y"] for t in figs["exposure-assets"]["data"]}
+    assert stacked == rep["portfolio"]["exposure"]["assets"] and set(stacked) == {"BTC", "ETH", "SOL"}
+    assert "Per pair" in text and "SOL/USDT" in text and "contribution %" in text
+    assert run("paper", "--account", "pfh", "--symbols", ",".join(PAIRS), *COMMON, "--since", SINCE,
+               "--source", "cache").code == 0
+    acct_page = tmp_path / "acct.html"
+    out = run("report", "--account", "pfh", "--html", acct_page)
+    assert out.code == 0, out
+    assert {"equity", "exposure-assets", "correlation"} <= set(figures_in(acct_page.read_text()))

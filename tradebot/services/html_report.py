@@ -63,12 +63,15 @@ def write_html_report(ctx: Context, path: Path, *, run_id: str | None = None,
     target = check_html_target(path)
     if (run_id is None) == (account is None):
         raise UsageError("--html needs one report: a RUN_ID, a study S<n> or --account NAME")
+    from tradebot.services import portfolio_html as pf  # pair lists: their own pages
+
     if account is not None:
-        page, what, missing = _account_html(ctx, account)
+        page, what, missing = pf.portfolio_account_html(ctx, account) or _account_html(ctx, account)
     elif run_id is not None and run_id[:1] in ("S", "s"):
         page, what, missing = _study_html(ctx, run_id)
     elif run_id is not None and run_id.isdigit():
-        page, what, missing = _run_html(ctx, int(run_id))
+        page, what, missing = (pf.portfolio_run_html(ctx, int(run_id)) if pf.is_portfolio_run(ctx, int(run_id))
+                               else _run_html(ctx, int(run_id)))
     else:
         raise UsageError(f"run id {run_id!r}: expected a number (a backtest run) or S<n> (a study)")
     data = page.encode("utf-8")

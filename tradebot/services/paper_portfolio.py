@@ -350,3 +350,16 @@ def portfolio_account_report(ctx: Context, account: str) -> dict[str, Any] | Non
         },
         "daily": daily, "daily_summary": daily_summary(daily, target) if daily else None,
     }
+
+
+def account_equity(ctx: Context, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(timestamps ms, equity) of every processed bar of the portfolio account ``name``."""
+    from sqlalchemy import select
+
+    from tradebot.data.portfolio_models import PortfolioAccount, PortfolioAccountEquity
+
+    with ctx.store.session() as session:
+        rows = session.execute(select(PortfolioAccountEquity.ts_ms, PortfolioAccountEquity.equity)
+                               .join(PortfolioAccount, PortfolioAccount.id == PortfolioAccountEquity.account_id)
+                               .where(PortfolioAccount.name == name).order_by(PortfolioAccountEquity.ts_ms)).all()
+    return (np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.float64))
