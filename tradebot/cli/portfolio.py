@@ -172,8 +172,10 @@ def run_paper_pairs(ctx: Context, account: str, symbols: str | None, pairs_file:
     from tradebot.services.paper import AccountBusy
     from tradebot.services.paper_portfolio import get_account, run_paper_portfolio
 
-    pairs = pair_list(ctx, symbols, pairs_file)
     existing = get_account(ctx, account)
+    # an existing account keeps its pairs: the settings' list (a dynamic one changes) is not asked
+    given = symbols is not None or pairs_file is not None
+    pairs = pair_list(ctx, symbols, pairs_file) if existing is None or given else None
     if existing is None and pairs is not None and len(pairs.symbols) == 1:
         from tradebot.core.errors import UsageError
 
