@@ -18,6 +18,7 @@ from tradebot.cli import models as models_cmd
 from tradebot.cli import notify as notify_cmd
 from tradebot.cli import strategies as strategies_cmd
 from tradebot.cli.backtest import backtest
+from tradebot.cli.doctor import doctor
 from tradebot.cli.fetch import fetch, markets
 from tradebot.cli.optimize import optimize
 from tradebot.cli.paper import paper
@@ -44,6 +45,7 @@ app.command("replay-exchange")(replay_exchange)
 app.command("train")(train)
 app.command("errors")(errors_cmd.errors)
 app.command("watch")(errors_cmd.watch)
+app.command("doctor")(doctor)
 app.command("serve")(serve)
 app.add_typer(strategies_cmd.app, name="strategies")
 app.add_typer(data_cmd.app, name="data")
