@@ -50,6 +50,7 @@ TABLES = {
     "study_windows",
     "ml_models",
     "ml_decisions",
+    "ml_model_forms",
     "paper_fills",
     "paper_positions",
     "paper_risk_events",

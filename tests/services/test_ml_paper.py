@@ -164,3 +164,46 @@ def test_a_paper_account_on_another_market_is_refused_and_nothing_is_stored(mark
     with sqlite3.connect(home / "tradebot.db") as con:
         assert con.execute("SELECT count(*) FROM paper_accounts WHERE name = 'other'").fetchone()[0] == 0
     assert not (home / "locks" / "paper-other.lock").exists()
+
+
+def test_later_runs_predict_from_the_stored_light_form_without_scikit_learn(market) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    home, candles = market
+    ctx = make_ctx(home, strategy={"name": "ml", "params": {"model": "trend:1"}})
+    try:
+        replay(ctx, "light", candles, TRAIN_END, TRAIN_END + 60, seed=3)  # the first run stores the form
+    finally:
+        ctx.close()
+    forms = list((home / "models" / "trend").glob("1.linear-*.npz"))
+    assert len(forms) == 1
+    with sqlite3.connect(home / "tradebot.db") as con:
+        kind, sha = con.execute("SELECT f.kind, f.sha256 FROM ml_model_forms f JOIN ml_models m ON m.id = f.model_id "
+                                "WHERE m.name = 'trend' AND m.version = 1").fetchone()
+    assert kind == "linear" and forms[0].name == f"1.linear-{sha[:16]}.npz"
+    code = f"""
+import sys
+from tradebot.core.config import load_settings
+from tradebot.services.context import Context
+from tradebot.services.paper import run_paper
+ctx = Context(load_settings(overrides={{"home": {str(home)!r}}}, env={{}}))
+r = run_paper(ctx, "light", now_ms={int(candles.timestamp[TRAIN_END + 60]) + TF})
+assert r.processed == 1 and r.model == "trend:1", r
+print("sklearn" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"  # predicted from the arrays: scikit-learn never imported
+
+    before = decisions(home, "light")
+    good = forms[0].read_bytes()
+    forms[0].write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    ctx = make_ctx(home)
+    try:
+        with pytest.raises(UsageError, match="light form .* does not match its recorded sha256; refusing"):
+            run_paper(ctx, "light", now_ms=int(candles.timestamp[TRAIN_END + 61]) + TF)
+    finally:
+        forms[0].write_bytes(good)
+        ctx.close()
+    assert decisions(home, "light") == before  # nothing stored

@@ -1,9 +1,15 @@
-"""Which model made each decision of a paper account trading the ``ml`` strategy.
+"""Which model made each decision of a paper account trading the ``ml`` strategy, and the
+light forms of registry models (arrays that predict without importing scikit-learn).
 
 One row per processed candle: the model (name, version and artifact sha256) that predicted
 at its close, the probability it gave (None while the features were not settled) and the
 signal that followed (1 enter, -1 exit, 0 neither). Written in the paper run's own
 transaction, so a run that is not stored leaves no decisions either.
+
+:class:`MLModelForm`: a registry model's predictions as plain arrays
+(:mod:`tradebot.ml.linear_form`), stored beside its artifact as an ``.npz`` without pickles;
+the row records the file's sha256 (checked before it is read, like the artifact's) and the
+artifact sha256 it was derived from.
 """
 
 from __future__ import annotations
@@ -13,10 +19,34 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Double, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint, select
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tradebot.data.models import Base, UTCDateTime, utcnow
+
+
+class MLModelForm(Base):
+    __tablename__ = "ml_model_forms"
+    __table_args__ = (UniqueConstraint("model_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("ml_models.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String)  # "linear"
+    path: Mapped[str] = mapped_column(Text)  # relative to TRADEBOT_HOME
+    sha256: Mapped[str] = mapped_column(String)
+    artifact_sha256: Mapped[str] = mapped_column(String)  # the artifact it was derived from
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class MLDecision(Base):

@@ -35,7 +35,8 @@ def paper_signals(ctx: Context, strategy: Strategy, symbol: str, timeframe: str,
         return strategy.signals_for(candles), [], None
     from tradebot.data.ml_decisions import Decision
 
-    model = resolve_model(ctx, str(strategy.parameters.get("model", "")), symbol=symbol, timeframe=timeframe)
+    model = resolve_model(ctx, str(strategy.parameters.get("model", "")), symbol=symbol, timeframe=timeframe,
+                          keep_form=True)
     strategy.bind(model)  # type: ignore[attr-defined]
     proba = model.predict(candles, first=start, strict=False)
     signals = strategy.signals_from(candles, {"proba": proba})

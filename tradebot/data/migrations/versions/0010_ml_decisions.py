@@ -1,4 +1,5 @@
-"""Ml decisions: the model version behind each decision of a paper account (the ``ml`` strategy).
+"""Ml decisions: the model version behind each decision of a paper account (the ``ml`` strategy),
+and light forms of registry models (arrays that predict without scikit-learn).
 
 Revision ID: 0010
 Revises: 0009
@@ -20,6 +21,19 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "ml_model_forms",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("model_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(), nullable=False),
+        sa.Column("path", sa.Text(), nullable=False),
+        sa.Column("sha256", sa.String(), nullable=False),
+        sa.Column("artifact_sha256", sa.String(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["model_id"], ["ml_models.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("model_id", "kind"),
+    )
+    op.create_table(
         "ml_decisions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
@@ -40,3 +54,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_ml_decisions_model_name_model_version", table_name="ml_decisions")
     op.drop_table("ml_decisions")
+    op.drop_table("ml_model_forms")
