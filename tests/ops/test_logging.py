@@ -32,7 +32,8 @@ def test_no_secret_in_logs_output_or_store(home: Path, run, http_receiver) -> No
     assert res.code == 2, res
     outputs.append(res.output)
     # a library that logs a secret verbatim (as HTTP clients log URLs) is scrubbed too
-    logging.getLogger("urllib3.connectionpool").warning("GET /?key=%s&pw=%s", SECRETS["api_key"], SECRETS["url_password"])
+    logging.getLogger("urllib3.connectionpool").warning("GET /?key=%s&pw=%s", SECRETS["api_key"],
+                                                        SECRETS["url_password"])
     logging.getLogger("tradebot.test").error("boom", exc_info=RuntimeError(f"secret {SECRETS['secret']} in an error"))
     assert len(http_receiver.requests) >= 2  # the doctor's test message and the failure alert
     logs = "".join(p.read_text() for p in (home / "logs").glob("tradebot.log*"))
