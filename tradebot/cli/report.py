@@ -14,6 +14,8 @@ def report(
     run_id: str = typer.Argument(None, help="Stored run id (see --list), or a study id S<n> (tradebot optimize)."),
     list_runs: bool = typer.Option(False, "--list", "-l", help="List stored runs."),
     account: str = typer.Option(None, "--account", "-a", help="Report a paper account instead."),
+    model: str = typer.Option(None, "--model", "-m", help="Report a trained model NAME[:VERSION] instead "
+                              "(NAME: its champion, else its newest version)."),
     limit: int = typer.Option(50, "--limit", help="How many runs --list shows."),
     rerun: bool = typer.Option(False, "--rerun", help="Re-run from the stored config and data range; compare."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -28,8 +30,8 @@ def report(
     from tradebot.core.errors import UsageError
     from tradebot.services import backtest as svc
 
-    if not list_runs and run_id is None and account is None:
-        raise UsageError("give a RUN_ID, --list or --account NAME")
+    if not list_runs and run_id is None and account is None and model is None:
+        raise UsageError("give a RUN_ID, --list, --account NAME or --model NAME[:VERSION]")
     if limit < 1:
         raise UsageError(f"--limit {limit}: expected the number of runs to list, at least 1")
     ctx = context(config, None, None, strategy_path)
@@ -38,6 +40,12 @@ def report(
         from tradebot.services.data import read_store_if_missing
 
         read_store_if_missing(ctx)  # a report writes nothing, not even an empty database
+        if model is not None:
+            from tradebot.cli.train import report_model
+
+            report_model(ctx, model, out, json_out=json_out, html=html,
+                         others=bool(run_id or list_runs or account or rerun or trades))
+            return
         if html is not None:
             if list_runs or rerun or json_out or trades:
                 raise UsageError("--html goes with a RUN_ID, a study S<n> or --account NAME alone")
