@@ -236,3 +236,53 @@ def render_importance(imp: dict[str, Any] | None, out: Any, top: int = 10) -> No
               f"and sd over {imp['folds']} folds, {imp['n_repeats']} repeats, at most {imp['max_rows']:,} test rows "
               f"per fold); ~0 or below: not used out of sample. Groups: |Spearman rho| >= {imp['threshold']}. "
               "Every feature: --json, scores.importance.features.")
+
+
+def render_calibration(cal: dict[str, Any] | None, out: Any) -> None:
+    """The reliability table of the test folds' probabilities."""
+    if not cal or not cal.get("samples"):
+        out.print("Calibration: not stored with this model (trained before it was recorded).")
+        return
+    from rich.table import Table
+
+    t = Table(title=f"Calibration of P(up), out of sample ({cal['samples']:,} test-fold samples; "
+                    f"ECE {_num(cal['ece'])}, base rate {_num(cal['base_rate'])})")
+    for col in ("P(up) bin", "samples", "mean predicted", "observed up", "gap"):
+        t.add_column(col, justify="left" if col == "P(up) bin" else "right")
+    for b in cal["bins"]:
+        if not b["samples"]:
+            continue
+        gap = b["observed_up"] - b["mean_predicted"]
+        t.add_row(f"[{b['low']:.1f}, {b['high']:.1f})", f"{b['samples']:,}", _num(b["mean_predicted"]),
+                  _num(b["observed_up"]), f"{gap:+.3f}")
+    out.print(t)
+
+
+def report_model(ctx: Any, ref: str, out: Any, *, json_out: bool, html: Path | None, others: bool) -> None:
+    """``tradebot report --model NAME[:VERSION]`` (terminal, ``--json`` or ``--html FILE``)."""
+    from tradebot.core.errors import UsageError
+
+    if others:
+        raise UsageError("--model goes alone (with --json or --html FILE), not with a RUN_ID, --list, "
+                         "--account, --rerun or --trades")
+    if html is not None:
+        if json_out:
+            raise UsageError("--html and --json: choose one")
+        from tradebot.services.model_report import write_model_html
+
+        path, size, what = write_model_html(ctx, ref, html)
+        out.print(f"Wrote {what} to {path} ({size / 1e6:.1f} MB, opens offline)", highlight=False, soft_wrap=True)
+        return
+    from tradebot.services.model_report import model_report
+
+    rep = model_report(ctx, ref)
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(rep, indent=2, sort_keys=True))
+        return
+    render_training(rep, out)
+    render_calibration(rep["scores"].get("calibration"), out)
+    if rep["challenge_line"]:
+        out.print(rep["challenge_line"], soft_wrap=True)
+    out.print(f"Status: {rep['status']}; artifact sha256 {rep['artifact_sha256'][:12]}… verified.")

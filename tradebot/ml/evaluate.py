@@ -234,6 +234,7 @@ class CVResult:
     settings: CVSettings
     splitter: str
     importance: dict[str, Any] | None = None  # tradebot.ml.importance.summarise, out of sample
+    calibration: dict[str, Any] | None = None  # tradebot.ml.reliability.reliability_table of the test folds
 
     @property
     def mean_auc(self) -> float:
@@ -370,11 +371,15 @@ def _cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, mode
     folds: list[Fold] = []
     groups = feature_groups(ds.X, importance.threshold) if importance is not None else []
     fold_imp: list[FoldImportance] = []
+    oos_p: list[np.ndarray] = []
+    oos_y: list[np.ndarray] = []
     for k, ((train, test), (first, last, rows, Xb)) in enumerate(zip(folds_idx, blocks, strict=True), 1):
         fitted = fit_pipeline(model, ds.columns, seed, ds.X[train], ds.y[train], ds.w[train],
                               ds.t0[train], ds.t1[train])
         p_test = positive_proba(fitted, ds.X[test])
         scores = classification_scores(ds.y[test], p_test)
+        oos_p.append(p_test)
+        oos_y.append(ds.y[test])
         proba = np.full(last - first + 1, np.nan)
         proba[rows] = positive_proba(fitted, Xb)
         trading = trade_fold(candles, first, last, proba, config, settings.enter, settings.exit)
@@ -404,7 +409,10 @@ def _cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, mode
         shuffles.append(run)
         say(f"shuffled labels {s}/{settings.shuffles}: AUC {_fmt(run.mean_auc)}, return {run.total_return:+.2%}")
     imp = summarise(ds.columns, groups, fold_imp, importance, seed) if importance is not None else None
-    return CVResult(folds, shuffles, settings, repr(split), imp)
+    from tradebot.ml.reliability import reliability_table
+
+    cal = reliability_table(np.concatenate(oos_p), np.concatenate(oos_y))
+    return CVResult(folds, shuffles, settings, repr(split), imp, cal)
 
 
 def _shuffle_run(s: int, candles: Candles, ds: Dataset, folds_idx: list[tuple[np.ndarray, np.ndarray]],

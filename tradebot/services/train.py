@@ -214,7 +214,7 @@ def _train(ctx: Context, request: TrainRequest, progress: Progress | None) -> Tr
     data = dump_artifact(fitted)
     scores = jsonable({"folds": [f.to_dict() for f in cv.folds], "summary": cv.summary(),
                        "splitter": cv.splitter, "label_balance": float(ds.y.mean()),
-                       "importance": cv.importance})
+                       "importance": cv.importance, "calibration": cv.calibration})
     fields = {
         "name": name, "seed": seed, "spec_name": spec.name, "spec_sha256": spec.sha256,
         "spec": spec.to_dict(), "columns": list(ds.columns),
