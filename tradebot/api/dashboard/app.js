@@ -47,6 +47,7 @@ async function route() {
     return;
   }
   document.body.dataset.page = name;
+  delete document.body.dataset.ready; // set again when this page is shown
   top.classList.toggle("hidden", name === "login");
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === name);
   clear(view);

@@ -61,7 +61,7 @@ export function feed({ limit = 50 } = {}) {
   startLive();
   const list = h("ol", { class: "feed", "data-feed": "1" });
   const add = (item) => {
-    const li = h("li", { class: `ev ev-${item.kind}`, "data-kind": item.kind },
+    const li = h("li", { class: `ev ev-${item.kind}`, "data-kind": item.kind, "data-ts": item.data.ts_ms },
       h("span", { class: "when" }, when(item.data.ts_ms)),
       h("span", { class: "badge" }, item.kind),
       h("span", { class: "acct" }, item.data.account),

@@ -42,7 +42,7 @@ export async function performancePage() {
     { label: "Study", get: (s) => h("a", { href: `#/study/${s.id ?? s.study_id}` }, `S${s.id ?? s.study_id}`) },
     { label: "Strategy", get: (s) => s.strategy ?? s.strategy_name },
     { label: "Method", get: (s) => s.method },
-    { label: "Objective", get: (s) => (Array.isArray(s.objectives) ? s.objectives.join(", ") : s.objective ?? "") },
+    { label: "Objectives", get: (s) => (Array.isArray(s.objectives) ? s.objectives.join(", ") : s.objectives ?? "") },
     { label: "Status", get: (s) => s.status },
     { label: "Best parameters", get: (s) => (s.best ? JSON.stringify(s.best) : "–") },
   ], studies, { id: "studies-table" });

@@ -10,7 +10,8 @@ export async function studyPage({ args }) {
   const raw = String(args[0] || "").replace(/^[Ss]/, "");
   if (!/^\d+$/.test(raw)) return message(`error: study id must be S<number>, got "${args[0] ?? ""}"`, "error");
   const s = await api(`/api/studies/${raw}`);
-  const objectives = s.objectives || (s.request || {}).objectives || [];
+  const named = s.objectives || (s.request || {}).objectives || [];
+  const objectives = Array.isArray(named) ? named : String(named).split(",").map((o) => o.trim()).filter(Boolean);
   const chosen = s.chosen || {};
   const parts = [
     h("h1", {}, `Study S${s.study_id ?? raw}: ${s.strategy} on ${s.exchange ?? ""} ${s.symbol ?? ""} ${s.timeframe ?? ""}`),
