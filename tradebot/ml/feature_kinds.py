@@ -22,7 +22,7 @@ import numpy as np
 
 from tradebot.core.candles import Candles
 from tradebot.core.errors import ConfigError
-from tradebot.ml.rolling_nb import rolling_mean_std_nb, rolling_sum_nb
+from tradebot.ml.rolling import rolling_mean_std, rolling_sum
 
 SETTLE_TOLERANCE = 1e-10
 
@@ -121,7 +121,7 @@ def _rsi(c: Candles, p: Params) -> list[np.ndarray]:
 @register_feature("sma_dist", params=_period(20), columns=lambda p: [f"sma_dist_{p['period']}"],
                   warmup=lambda p: p["period"] - 1, description="close / SMA - 1")
 def _sma_dist(c: Candles, p: Params) -> list[np.ndarray]:
-    m, _ = rolling_mean_std_nb(c.close, p["period"], 0)
+    m, _ = rolling_mean_std(c.close, p["period"], 0)
     return [_safe_div(c.close, m) - 1.0]
 
 
@@ -155,7 +155,7 @@ def _macd(c: Candles, p: Params) -> list[np.ndarray]:
                   warmup=lambda p: p["period"] - 1,
                   description="Bollinger %b and width (upper - lower) / middle")
 def _bbands(c: Candles, p: Params) -> list[np.ndarray]:
-    mid, sd = rolling_mean_std_nb(c.close, p["period"], 0)
+    mid, sd = rolling_mean_std(c.close, p["period"], 0)
     upper, lower = mid + p["nbdev"] * sd, mid - p["nbdev"] * sd
     return [np.where(upper > lower, _safe_div(c.close - lower, upper - lower), 0.5),
             _safe_div(upper - lower, mid)]
@@ -211,7 +211,7 @@ _simple("willr", 14, lambda c, n: _ind().willr(c.high, c.low, c.close, n), "Will
 def _obv_slope(c: Candles, p: Params) -> list[np.ndarray]:
     n = p["period"]
     signed = np.sign(np.diff(c.close, prepend=np.nan)) * c.volume  # OBV's increments
-    return [_safe_div(rolling_sum_nb(signed, n), rolling_sum_nb(c.volume, n))]
+    return [_safe_div(rolling_sum(signed, n), rolling_sum(c.volume, n))]
 
 
 # -- price, volatility, volume, shape, time ---------------------------------------------------
@@ -235,7 +235,7 @@ def _returns(c: Candles, p: Params) -> list[np.ndarray]:
                   description="realised volatility: std of 1-bar log returns over each window")
 def _volatility(c: Candles, p: Params) -> list[np.ndarray]:
     r = np.diff(np.log(c.close), prepend=np.nan)
-    return [rolling_mean_std_nb(r, w, 1)[1] for w in p["windows"]]
+    return [rolling_mean_std(r, w, 1)[1] for w in p["windows"]]
 
 
 @register_feature("volume_z", params={"windows": _ints([24], 2)},
@@ -246,7 +246,7 @@ def _volume_z(c: Candles, p: Params) -> list[np.ndarray]:
     lv = np.log1p(np.maximum(c.volume, 0.0))
     out = []
     for w in p["windows"]:
-        m, s = rolling_mean_std_nb(lv, w, 0)
+        m, s = rolling_mean_std(lv, w, 0)
         out.append(np.where(s > 1e-12 * np.maximum(np.abs(m), 1.0), _safe_div(lv - m, s),
                             np.where(np.isnan(s), np.nan, 0.0)))
     return out
