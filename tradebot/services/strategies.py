@@ -32,4 +32,10 @@ def feature_lookahead(ctx: Context, spec: str, points: int = 20) -> FeatureLooka
     loaded = load_spec(spec)  # a bad spec fails before the market is read
     s = ctx.settings
     candles = load_market(ctx, s.since_ms(), s.until_ms())
-    return check_feature_lookahead(loaded, candles, points=points, seed=s.seed)
+    others = None
+    if loaded.symbols:
+        from tradebot.services.market import resolve_market
+        from tradebot.services.train import other_symbols
+
+        others = other_symbols(ctx, resolve_market(ctx), loaded, candles)
+    return check_feature_lookahead(loaded, candles, points=points, seed=s.seed, others=others)
