@@ -61,3 +61,26 @@ def test_bad_spec_check_input(run: Run, args: list[str], needle: str) -> None:
     assert res.code == 2, res
     lines = [ln for ln in res.err.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and needle in lines[0], res
+
+
+def test_second_timeframe_and_other_symbol_through_check_and_train(run: Run, home: Path, tmp_path: Path) -> None:
+    from tests.cli.test_cli_train import cache, market_args, synthetic_market
+
+    cache(home, synthetic_market(1500, 1, True, "PLANT/USDT"))
+    cache(home, synthetic_market(1500, 2, False, "OTHER/USDT"))
+    spec = tmp_path / "mtf.toml"
+    spec.write_text('name = "mtf"\ntimeframe = "1h"\n[[features]]\nkind = "returns"\nperiods = [1, 12]\n\n'
+                    '[[features]]\nkind = "returns"\nperiods = [1]\ntimeframe = "4h"\n\n'
+                    '[[features]]\nkind = "returns"\nperiods = [1, 4]\nsymbol = "OTHER/USDT"\n')
+    res = run("strategies", "check", "--spec", spec, *market_args("PLANT/USDT"), "--points", "6")
+    assert res.code == 0 and "no look-ahead" in res.out, res
+    res = run("train", "--name", "mtf", *market_args("PLANT/USDT"), "--spec", spec, "--folds", "2",
+              "--shuffles", "0", "--no-importance", "--quiet", "--json")
+    assert res.code == 0, res
+    rec = res.json()
+    assert rec["columns"] == ["ret_1", "ret_12", "4h:ret_1", "OTHER/USDT:ret_1", "OTHER/USDT:ret_4"]
+    assert rec["spec"]["timeframe"] == "1h" and rec["spec"]["features"][2]["symbol"] == "OTHER/USDT"
+    spec.write_text(spec.read_text().replace("OTHER/USDT", "MISSING/USDT"))
+    res = run("train", "--name", "mtf", *market_args("PLANT/USDT"), "--spec", spec, "--quiet")
+    assert res.code == 2 and "no cached candles for synth MISSING/USDT 1h" in res.err, res
+    assert [r["version"] for r in run("models", "list", "--json").json()] == [1]

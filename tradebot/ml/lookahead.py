@@ -76,22 +76,26 @@ def _differs(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> np.ndarr
 
 
 def check_feature_lookahead(spec: FeatureSpec | str | Path | Mapping[str, Any], candles: Candles,
-                            points: int = 20, seed: int = 0) -> FeatureLookaheadReport:
-    """Rebuild the matrix on truncated histories and report every value that changes."""
+                            points: int = 20, seed: int = 0,
+                            others: Mapping[str, Candles] | None = None) -> FeatureLookaheadReport:
+    """Rebuild the matrix on truncated histories and report every value that changes
+    (``others``: the other symbols' candles, cut at the same instant)."""
     spec = _resolve(spec)
     n = len(candles)
-    full = build_features(candles, spec, mask_warmup=False).values
+    full = build_features(candles, spec, mask_warmup=False, others=others).values
     cols = spec.columns
     cuts = cut_points(n, spec.warmup_bars, points, seed)
     changes: dict[tuple[int, str], FeatureChange] = {}
     tail: dict[str, int] = {}
     for k in cuts:
-        part = build_features(candles.slice(0, k), spec, mask_warmup=False).values
+        cut_ms = int(candles.timestamp[k]) if k < n else None
+        others_k = None if others is None else {s: o.between(None, cut_ms) for s, o in others.items()}
+        part = build_features(candles.slice(0, k), spec, mask_warmup=False, others=others_k).values
         bad_rows, bad_cols = np.nonzero(_differs(full[:k], part, 1e-9, 0.0))
         for r, j in zip(bad_rows.tolist(), bad_cols.tolist(), strict=True):
             changes.setdefault((r, cols[j]), FeatureChange(cols[j], r, int(candles.timestamp[r]),
                                                            float(full[r, j]), float(part[r, j]), k))
-        last = features_at_last_bar(candles.slice(0, k), spec)
+        last = features_at_last_bar(candles.slice(0, k), spec, others_k)
         for j in np.flatnonzero(_differs(full[k - 1], last, TAIL_RTOL, TAIL_ATOL)).tolist():
             tail.setdefault(cols[j], k)
     ordered = sorted(changes.values(), key=lambda c: (c.bar, cols.index(c.column)))

@@ -9,6 +9,17 @@ A spec is a TOML file (or the same shape as a dict, e.g. a table of the config):
     period = 14           # the kind's parameters; omitted ones take their defaults
     lags = [1, 2]         # optional: also the columns delayed by 1 and 2 bars
 
+A feature may also be computed on a higher ``timeframe`` (the spec then names its base
+``timeframe`` at the top) and/or on another ``symbol``'s candles (same exchange and
+timeframe, passed to :func:`tradebot.ml.features.build_features` as ``others``); its columns
+are prefixed (``1h:rsi_14``, ``ETH/USDT:ret_1``, ``ETH/USDT@1h:ret_1``) and aligned without
+look-ahead (:mod:`tradebot.ml.align`)::
+
+    timeframe = "5m"
+    [[features]]
+    kind = "rsi"
+    timeframe = "1h"      # usable from the close of each 1h bar on
+
 The hash is the sha256 of the canonical JSON of the *resolved* features (every parameter
 written out, typed, in declaration order, format version included; name and description
 left out), so two specs that build the same matrix have the same hash.
@@ -46,6 +57,15 @@ class FeatureDef:
     kind: str
     params: tuple[tuple[str, Any], ...]
     lags: tuple[int, ...] = ()
+    timeframe: str | None = None  # computed on this higher timeframe (None: the base)
+    symbol: str | None = None  # computed on this other symbol's candles (None: the traded one)
+    every: int = 1  # base bars per bar of ``timeframe``
+
+    @property
+    def prefix(self) -> str:
+        if self.symbol and self.timeframe:
+            return f"{self.symbol}@{self.timeframe}:"
+        return f"{self.symbol}:" if self.symbol else (f"{self.timeframe}:" if self.timeframe else "")
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -60,7 +80,7 @@ class FeatureDef:
 
     @property
     def base_columns(self) -> list[str]:
-        return list(self.feature_kind.columns(self.param_dict))
+        return [self.prefix + c for c in self.feature_kind.columns(self.param_dict)]
 
     @property
     def columns(self) -> list[str]:
@@ -69,10 +89,18 @@ class FeatureDef:
 
     @property
     def warmup_bars(self) -> int:
-        return int(self.feature_kind.warmup(self.param_dict)) + max(self.lags, default=0)
+        own = int(self.feature_kind.warmup(self.param_dict))
+        if self.every > 1:  # the kind's warm-up in higher bars, one partial and one forming bar more
+            own = (own + 2) * self.every
+        return own + max(self.lags, default=0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "params": self.param_dict, "lags": list(self.lags)}
+        d: dict[str, Any] = {"kind": self.kind, "params": self.param_dict, "lags": list(self.lags)}
+        if self.timeframe:
+            d["timeframe"] = self.timeframe
+        if self.symbol:
+            d["symbol"] = self.symbol
+        return d
 
 
 @dataclass(frozen=True)
@@ -80,10 +108,19 @@ class FeatureSpec:
     name: str
     features: tuple[FeatureDef, ...]
     description: str = ""
+    timeframe: str | None = None  # the base timeframe (required when a feature names a timeframe)
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical content: what the hash covers."""
-        return {"format": SPEC_FORMAT, "features": [f.to_dict() for f in self.features]}
+        d: dict[str, Any] = {"format": SPEC_FORMAT, "features": [f.to_dict() for f in self.features]}
+        if self.timeframe:
+            d["timeframe"] = self.timeframe
+        return d
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Other symbols whose candles the spec needs, in order of first use."""
+        return tuple(dict.fromkeys(f.symbol for f in self.features if f.symbol))
 
     def canonical_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -110,8 +147,11 @@ class FeatureSpec:
         lines = [f"name = {json.dumps(self.name)}"]
         if self.description:
             lines.append(f"description = {json.dumps(self.description)}")
+        if self.timeframe:
+            lines.append(f"timeframe = {json.dumps(self.timeframe)}")
         for f in self.features:
             lines += ["", "[[features]]", f"kind = {json.dumps(f.kind)}"]
+            lines += [f"{k} = {json.dumps(v)}" for k, v in (("timeframe", f.timeframe), ("symbol", f.symbol)) if v]
             lines += [f"{k} = {json.dumps(v)}" for k, v in f.param_dict.items()]
             if f.lags:
                 lines.append(f"lags = {json.dumps(list(f.lags))}")
@@ -157,7 +197,7 @@ def _coerce(where: str, name: str, param: Param, value: Any) -> Any:
     raise ConfigError(f"{where}: parameter {name} has unsupported type {param.type!r}")  # pragma: no cover
 
 
-def parse_feature(entry: Any, index: int, source: str = "spec") -> FeatureDef:
+def parse_feature(entry: Any, index: int, source: str = "spec", base_timeframe: str | None = None) -> FeatureDef:
     where = f"{source}: features[{index}]"
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where} must be a table with a 'kind', got {entry!r}")
@@ -170,7 +210,7 @@ def parse_feature(entry: Any, index: int, source: str = "spec") -> FeatureDef:
     where = f"{source}: feature {kind_name!r} (features[{index}])"
     values: dict[str, Any] = {}
     for key, value in entry.items():
-        if key in ("kind", "lags"):
+        if key in ("kind", "lags", "timeframe", "symbol"):
             continue
         if key not in kind.params:
             hint = _suggest(key, list(kind.params)) if kind.params else " (it takes no parameters)"
@@ -188,25 +228,62 @@ def parse_feature(entry: Any, index: int, source: str = "spec") -> FeatureDef:
     if isinstance(lags_raw, int) and not isinstance(lags_raw, bool):
         lags_raw = [lags_raw]
     lags = _coerce(where, "lags", Param("ints", [], 1, MAX_LAG), lags_raw) if lags_raw != [] else ()
-    return FeatureDef(kind_name, tuple(sorted(values.items())), tuple(sorted(lags)))
+    timeframe, every = _feature_timeframe(where, entry.get("timeframe"), base_timeframe)
+    symbol = entry.get("symbol")
+    if symbol is not None and (not isinstance(symbol, str) or not symbol.strip() or symbol != symbol.strip()
+                               or any(c in symbol for c in ":@")):
+        raise ConfigError(f"{where}: symbol must be a market symbol such as 'ETH/USDT', got {symbol!r}")
+    return FeatureDef(kind_name, tuple(sorted(values.items())), tuple(sorted(lags)), timeframe, symbol or None,
+                      every)
+
+
+def _feature_timeframe(where: str, tf: Any, base: str | None) -> tuple[str | None, int]:
+    """A feature's higher timeframe and the number of base bars in one of its bars."""
+    from tradebot.core.timeframes import timeframe_ms
+
+    if tf is None:
+        return None, 1
+    if not isinstance(tf, str):
+        raise ConfigError(f"{where}: timeframe must be a string such as '1h', got {tf!r}")
+    if base is None:
+        raise ConfigError(f"{where}: timeframe {tf!r} needs the spec's base timeframe: add "
+                          "timeframe = \"5m\" (the candles' timeframe) at the top of the spec")
+    try:
+        hi, lo = timeframe_ms(tf), timeframe_ms(base)
+    except Exception as e:
+        raise ConfigError(f"{where}: {e}") from None
+    if hi <= lo or hi % lo:
+        raise ConfigError(f"{where}: timeframe {tf!r} must be a multiple of the base timeframe {base!r} "
+                          "and longer than it")
+    return tf, hi // lo
 
 
 def parse_spec(data: Mapping[str, Any], source: str = "spec") -> FeatureSpec:
     """A spec from a mapping (a parsed TOML document or config table)."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: a feature spec must be a table, got {type(data).__name__}")
-    unknown = sorted(set(data) - {"name", "description", "features"})
+    keys = ["name", "description", "features", "timeframe"]
+    unknown = sorted(set(data) - set(keys))
     if unknown:
-        raise ConfigError(f"{source}: unknown key {unknown[0]!r}"
-                          f"{_suggest(unknown[0], ['name', 'description', 'features'])}")
+        raise ConfigError(f"{source}: unknown key {unknown[0]!r}{_suggest(unknown[0], keys)}")
+    base = data.get("timeframe")
+    if base is not None:
+        from tradebot.core.timeframes import timeframe_ms
+
+        if not isinstance(base, str):
+            raise ConfigError(f"{source}: timeframe must be a string such as '5m', got {base!r}")
+        try:
+            timeframe_ms(base)
+        except Exception as e:
+            raise ConfigError(f"{source}: {e}") from None
     entries = data.get("features")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{source}: 'features' must be a non-empty list of [[features]] tables")
     name, description = data.get("name", ""), data.get("description", "")
     if not isinstance(name, str) or not isinstance(description, str):
         raise ConfigError(f"{source}: 'name' and 'description' must be strings")
-    spec = FeatureSpec(name or Path(source).stem, tuple(parse_feature(e, i, source) for i, e in enumerate(entries)),
-                       description)
+    spec = FeatureSpec(name or Path(source).stem,
+                       tuple(parse_feature(e, i, source, base) for i, e in enumerate(entries)), description, base)
     seen: dict[str, int] = {}
     for i, f in enumerate(spec.features):
         for col in f.columns:
@@ -220,9 +297,13 @@ def parse_spec(data: Mapping[str, Any], source: str = "spec") -> FeatureSpec:
 def spec_from_content(name: str, content: Mapping[str, Any]) -> FeatureSpec:
     """The spec whose canonical content (:meth:`FeatureSpec.to_dict`, as stored in a model's
     record) is ``content``; its hash is the stored one."""
-    entries = [{"kind": f["kind"], **dict(f.get("params") or {}), **({"lags": f["lags"]} if f.get("lags") else {})}
+    entries = [{"kind": f["kind"], **dict(f.get("params") or {}),
+                **{k: f[k] for k in ("lags", "timeframe", "symbol") if f.get(k)}}
                for f in content.get("features", [])]
-    return parse_spec({"name": name, "features": entries}, f"spec {name!r} of a stored model")
+    data: dict[str, Any] = {"name": name, "features": entries}
+    if content.get("timeframe"):
+        data["timeframe"] = content["timeframe"]
+    return parse_spec(data, f"spec {name!r} of a stored model")
 
 
 def builtin_specs() -> list[str]:

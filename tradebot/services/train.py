@@ -177,7 +177,8 @@ def _train(ctx: Context, request: TrainRequest, progress: Progress | None) -> Tr
     say(f"loading candles ({market.label})")
     candles = load_candles(ctx, market, s.since_ms(), s.until_ms())
     say(f"features ({spec.name}, {len(spec.columns)} columns) and labels over {len(candles):,} bars")
-    features = build_features(candles, spec)
+    others = other_symbols(ctx, market, spec, candles)
+    features = build_features(candles, spec, others=others)
     labels = make_labels(candles, request.label)
     ds = make_dataset(features, labels)
     config = engine_config(s)
@@ -279,11 +280,23 @@ def _challenge(ctx: Context, name: str, request: TrainRequest, candles: Any, fea
         champion = load_artifact(ctx.home, row)
         champ_spec = spec_from_content(row.spec_name, row.spec)
         champ_end = int(row.data_end_ms)
-    champ_features = build_features(candles, champ_spec)
+    champ_features = build_features(candles, champ_spec, others=other_symbols(ctx, market, champ_spec, candles))
     c = compare(candles, features, ds, model, request.cv, config, seed, champion, champ_features, champ_end,
                 request.promote_margin)
     return {"comparison": {**c.to_dict(), "comparable": True, "champion": champ_ref}, "champion": champ_ref,
             "promote": c.wins}
+
+
+def other_symbols(ctx: Context, market: Any, spec: Any, candles: Any) -> dict[str, Any]:
+    """The candles of the other symbols ``spec`` names: same exchange (or sim) and timeframe,
+    over the span of ``candles`` (a missing one: the usual one-line "not cached" error)."""
+    from tradebot.services.market import load_candles, resolve_market
+
+    out: dict[str, Any] = {}
+    for symbol in spec.symbols:
+        other = resolve_market(ctx, "sim" if market.sim else market.exchange, symbol, market.timeframe, given=True)
+        out[symbol] = load_candles(ctx, other, int(candles.timestamp[0]), int(candles.timestamp[-1]) + 1)
+    return out
 
 
 def _alpha() -> float:
