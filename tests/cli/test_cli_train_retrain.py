@@ -235,3 +235,21 @@ def test_champion_challenger(run: Run, home: Path, tmp_path: Path) -> None:
     assert [r["status"] for r in run("models", "list", "--json").json()] == ["retired", "champion", "candidate"]
     # without --promote-margin nothing is compared
     assert run(*base, "--json").json()["challenge"] is None
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ('[[features]]\nkind = "rsi"\nperiod = 1\n', "period must be an integer between 2 and 100000, got 1"),
+    ('[[features]]\nkind = "rsi"\nperoid = 3\n', "unknown parameter 'peroid'; did you mean 'period'?"),
+    ('[[features]]\nkind = "supertrendx"\n', "unknown feature 'supertrendx'"),
+    ('[[features]]\nkind = "rsi"\ntimeframe = "1h"\n', "needs the spec's base timeframe"),
+    ('timeframe = "5m"\n[[features]]\nkind = "rsi"\ntimeframe = "1h"\n', "is for 5m candles, these are 1h"),
+    ('[[features]]\nkind = "sma_dist"\nperiod = 5000\n', "needs at least 5000 bars of history"),
+])
+def test_bad_feature_specs_store_nothing(run: Run, home: Path, tmp_path: Path, text: str, needle: str) -> None:
+    cache(home, synthetic_market(1000, 0, False, "WALK/USDT"))
+    spec = tmp_path / "bad.toml"
+    spec.write_text(text)
+    res = run("train", "--name", "bad", *market_args("WALK/USDT"), *FAST, "--spec", spec)
+    _one_line_error(res, needle)
+    assert not (home / "models").exists()
+    assert run("models", "list", "--json").json() == []

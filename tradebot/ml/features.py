@@ -62,8 +62,8 @@ def build_features(candles: Candles, spec: FeatureSpec | str | Path | Mapping[st
     timeframe; they are aligned to ``candles`` by time (:mod:`tradebot.ml.align`)."""
     spec = _resolve(spec)
     n = len(candles)
+    base_ms = _base_ms(candles, spec)  # the wrong timeframe is said before the length
     _check_length(spec, n, spec.warmup_bars + 1, "one settled row")
-    base_ms = _base_ms(candles, spec)
     # built column by column into a (features, bars) array: every write is contiguous, and its
     # transpose is the (bars, features) matrix in F order without a copy
     cols = np.empty((len(spec.columns), n), dtype=np.float64)
