@@ -71,9 +71,9 @@ class Site:
     ctx: Any  # the test's own Context on the same store (advances the paper account)
     shots: Path  # screenshots are saved here
 
-    def client(self, **kw: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60.0,
-                            **kw)
+    def client(self, headers: dict[str, str] | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}", **(headers or {})},
+                            timeout=60.0)
 
     def advance(self, hours: float) -> None:
         """Process ``hours`` more candles of the paper account (as a cron run would)."""
@@ -227,8 +227,14 @@ def read_events(lines: Iterator[str], until: Any) -> list[tuple[str | None, str 
     return out
 
 
+SSE = {"Accept": "text/event-stream"}
+
+
 def test_live_activity_stream_sends_new_events_and_resumes(site: Site) -> None:
-    with site.client() as c, c.stream("GET", "/api/events", params={"backlog": 3, "poll": 0.2,
+    with site.client() as c:  # without Accept: text/event-stream, the same events once as JSON
+        once = c.get("/api/events", params={"backlog": 3}).json()
+    assert 0 < len(once["events"]) <= 9 and once["events"][-1]["id"] == once["cursor"]
+    with site.client(headers=SSE) as c, c.stream("GET", "/api/events", params={"backlog": 3, "poll": 0.2,
                                                                               "max_seconds": 60}) as resp:
         assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
         lines = resp.iter_lines()
@@ -241,8 +247,8 @@ def test_live_activity_stream_sends_new_events_and_resumes(site: Site) -> None:
     assert new and all(d is not None and d["ts_ms"] > last_ms and d["account"] == "demo" for _, _, d in new)
     assert {e for _, e, _ in new} >= {"signal", "fill"}
     # a reconnect with Last-Event-ID gets exactly what came after that event
-    with site.client() as c, c.stream("GET", "/api/events", params={"poll": 0.2, "max_seconds": 30},
-                                      headers={"Last-Event-ID": str(mark)}) as resp:
+    with site.client(headers=SSE) as c, c.stream("GET", "/api/events", params={"poll": 0.2, "max_seconds": 30},
+                                                 headers={"Last-Event-ID": str(mark)}) as resp:
         again = read_events(resp.iter_lines(), lambda m: m[-1][1] is None)
     assert [(i, e, d) for i, e, d in again[:len(new)]] == new
 
