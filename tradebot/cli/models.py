@@ -76,6 +76,11 @@ def show_cmd(ref: str = RefArg, config: Path = ConfigOpt, json_out: bool = JsonO
 
     out = console()
     render_training(record, out)
+    from tradebot.services.model_report import challenge_line
+
+    line = challenge_line(record)
+    if line:
+        out.print(line, soft_wrap=True)
     out.print(f"Status {record['status']}, created {record['created_at']}, seed {record['seed']}, "
               f"data sha256 {record['data_sha256'][:12]}, artifact {record['artifact_path']} "
               f"(sha256 {record['artifact_sha256'][:12]}, verified)")
