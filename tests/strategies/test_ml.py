@@ -86,6 +86,11 @@ def test_market_and_record_checks(model: UsableModel) -> None:
     with pytest.raises(UsageError, match="model m:3 was trained on TEST/USDT 1h; it cannot trade ETH/USDT 1h"):
         check_market(model, "ETH/USDT", "1h")
     assert spec_of_record(_record()).sha256 == SPEC.sha256
+    wide = load_spec({"name": "wide", "timeframe": "1h", "features": [
+        {"kind": "returns", "periods": [1, 4]}, {"kind": "rsi", "timeframe": "4h", "lags": [1]},
+        {"kind": "returns", "periods": [1], "symbol": "ETH/USDT"}]})
+    back = spec_of_record(_record(spec_name="wide", spec=wide.to_dict(), spec_sha256=wide.sha256))
+    assert back.sha256 == wide.sha256 and back.symbols == ("ETH/USDT",) and back.columns == wide.columns
     with pytest.raises(UsageError, match="features changed since it was trained"):
         spec_of_record(_record(spec_sha256="0" * 64))
     assert model.overlaps(5, 20) and not model.overlaps(11, 20)

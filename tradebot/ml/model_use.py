@@ -78,14 +78,16 @@ class UsableModel:
         """Whether bars ``[first_ms, last_ms]`` reach into the training data."""
         return first_ms <= self.data_end_ms and last_ms >= self.data_start_ms
 
-    def predict(self, candles: Candles, first: int = 0, strict: bool = True) -> np.ndarray:
+    def predict(self, candles: Candles, first: int = 0, strict: bool = True,
+                others: Mapping[str, Candles] | None = None) -> np.ndarray:
         """P(label = 1) at the close of each bar of ``candles`` from bar ``first`` on (NaN
         before it and where the features are not settled). A history too short for one
         settled row is refused (:class:`UsageError`) unless ``strict`` is False (paper: a
-        young account has no prediction yet)."""
+        young account has no prediction yet). ``others``: the candles of the other symbols
+        the spec names (``spec.symbols``)."""
         if not strict and len(candles) <= self.spec.warmup_bars:
             return np.full(len(candles), np.nan)
-        return probabilities(self.estimator, candles, self.spec, first)
+        return probabilities(self.estimator, candles, self.spec, first, others)
 
 
 def spec_of_record(record: Mapping[str, Any]) -> FeatureSpec:
@@ -93,9 +95,10 @@ def spec_of_record(record: Mapping[str, Any]) -> FeatureSpec:
     the record's hash."""
     where = f"model {record['name']}:{record['version']}"
     stored = record["spec"]
-    entries = [{"kind": f["kind"], **f.get("params", {}), "lags": list(f.get("lags", []))}
+    entries = [{**{k: v for k, v in f.items() if k != "params"}, **f.get("params", {})}
                for f in stored.get("features", [])]
-    spec = parse_spec({"name": record.get("spec_name") or "model", "features": entries},
+    top = {k: v for k, v in stored.items() if k not in ("format", "features")}  # e.g. the base timeframe
+    spec = parse_spec({"name": record.get("spec_name") or "model", **top, "features": entries},
                       source=f"{where} feature spec")
     if spec.sha256 != record.get("spec_sha256"):
         raise UsageError(f"{where}: its stored feature spec hashes to {spec.sha256[:12]}…, the record says "
@@ -104,13 +107,14 @@ def spec_of_record(record: Mapping[str, Any]) -> FeatureSpec:
     return spec
 
 
-def probabilities(estimator: Any, candles: Candles, spec: FeatureSpec, first: int = 0) -> np.ndarray:
+def probabilities(estimator: Any, candles: Candles, spec: FeatureSpec, first: int = 0,
+                  others: Mapping[str, Candles] | None = None) -> np.ndarray:
     """P(label = 1) of ``estimator`` per bar from ``first`` on, features of ``spec`` built
     over all of ``candles`` (so a row does not depend on where prediction starts)."""
     from tradebot.ml.features import build_features
     from tradebot.ml.pipeline import positive_proba
 
-    features = build_features(candles, spec)
+    features = build_features(candles, spec, others=others)
     proba = np.full(len(candles), np.nan)
     rows = np.flatnonzero(features.valid_rows()[first:]) + first
     if rows.size:

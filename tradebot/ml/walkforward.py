@@ -15,7 +15,7 @@ Features are built once over the whole history by :func:`tradebot.ml.features.bu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,9 +85,11 @@ class WalkForwardResult:
 
 
 def walk_forward(candles: Candles, spec: FeatureSpec, label: Any, model: Any, seed: int,
-                 settings: WalkForwardSettings, progress: Progress | None = None) -> WalkForwardResult:
+                 settings: WalkForwardSettings, progress: Progress | None = None,
+                 others: Mapping[str, Candles] | None = None) -> WalkForwardResult:
     """Out-of-sample P(up) for every bar after the first training window (module docstring).
-    ``label``: :class:`tradebot.ml.evaluate.LabelSettings`; ``model``: :class:`tradebot.ml.pipeline.ModelSettings`."""
+    ``label``: :class:`tradebot.ml.evaluate.LabelSettings`; ``model``: :class:`tradebot.ml.pipeline.ModelSettings`;
+    ``others``: the candles of the other symbols the spec names."""
     from threadpoolctl import threadpool_limits
 
     from tradebot.ml.evaluate import make_dataset, make_labels
@@ -96,7 +98,7 @@ def walk_forward(candles: Candles, spec: FeatureSpec, label: Any, model: Any, se
 
     n = len(candles)
     every, window = settings.resolve(n)
-    features = build_features(candles, spec)
+    features = build_features(candles, spec, others=others)
     ds = make_dataset(features, make_labels(candles, label))
     valid = features.valid_rows()
     proba = np.full(n, np.nan)

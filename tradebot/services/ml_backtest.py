@@ -72,11 +72,17 @@ def run_ml_backtest(ctx: Context, strategy: Strategy, *, save: bool = True, prog
     candles = load_market(ctx, s.since_ms(), s.until_ms())
     n = len(candles)
     ts = candles.timestamp
+    others = None
+    if model.spec.symbols:  # other symbols' columns: their candles over the same span
+        from tradebot.services.market import resolve_market
+        from tradebot.services.train import other_symbols
+
+        others = other_symbols(ctx, resolve_market(ctx), model.spec, candles)
     ml: dict[str, Any] = {"model": model.ref, "model_sha256": model.sha256, "model_verdict": model.verdict,
                           "trained_on": {"start_ms": model.data_start_ms, "end_ms": model.data_end_ms}}
     if p["in_sample"]:
         step(f"predicting {n:,} bars with the stored model {model.ref}")
-        proba = model.predict(candles)
+        proba = model.predict(candles, others=others)
         first = 0
         overlap = model.overlaps(int(ts[0]), int(ts[-1]))
         sample = IN_SAMPLE if overlap else OUT_OF_SAMPLE
@@ -87,7 +93,7 @@ def run_ml_backtest(ctx: Context, strategy: Strategy, *, save: bool = True, prog
         step(f"walk-forward: retraining {model.ref}'s recipe ({model.model.get('model')}, spec "
              f"{model.spec.name}) on {n:,} bars")
         wf = walk_forward(candles, model.spec, model.label_settings(), model.model_settings(), model.seed,
-                          wf_settings, progress)
+                          wf_settings, progress, others)
         proba, first = wf.proba, wf.first_test
         sample = OUT_OF_SAMPLE
         ml["mode"] = "walk-forward"

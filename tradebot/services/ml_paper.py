@@ -38,7 +38,15 @@ def paper_signals(ctx: Context, strategy: Strategy, symbol: str, timeframe: str,
     model = resolve_model(ctx, str(strategy.parameters.get("model", "")), symbol=symbol, timeframe=timeframe,
                           keep_form=True)
     strategy.bind(model)  # type: ignore[attr-defined]
-    proba = model.predict(candles, first=start, strict=False)
+    others = None
+    if model.spec.symbols:  # other symbols' columns: their candles from the same source, same span
+        from tradebot.services.market import Market
+        from tradebot.services.train import other_symbols
+
+        sim = candles.source == "sim"
+        market = Market("sim" if sim else candles.exchange, symbol, timeframe, sim=sim)
+        others = other_symbols(ctx, market, model.spec, candles)
+    proba = model.predict(candles, first=start, strict=False, others=others)
     signals = strategy.signals_from(candles, {"proba": proba})
     ts = candles.timestamp
     decisions = []
