@@ -402,7 +402,7 @@ def test_log_in_see_a_run_watch_live_activity_and_pause_a_bot(browser: Any, site
 
 
 PAGES = ["overview", "activity", "performance", "market", "market/demo", "market/run/1", "run/1", "study/S1",
-         "control"]
+         "control", "jobs"]
 
 
 def test_every_page_loads_without_csp_violations_or_requests_off_loopback(browser: Any, site: Site) -> None:

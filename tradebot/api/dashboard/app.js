@@ -10,6 +10,7 @@ import { marketPage } from "./page_market.js";
 import { runPage } from "./page_run.js";
 import { studyPage } from "./page_study.js";
 import { controlPage } from "./page_control.js";
+import { jobsPage } from "./page_jobs.js";
 import { stopLive } from "./live.js";
 
 const PAGES = {
@@ -21,6 +22,7 @@ const PAGES = {
   run: runPage,
   study: studyPage,
   control: controlPage,
+  jobs: jobsPage,
 };
 
 const view = document.getElementById("view");
