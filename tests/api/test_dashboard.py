@@ -380,6 +380,8 @@ def test_log_in_see_a_run_watch_live_activity_and_pause_a_bot(browser: Any, site
         visit(page, site, "control")
         status = "[data-bot-status='demo-bot']"
         assert page.inner_text(status) == "running"
+        offered = "/api/bots/{name}/flatten" in httpx.get(f"{site.url}/openapi.json").json()["paths"]
+        assert (page.query_selector("button[data-bot='demo-bot'][data-action=flatten]") is not None) == offered
         site.shot(page, "control-before")
         page.click("button[data-bot='demo-bot'][data-action=pause]")
         page.wait_for_selector(f"{status}:has-text('paused')")

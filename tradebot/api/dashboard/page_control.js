@@ -1,6 +1,6 @@
-// Bot control: start, pause, stop and the kill switch (one bot, or every bot at once), each a
-// POST with the CSRF header; the dangerous ones (stop, kill) ask for confirmation first.
-// Also: create a bot from a config.
+// Bot control: start, pause, stop, the kill switch (one bot, or every bot at once) and flatten
+// (shown when the server offers it), each a POST with the CSRF header; the dangerous ones
+// (stop, kill, flatten) ask for confirmation first. Also: create a bot from a config.
 import { api, post } from "./api.js";
 import { h, message, section, table, when } from "./dom.js";
 import { listOf } from "./series.js";
@@ -11,13 +11,24 @@ export const ACTIONS = {
   pause: { label: "Pause", confirm: null },
   stop: { label: "Stop", confirm: (b) => `Stop bot ${b.name}? It stops trading at the next candle; its position stays open.` },
   kill: { label: "Kill", confirm: (b) => `Kill switch for bot ${b.name}: it stops at once and stays stopped until started again explicitly. Continue?` },
+  flatten: { label: "Flatten", confirm: (b) => `Flatten bot ${b.name}: close its open position at market now. Continue?` },
 };
 
+// Actions the server offers (its OpenAPI schema lists POST /api/bots/{name}/ACTION).
+async function offered() {
+  try {
+    const paths = (await api("/openapi.json")).paths || {};
+    return new Set(Object.keys(ACTIONS).filter((a) => paths[`/api/bots/{name}/${a}`] && paths[`/api/bots/{name}/${a}`].post));
+  } catch (_) {
+    return new Set(["start", "pause", "stop", "kill"]);
+  }
+}
+
 const ALLOWED = {
-  running: ["pause", "stop", "kill"],
-  paused: ["start", "stop", "kill"],
-  stopped: ["start", "kill"],
-  killed: ["start"],
+  running: ["pause", "stop", "kill", "flatten"],
+  paused: ["start", "stop", "kill", "flatten"],
+  stopped: ["start", "kill", "flatten"],
+  killed: ["start", "flatten"],
 };
 
 // A modal confirmation (the <dialog> of index.html); resolves true only on Confirm.
@@ -53,7 +64,7 @@ async function act(bot, action, refresh) {
   await refresh();
 }
 
-function botRows(bots, refresh) {
+function botRows(bots, refresh, can) {
   return table([
     { label: "Bot", get: (b) => b.name },
     { label: "Account", get: (b) => h("a", { href: `#/market/${encodeURIComponent(b.account)}` }, b.account) },
@@ -62,7 +73,7 @@ function botRows(bots, refresh) {
     { label: "Status", get: (b) => h("span", { class: `status status-${b.status}`, "data-bot-status": b.name }, b.status) },
     { label: "Last run", get: (b) => (b.last_run_at ? b.last_run_at.slice(0, 16).replace("T", " ") : "–") },
     { label: "Last error", get: (b) => b.last_error || "" },
-    { label: "Actions", get: (b) => h("span", { class: "actions" }, (ALLOWED[b.status] || Object.keys(ACTIONS)).map((a) =>
+    { label: "Actions", get: (b) => h("span", { class: "actions" }, (ALLOWED[b.status] || Object.keys(ACTIONS)).filter((a) => can.has(a)).map((a) =>
       h("button", { type: "button", class: ACTIONS[a].confirm ? "danger" : "", "data-action": a, "data-bot": b.name,
         onclick: () => act(b, a, refresh) }, ACTIONS[a].label))) },
   ], bots, { id: "bots-table" });
@@ -109,10 +120,11 @@ function createForm(refresh) {
 
 export async function controlPage({ isCurrent }) {
   const holder = h("div", { id: "bots" });
+  const can = await offered();
   const refresh = async () => {
     const bots = listOf(await api("/api/bots"), "bots");
     if (!isCurrent()) return;
-    holder.replaceChildren(bots.length ? botRows(bots, refresh)
+    holder.replaceChildren(bots.length ? botRows(bots, refresh, can)
       : message("No bots yet: create one below (a bot is a paper account the server runs at each candle close)."));
     holder.dataset.loaded = String(Date.now());
   };
@@ -129,8 +141,8 @@ export async function controlPage({ isCurrent }) {
   } }, "Kill switch: all bots");
   return h("div", { class: "page" },
     h("h1", {}, "Bot control"),
-    h("p", { class: "muted" }, "Stop and kill ask for confirmation. Every action is recorded in the audit log "
-      + `with your token's name. Updated ${when(Date.now())} UTC.`),
+    h("p", { class: "muted" }, `${can.has("flatten") ? "Stop, kill and flatten" : "Stop and kill"} ask for confirmation. `
+      + `Every action is recorded in the audit log with your token's name. Updated ${when(Date.now())} UTC.`),
     section("Bots", holder, h("p", {}, killAll)),
     section("Create a bot", createForm(refresh)));
 }
