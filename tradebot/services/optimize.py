@@ -145,6 +145,10 @@ def _plan(ctx: Context, request: OptimizeRequest, settings_seed: int) -> _Plan:
         if not 0 <= p <= 1:
             raise UsageError(f"{name} {p}: must be a probability in [0, 1]")
     info = ctx.registry.get(s.strategy.name)
+    if getattr(info.cls, "uses_model", False):  # the ml strategy (docs/decisions/0020)
+        raise UsageError(f"optimize does not tune strategy {info.name!r}: its thresholds would be chosen on "
+                         "a model's predictions of its own training data; compare thresholds on the walk-forward "
+                         "backtest instead (tradebot backtest --model NAME -p threshold=0.6)")
     space = build_space(info.cls, list(r.space))
     spec = parse_objectives(r.objectives, r.max_dd, r.min_trades, s.risk.daily_profit_target)
     candles = load_market(ctx, s.since_ms(), s.until_ms())

@@ -15,10 +15,12 @@ if TYPE_CHECKING:
 def lookahead(ctx: Context, name: str, params: dict[str, Any] | None = None,
               points: int = 20) -> LookaheadReport:
     """Run the look-ahead check of ``name`` on the configured market (cache or sim)."""
+    from tradebot.services.ml_models import bind_model
     from tradebot.strategies.lookahead import check_lookahead
 
     strategy = ctx.registry.create(name, params or {})
     s = ctx.settings
+    bind_model(ctx, strategy, symbol=s.market.symbol, timeframe=s.market.timeframe)  # ml: its registry model
     candles = load_market(ctx, s.since_ms(), s.until_ms())
     return check_lookahead(strategy, candles, points=points, seed=s.seed)
 
