@@ -191,6 +191,10 @@ def run_paper_pairs(ctx: Context, account: str, symbols: str | None, pairs_file:
             out.print(f"paper account {account!r} is being run by another process; exiting")
             return True
         since_ms = None
+        from tradebot.services.incidents import run_succeeded  # heartbeat, resolves open incidents
+
+        run_succeeded(ctx, "paper", account, f"paper {account}: {r.processed} bar(s) over {len(r.symbols)} "
+                      f"pairs via {r.source}, {r.trades_closed} trade(s) closed, equity {r.equity:.2f}")
         if r.processed:
             blocked = f", {r.blocked} entries blocked" if r.blocked else ""
             out.print(f"{r.account}: {r.processed} bar(s) over {len(r.symbols)} pairs via {r.source}, "
