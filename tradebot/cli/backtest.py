@@ -43,9 +43,9 @@ def backtest(
     from tradebot.cli.ml_options import ml_params
     from tradebot.strategies.params import parse_assignments
 
-    strategy, ml = ml_params(strategy, model, retrain_every, train_window, rolling, in_sample)
+    strategy_name, ml = ml_params(strategy, model, retrain_every, train_window, rolling, in_sample)
     overrides: dict[str, object] = {
-        "strategy.name": strategy, "market.symbol": symbol, "market.exchange": exchange,
+        "strategy.name": strategy_name, "market.symbol": symbol, "market.exchange": exchange,
         "market.timeframe": timeframe, "backtest.since": since, "backtest.until": until,
         "backtest.initial_capital": capital, "slippage.bps": slippage,
         "fees.maker": fee, "fees.taker": fee,
