@@ -110,7 +110,9 @@ class AlignedMarkets:
     """N markets on the union of their timestamps.
 
     ``present[m, t]`` is True when market ``m`` has a real candle at bar ``t``; the price
-    arrays hold NaN where it has none (nothing is filled in).
+    arrays hold NaN where it has none (nothing is filled in). :func:`align` lays the
+    (n_markets, n_bars) arrays out bar-major (Fortran order), as the loop reads them;
+    other layouts are accepted (copied once per run).
     """
 
     timestamp: np.ndarray  # (n_bars,) int64 ms, sorted, unique
@@ -184,8 +186,11 @@ def align(markets: Sequence[Candles], symbols: Sequence[str]) -> AlignedMarkets:
     else:
         timestamp = np.unique(np.concatenate(ts_list))
     m, n = len(markets), timestamp.shape[0]
-    present = np.zeros((m, n), dtype=np.bool_)
-    arrays = {k: np.full((m, n), np.nan) for k in ("open", "high", "low", "close", "volume")}
+    # (n_markets, n_bars) views of (n_bars, n_markets) arrays: the loop reads every
+    # market at one bar, which is then one contiguous run of memory
+    present = np.zeros((n, m), dtype=np.bool_).T
+    arrays = {k: np.full((n, m), np.nan).T
+              for k in ("open", "high", "low", "close", "volume")}
     for i, (c, ts) in enumerate(zip(markets, ts_list, strict=True)):
         idx = np.searchsorted(timestamp, ts)
         present[i, idx] = True

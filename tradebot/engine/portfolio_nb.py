@@ -45,6 +45,7 @@ from tradebot.engine.config import (
     P_HAS_STOPS,
     P_MATCHING,
     P_MAX_DD,
+    P_SHORT,
 )
 from tradebot.engine.kernels import (
     _grow_nb,
@@ -90,6 +91,9 @@ STAKE_FIXED, STAKE_FRACTION, STAKE_EQUAL = 0.0, 1.0, 2.0
 RANK_ORDER, RANK_SCORE, RANK_SIGNAL = 0.0, 1.0, 2.0
 
 BLOCK_NO_SLOT, BLOCK_NO_CASH = 4.0, 5.0
+#: a stake at or below this fraction of the equity is a rounding residue of the shared
+#: cash, not cash: the entry is refused (no_cash) rather than opening a dust position
+DUST = 1e-9
 
 # Portfolio state vector: a header, the account vector, the market rows, then per market
 # the rank key of its pending entry, its last real close (the mark; 0 before its first
@@ -197,8 +201,8 @@ def _block_nb(blocked, n_blocked, t, reason, m):
 
 @njit(cache=True)
 def _atr_prev_nb(atr, m, last):
-    if atr.shape[1] > 0 and last >= 0:
-        return atr[m, last]
+    if atr.shape[0] > 0 and last >= 0:
+        return atr[last, m]
     return np.nan
 
 
@@ -209,7 +213,7 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
     """The portfolio loop over bars ``[start, stop)``; stops early when a buffer is
     nearly full. Returns ``(next_bar, n_trades, n_blocked)``; the fill count is
     ``fc[0]``."""
-    M = present.shape[0]
+    M = present.shape[1]
     L = int(ps[PS_LEN])
     acct = ps[PS_HEADER:PS_HEADER + L]
     states = ps[PS_HEADER + L:PS_HEADER + L * (M + 1)].reshape((M, L))
@@ -222,13 +226,20 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
     has_day = p0[P_HAS_DAY] != 0.0
     has_dd = p0[P_MAX_DD] == p0[P_MAX_DD]
     has_limits = p0[P_HAS_LIMITS] != 0.0
-    has_se = short_entries.shape[1] > 0
-    has_sx = short_exits.shape[1] > 0
+    has_se = short_entries.shape[0] > 0
+    has_sx = short_exits.shape[0] > 0
     rank_mode = pf[PF_RANK]
     max_open = pf[PF_MAX_OPEN]
     shared = M > 1
     keep_pos = pos_out.shape[0] > 0
     order = np.empty(M, dtype=np.int64)
+    stops_on = np.empty(M, dtype=np.bool_)
+    matching_on = np.empty(M, dtype=np.bool_)
+    short_on = np.empty(M, dtype=np.bool_)
+    for m in range(M):
+        stops_on[m] = params[m, P_HAS_STOPS] != 0.0
+        matching_on[m] = params[m, P_MATCHING] != 0.0
+        short_on[m] = params[m, P_SHORT] != 0.0
     need = 2 * M + 2
     for t in range(start, stop):
         if (n_trades + need > trades.shape[0] or fc[0] + need > fills.shape[0]
@@ -239,17 +250,31 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             for m in range(M):
                 before += states[m, S_UNITS] * mark[m]
             new_day_nb(timestamp[t], before, acct)
-        # 1. exits and stops, in pair order
+        # 1. exits and stops, in pair order (and the entries due at this bar)
         n_open = 0
+        nd = 0
         for m in range(M):
-            row = states[m]
-            kind = row[S_PENDING]
-            if not present[m, t] or kind == BUY_LONG or kind == SELL_SHORT:
-                if row[S_UNITS] != 0.0:
+            # scalar reads only on the idle path (a row view would cost reference counting)
+            kind = states[m, S_PENDING]
+            held = states[m, S_UNITS] != 0.0
+            if not present[t, m]:
+                if held:
                     n_open += 1
                 continue
+            if kind == BUY_LONG or kind == SELL_SHORT:
+                if states[m, S_PENDING_AT] <= t:
+                    order[nd] = m
+                    nd += 1
+                if held:
+                    n_open += 1
+                continue
+            if kind == NO_ORDER and (not held or not stops_on[m]):
+                if held:
+                    n_open += 1
+                continue
+            row = states[m]
             pm = params[m]
-            has_stops = pm[P_HAS_STOPS] != 0.0
+            has_stops = stops_on[m]
             working = kind != NO_ORDER and row[S_PENDING_AT] <= t
             if working or (has_stops and row[S_UNITS] != 0.0):
                 if working and row[S_PENDING_AT] < t:  # was due where the market had no
@@ -262,19 +287,19 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                     nf = fc[0]
                     if working:
                         n_trades, nf, _ = match_order_nb(
-                            t, open_[m, t], high[m, t], low[m, t], volume[m, t], atr_prev, pm,
+                            t, open_[t, m], high[t, m], low[t, m], volume[t, m], atr_prev, pm,
                             acct, mb, trades, n_trades, fills, nf)
                     if has_stops and acct[S_UNITS] != 0.0:
                         n_trades, nf = stops_match_nb(
-                            t, open_[m, t], high[m, t], low[m, t], volume[m, t], atr_prev,
+                            t, open_[t, m], high[t, m], low[t, m], volume[t, m], atr_prev,
                             False, pm, acct, mb, trades, n_trades, fills, nf)
                     fc[0] = nf
                 else:
                     if working:
-                        n_trades = fill_pending_nb(t, open_[m, t], atr_prev, pm, acct, trades,
+                        n_trades = fill_pending_nb(t, open_[t, m], atr_prev, pm, acct, trades,
                                                    n_trades, fills, fc)
                     if has_stops and acct[S_UNITS] != 0.0:
-                        n_trades = check_stops_nb(t, open_[m, t], high[m, t], low[m, t],
+                        n_trades = check_stops_nb(t, open_[t, m], high[t, m], low[t, m],
                                                   atr_prev, pm, acct, trades, n_trades, fills,
                                                   fc)
                 if n_trades > n0:  # at most one trade closes in a bar
@@ -285,13 +310,6 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             if row[S_UNITS] != 0.0:
                 n_open += 1
         # 2. entries due at this bar, ranked
-        nd = 0
-        for m in range(M):
-            kind = states[m, S_PENDING]
-            if (present[m, t] and (kind == BUY_LONG or kind == SELL_SHORT)
-                    and states[m, S_PENDING_AT] <= t):
-                order[nd] = m
-                nd += 1
         if nd > 1 and rank_mode != RANK_ORDER:
             rank_order_nb(order, nd, rank_key)
         for k in range(nd):
@@ -311,7 +329,7 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                     n_blocked = _block_nb(blocked, n_blocked, t, BLOCK_NO_SLOT, m)
                     continue
                 stake = stake_nb(pf, cash, ps[PS_EQ_PREV], max_open - n_open)
-                if stake <= 0.0:
+                if stake <= DUST * ps[PS_EQ_PREV]:  # none, or a rounding residue
                     if matching:
                         reset_order_nb(row, mb)
                     else:
@@ -334,18 +352,18 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             if matching:
                 nf = fc[0]
                 n_trades, nf, intrabar = match_order_nb(
-                    t, open_[m, t], high[m, t], low[m, t], volume[m, t], atr_prev, pm, acct,
+                    t, open_[t, m], high[t, m], low[t, m], volume[t, m], atr_prev, pm, acct,
                     mb, trades, n_trades, fills, nf)
                 if has_stops and acct[S_UNITS] != 0.0:
                     n_trades, nf = stops_match_nb(
-                        t, open_[m, t], high[m, t], low[m, t], volume[m, t], atr_prev,
+                        t, open_[t, m], high[t, m], low[t, m], volume[t, m], atr_prev,
                         intrabar, pm, acct, mb, trades, n_trades, fills, nf)
                 fc[0] = nf
             else:
-                n_trades = fill_pending_nb(t, open_[m, t], atr_prev, pm, acct, trades,
+                n_trades = fill_pending_nb(t, open_[t, m], atr_prev, pm, acct, trades,
                                            n_trades, fills, fc)
                 if has_stops and acct[S_UNITS] != 0.0:
-                    n_trades = check_stops_nb(t, open_[m, t], high[m, t], low[m, t], atr_prev,
+                    n_trades = check_stops_nb(t, open_[t, m], high[t, m], low[t, m], atr_prev,
                                               pm, acct, trades, n_trades, fills, fc)
             if n_trades > n0:
                 _trade_closed_nb(t, pm, acct, trades, n_trades)
@@ -355,13 +373,36 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             _tag_nb(fills, f0, fc[0], F_MARKET, m)
             if fresh and row[S_UNITS] != 0.0:
                 n_open += 1
-        # 3. mark at the close, breaker, decisions
+        # 3. mark at the close, breaker, decisions (one pass without account limits: the
+        # decisions do not read the equity then)
         cash = acct[S_CASH]
         eq = cash
-        for m in range(M):
-            if present[m, t]:
-                mark[m] = close[m, t]
-            eq += states[m, S_UNITS] * mark[m]
+        if has_limits:
+            for m in range(M):
+                if present[t, m]:
+                    mark[m] = close[t, m]
+                u = states[m, S_UNITS]
+                if u != 0.0:
+                    eq += u * mark[m]
+        else:
+            for m in range(M):
+                u = states[m, S_UNITS]
+                if present[t, m]:
+                    mark[m] = close[t, m]
+                    last_real[m] = t
+                    e = entries[t, m]
+                    x = exits[t, m]
+                    se = has_se and short_entries[t, m]
+                    sx = has_sx and short_exits[t, m]
+                    if (e or x or se or sx) and _acts_nb(states, m, e, x, se, sx,
+                                                          matching_on[m], short_on[m]):
+                        n_blocked = _decide_nb(t, m, e, x, se, sx, eq, has_limits, params[m],
+                                               acct, states[m], mb, close[t, m], rank_mode,
+                                               rank_key, keys_in, blocked, n_blocked)
+                if u != 0.0:
+                    eq += u * mark[m]
+                if keep_pos:
+                    pos_out[t, m] = states[m, S_UNITS]
         equity[t] = eq
         cash_out[t] = cash
         ps[PS_EQ_PREV] = eq
@@ -378,47 +419,71 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                     n_blocked = _trip_breaker_nb(t, pm, acct, blocked, n_blocked)
                 store_nb(acct, row, mb)
                 _tag_nb(blocked, b0, n_blocked, B_MARKET, m)
+        if not has_limits:
+            continue
         for m in range(M):
-            if not present[m, t]:
-                continue
-            e = entries[m, t]
-            x = exits[m, t]
-            se = has_se and short_entries[m, t]
-            sx = has_sx and short_exits[m, t]
-            if not (e or x or se or sx):
-                continue
-            row = states[m]
-            pm = params[m]
-            was = row[S_PENDING]
-            b0 = n_blocked
-            if pm[P_MATCHING] != 0.0:
-                load_nb(acct, row, mb)
-                n_blocked = decide_match_nb(t, close[m, t], e, x, se, sx, eq, has_limits, pm,
-                                            acct, mb, blocked, n_blocked)
-                store_nb(acct, row, mb)
-            elif has_limits:
-                if was != NO_ORDER:
-                    continue
-                load_nb(acct, row, mb)
-                n_blocked = decide_risk_nb(t, e, x, se, sx, pm, acct, eq, blocked, n_blocked)
-                store_nb(acct, row, mb)
-            else:
-                decide_nb(t, e, x, se, sx, pm, row)
-            _tag_nb(blocked, b0, n_blocked, B_MARKET, m)
-            now = row[S_PENDING]
-            if now != was and (now == BUY_LONG or now == SELL_SHORT):
-                if rank_mode == RANK_ORDER:
-                    rank_key[m] = 0.0
-                elif rank_mode == RANK_SIGNAL and now == SELL_SHORT:
-                    rank_key[m] = -keys_in[m, t]
-                else:
-                    rank_key[m] = keys_in[m, t]
-        for m in range(M):
-            if present[m, t]:
+            if present[t, m]:
                 last_real[m] = t
+                e = entries[t, m]
+                x = exits[t, m]
+                se = has_se and short_entries[t, m]
+                sx = has_sx and short_exits[t, m]
+                if (e or x or se or sx) and _acts_nb(states, m, e, x, se, sx, matching_on[m],
+                                                      short_on[m]):
+                    n_blocked = _decide_nb(t, m, e, x, se, sx, eq, has_limits, params[m],
+                                           acct, states[m], mb, close[t, m], rank_mode,
+                                           rank_key, keys_in, blocked, n_blocked)
             if keep_pos:
                 pos_out[t, m] = states[m, S_UNITS]
     return stop, n_trades, n_blocked
+
+
+@njit(cache=True)
+def _acts_nb(states, m, e, x, se, sx, matching, short):
+    """Whether market ``m``'s signals can do anything (scalar reads: most signal bars of a
+    level strategy cannot, and a call with the row would cost reference counting). The
+    matching model always looks: a signal may cancel its working order."""
+    if matching:
+        return True
+    if states[m, S_PENDING] != NO_ORDER:
+        return False
+    u = states[m, S_UNITS]
+    if u == 0.0:
+        return e or (se and short)
+    return (u > 0.0 and x) or (u < 0.0 and sx)
+
+
+@njit(cache=True)
+def _decide_nb(t, m, e, x, se, sx, eq, has_limits, pm, acct, row, mb, c, rank_mode, rank_key,
+               keys_in, blocked, n_blocked):
+    """Market ``m``'s signals at bar ``t``'s close (price ``c``, account equity ``eq``)
+    become an order, through the account's risk limits; a new entry records its rank key.
+    Returns ``n_blocked``."""
+    was = row[S_PENDING]
+    b0 = n_blocked
+    if pm[P_MATCHING] != 0.0:
+        load_nb(acct, row, mb)
+        n_blocked = decide_match_nb(t, c, e, x, se, sx, eq, has_limits, pm, acct, mb, blocked,
+                                    n_blocked)
+        store_nb(acct, row, mb)
+    elif has_limits:
+        if was != NO_ORDER:
+            return n_blocked
+        load_nb(acct, row, mb)
+        n_blocked = decide_risk_nb(t, e, x, se, sx, pm, acct, eq, blocked, n_blocked)
+        store_nb(acct, row, mb)
+    else:
+        decide_nb(t, e, x, se, sx, pm, row)
+    _tag_nb(blocked, b0, n_blocked, B_MARKET, m)
+    now = row[S_PENDING]
+    if now != was and (now == BUY_LONG or now == SELL_SHORT):
+        if rank_mode == RANK_ORDER:
+            rank_key[m] = 0.0
+        elif rank_mode == RANK_SIGNAL and now == SELL_SHORT:
+            rank_key[m] = -keys_in[t, m]
+        else:
+            rank_key[m] = keys_in[t, m]
+    return n_blocked
 
 
 @njit(cache=True)
@@ -429,10 +494,11 @@ def run_portfolio_nb(start, stop, timestamp, present, open_, high, low, close, v
     """Advance the portfolio ``ps`` over bars ``[start, stop)``: the one loop of the batch
     run and the step runner.
 
-    Market arrays are (n_markets, n_bars): ``present`` (bool), prices and volume (NaN where
-    not present), ``atr`` ((n_markets, 0) when no market needs it), the signal matrices
-    (bool; the short ones may have 0 columns), ``keys_in`` (float64, the rank keys: scores
-    or signal strengths; (n_markets, 0) for pair order). ``params`` is (n_markets,
+    Market arrays are bar-major (n_bars, n_markets), C-ordered (one type for every call:
+    the loop compiles once): ``present`` (bool), prices and volume (NaN where not
+    present), ``atr`` ((0, n_markets) when no market needs it), the signal matrices (bool;
+    the short ones may have 0 rows), ``keys_in`` (float64, the rank keys: scores or signal
+    strengths; (0, n_markets) for pair order). ``params`` is (n_markets,
     N_PARAMS), ``pf`` the portfolio vector (``PF_*``). Buffers carry one extra column,
     the market index (``T_MARKET``, ``F_MARKET``, ``B_MARKET``), and are grown as needed.
     Writes ``equity``/``cash_out`` at each close and, when ``pos_out`` has rows, the units
@@ -448,10 +514,10 @@ def run_portfolio_nb(start, stop, timestamp, present, open_, high, low, close, v
             n_blocked, fills, fc, equity, cash_out, pos_out)
         if t >= stop:
             return trades, n_trades, blocked, n_blocked, fills, fc[0]
-        need = 2 * present.shape[0] + 2
+        need = 2 * present.shape[1] + 2
         if n_trades + need > trades.shape[0]:
             trades = _grow_nb(trades, n_trades)
-        if n_blocked + 3 * present.shape[0] + 2 > blocked.shape[0]:
+        if n_blocked + 3 * present.shape[1] + 2 > blocked.shape[0]:
             blocked = _grow_nb(blocked, n_blocked)
         if fc[0] + need > fills.shape[0]:
             fills = _grow_nb(fills, fc[0])

@@ -75,12 +75,12 @@ def _signal_matrices(aligned: AlignedMarkets, signals: Sequence[Signals],
     m, n = aligned.n_markets, aligned.n_bars
     if len(signals) != m:
         raise ValueError(f"{len(signals)} signal sets for {m} markets")
-    entries = np.zeros((m, n), dtype=np.bool_)
-    exits = np.zeros((m, n), dtype=np.bool_)
+    entries = np.zeros((n, m), dtype=np.bool_).T  # bar-major, as the loop reads them
+    exits = np.zeros((n, m), dtype=np.bool_).T
     shorts = any(c.allow_short and s.short_entries.size > 0
                  for c, s in zip(cfgs, signals, strict=True))
-    se = np.zeros((m, n if shorts else 0), dtype=np.bool_)
-    sx = np.zeros((m, n if shorts else 0), dtype=np.bool_)
+    se = np.zeros((n if shorts else 0, m), dtype=np.bool_).T
+    sx = np.zeros((n if shorts else 0, m), dtype=np.bool_).T
     for i, (sig, cfg) in enumerate(zip(signals, cfgs, strict=True)):
         p, sym = aligned.present[i], aligned.symbols[i]
         entries[i] = _on_union(sig.entries, p, "entries", sym)
@@ -91,12 +91,21 @@ def _signal_matrices(aligned: AlignedMarkets, signals: Sequence[Signals],
     return entries, exits, se, sx
 
 
+def _needs_atr(c: EngineConfig) -> bool:
+    """The condition of :func:`tradebot.engine.backtest.atr_for` (ATR slippage, or
+    fixed-risk sizing without a stop-loss)."""
+    return c.slippage_atr_mult > 0.0 or (c.sizing == "fixed_risk" and c.stop_loss_pct is None)
+
+
 def _atr_matrix(aligned: AlignedMarkets, cfgs: list[EngineConfig]) -> np.ndarray:
     m, n = aligned.n_markets, aligned.n_bars
-    rows = [atr_for(aligned.candles(i), c) for i, c in enumerate(cfgs)]
+    if not any(_needs_atr(c) for c in cfgs):
+        return np.zeros((m, 0))
+    rows = [atr_for(aligned.candles(i), c) if _needs_atr(c) else np.zeros(0)
+            for i, c in enumerate(cfgs)]
     if all(r.size == 0 for r in rows):
         return np.zeros((m, 0))
-    out = np.full((m, n), np.nan)
+    out = np.full((n, m), np.nan).T
     for i, r in enumerate(rows):
         if r.size:
             out[i, aligned.present[i]] = r
@@ -106,7 +115,7 @@ def _atr_matrix(aligned: AlignedMarkets, cfgs: list[EngineConfig]) -> np.ndarray
 def signal_strength(aligned: AlignedMarkets) -> np.ndarray:
     """Each bar's close over the market's previous real close, minus 1 (NaN at its first
     candle and where it has none): the long entry's strength for ``rank="signal"``."""
-    out = np.full((aligned.n_markets, aligned.n_bars), np.nan)
+    out = np.full((aligned.n_bars, aligned.n_markets), np.nan).T
     for i in range(aligned.n_markets):
         p = aligned.present[i]
         c = aligned.close[i, p]
@@ -126,7 +135,7 @@ def _keys(aligned: AlignedMarkets, portfolio: PortfolioConfig,
         return signal_strength(aligned)
     if scores is None:
         raise ConfigError("portfolio: rank='score' needs a scores array (n_markets, n_bars)")
-    s = np.ascontiguousarray(scores, dtype=np.float64)
+    s = np.asarray(scores, dtype=np.float64)
     if s.shape != (m, n):
         raise ValueError(f"scores has shape {s.shape}, expected ({m}, {n})")
     return s
@@ -152,10 +161,20 @@ def _inputs(aligned: AlignedMarkets, signals: Sequence[Signals],
     cfgs = configs_for(config, aligned.symbols)
     entries, exits, se, sx = _signal_matrices(aligned, signals, cfgs)
     args = (np.ascontiguousarray(aligned.timestamp, dtype=np.int64),
-            np.ascontiguousarray(aligned.present), aligned.open, aligned.high, aligned.low,
-            aligned.close, aligned.volume, _atr_matrix(aligned, cfgs), entries, exits, se, sx,
-            _keys(aligned, portfolio, scores), _params(cfgs), portfolio_vector(portfolio))
+            *(_bar_major(a) for a in (
+                aligned.present.astype(np.bool_, copy=False), aligned.open, aligned.high,
+                aligned.low, aligned.close, aligned.volume, _atr_matrix(aligned, cfgs),
+                entries, exits, se, sx, _keys(aligned, portfolio, scores))),
+            _params(cfgs), portfolio_vector(portfolio))
     return cfgs, args
+
+
+def _bar_major(a: np.ndarray) -> np.ndarray:
+    """An (n_markets, n_bars) array as the loop takes it: its (n_bars, n_markets)
+    C-ordered transpose (no copy for the bar-major arrays of :func:`align`)."""
+    if a.dtype != np.bool_:
+        a = a.astype(np.float64, copy=False)
+    return np.ascontiguousarray(a.T)
 
 
 def _buffers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
