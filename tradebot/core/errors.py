@@ -115,3 +115,27 @@ def caused_by_interrupt(error: BaseException) -> bool:
         seen.add(id(e))
         e = e.__cause__ or e.__context__
     return False
+
+
+# --- live trading (orders on a real exchange) -------------------------------------------
+
+AuthenticationFailed = ExchangeAuthError  # the name the live-trading code uses
+
+
+class ClockSkew(ExchangeAuthError):
+    """The exchange refused a signed request because our clock is outside its receive window
+    (binance -1021). Not transient: retrying with the same clock fails the same way."""
+
+
+class OrderRejected(InvalidOrder):
+    """The exchange refused a new order (filters, precision, duplicate client id, state);
+    nothing was placed."""
+
+
+class DuplicateClientOrderId(OrderRejected):
+    """An open order with this client order id already exists (binance -2010 "Duplicate order
+    sent."): the intent was already sent; adopt that order instead."""
+
+
+class OrderStateError(TradebotError):
+    """An order state transition that the live order state machine does not allow."""
