@@ -193,7 +193,7 @@ def test_two_concurrent_trainings_of_one_model(home: Path, tmp_path: Path, run: 
                                      timeout=120)
             waited = subprocess.Popen([*tradebot_script(), *args, "--wait"], stdout=subprocess.PIPE, stderr=f3,
                                       text=True, env=_env(home))
-            time.sleep(3)
+            time.sleep(1.5)
             assert waited.poll() is None and "loading candles" not in err3.read_text()  # waiting for the lock
         finally:
             first.send_signal(signal.SIGCONT)
@@ -228,6 +228,7 @@ def test_champion_challenger(run: Run, home: Path, tmp_path: Path) -> None:
     assert ch["challenger"]["auc"] >= ch["champion_scores"]["auc"] + 0.01
     assert ch["champion_in_sample"] is True  # cc:1 was trained on this window too (said in the line)
     assert [r["status"] for r in run("models", "list", "--json").json()] == ["retired", "champion"]
+    assert "cc:2 wins and becomes the champion" in run("models", "show", "cc:2").out
     # the same configuration again cannot beat itself by a margin: stays candidate
     res = run(*base, "--promote-margin", "0.01")
     assert res.code == 0 and "cc:3 stays candidate, cc:2 stays champion" in res.out, res
@@ -253,3 +254,22 @@ def test_bad_feature_specs_store_nothing(run: Run, home: Path, tmp_path: Path, t
     _one_line_error(res, needle)
     assert not (home / "models").exists()
     assert run("models", "list", "--json").json() == []
+
+
+def test_progress_bars_over_trials_folds_and_shuffles() -> None:
+    from tradebot.cli.train import TrainProgress
+
+    p = TrainProgress("rich")
+    update = p.__enter__()
+    try:
+        for msg in ("loading candles (sim)", "tuning trial 1/4: log loss 0.69", "tuning trial 4/4: log loss 0.68",
+                    "fold 2/5 (out of sample): AUC 0.5", "shuffled labels 7/19: AUC 0.5"):
+            update(msg)
+        tasks = {t.description: (t.completed, t.total) for t in p._bar.tasks}
+    finally:
+        p.__exit__(None, None, None)
+    assert tasks == {"tuning trials": (4, 4), "folds (out of sample)": (2, 5), "shuffled-label runs": (7, 19)}
+    assert TrainProgress(None).__enter__() is None
+    from tradebot.cli.common import write_line
+
+    assert TrainProgress("lines").__enter__() is write_line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +87,12 @@ def train(
                                     "market.timeframe": timeframe, "backtest.since": since,
                                     "backtest.until": until}
     ctx = context(config, preset, overrides)
-    from tradebot.cli.common import write_line
+    from tradebot.cli.common import progress_style
     from tradebot.services.train import train as run_train
 
     try:
-        outcome = run_train(ctx, request, progress=None if quiet else write_line)
+        with TrainProgress(progress_style(json_out, quiet)) as progress:
+            outcome = run_train(ctx, request, progress=progress)
     except ModelBusy as e:
         if if_older is None:
             raise
@@ -120,6 +122,52 @@ def train(
         out.print(f"Stored as {ref} (champion).")
     else:
         out.print(f"Stored as {ref} (candidate); `tradebot models promote {ref}` makes it the champion.")
+
+
+class TrainProgress:
+    """Progress of a training on stderr: Rich bars over the tuning trials, the folds and the
+    shuffled-label runs on a terminal, the service's plain lines otherwise, nothing with
+    ``--quiet`` (:func:`tradebot.cli.common.progress_style`)."""
+
+    _COUNTED = re.compile(r"^(tuning trial|fold|shuffled labels) (\d+)/(\d+)")
+    _LABELS = {"tuning trial": "tuning trials", "fold": "folds (out of sample)",
+               "shuffled labels": "shuffled-label runs"}
+
+    def __init__(self, style: str | None) -> None:
+        self.style = style
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> Any:
+        from tradebot.cli.common import write_line
+
+        if self.style == "lines":
+            return write_line
+        if self.style != "rich":
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), console=console(stderr=True), transient=False)
+        self._bar.__enter__()
+        return self._update
+
+    def _update(self, text: str) -> None:
+        bar = self._bar
+        m = self._COUNTED.match(text)
+        if m is None:
+            bar.console.print(text, highlight=False, soft_wrap=True)
+            return
+        kind, done, total = m.group(1), int(m.group(2)), int(m.group(3))
+        if kind not in self._tasks:
+            self._tasks[kind] = bar.add_task(self._LABELS[kind], total=total)
+        bar.update(self._tasks[kind], completed=done, total=total)
+        if kind == "fold":  # the fold's scores stay visible above the bars
+            bar.console.print(text, highlight=False, soft_wrap=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
 
 
 def _pct(x: Any) -> str:
