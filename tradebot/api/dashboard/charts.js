@@ -13,13 +13,40 @@ const LAYOUT = {
 };
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage", "sendDataToCloud"] };
 
-// A chart container; `name` becomes data-chart for tests and styling. Resolves when drawn.
+// plotly.js is ~4.8 MB: loaded (once per page load) by the first chart, so pages without
+// charts are not held up by parsing it. A <script src> from this server: allowed by the CSP.
+let plotly = null;
+export function loadPlotly() {
+  if (!plotly) {
+    plotly = new Promise((resolve, reject) => {
+      if (window.Plotly) return resolve(window.Plotly);
+      const s = document.createElement("script");
+      s.src = "/dashboard/vendor/plotly.min.js";
+      s.addEventListener("load", () => resolve(window.Plotly));
+      s.addEventListener("error", () => {
+        plotly = null;
+        reject(new Error("could not load /dashboard/vendor/plotly.min.js"));
+      });
+      document.head.append(s);
+    });
+  }
+  return plotly;
+}
+
+// A chart container; `name` becomes data-chart for tests and styling; data-drawn="1" once drawn.
 export function chart(name, traces, layout = {}, { height = 360 } = {}) {
   const el = h("div", { class: "chart", "data-chart": name });
   el.style.height = `${height}px`;
-  const draw = () => {
-    if (!window.Plotly) {
-      el.textContent = "chart library not loaded";
+  const attached = () => new Promise((resolve) => {
+    const tick = () => (el.isConnected ? resolve() : requestAnimationFrame(tick));
+    tick();
+  });
+  const draw = async () => {
+    try {
+      await loadPlotly();
+      await attached(); // plotly sizes the chart from its element
+    } catch (e) {
+      el.textContent = `chart library not loaded: ${e.message}`;
       el.classList.add("error");
       return;
     }
@@ -28,8 +55,7 @@ export function chart(name, traces, layout = {}, { height = 360 } = {}) {
     window.Plotly.newPlot(el, traces, lay, CONFIG).then(() => el.setAttribute("data-drawn", "1"),
       (e) => { el.textContent = `chart failed: ${e}`; el.classList.add("error"); });
   };
-  // draw once attached (plotly needs the element's size)
-  requestAnimationFrame(() => (el.isConnected ? draw() : setTimeout(draw, 50)));
+  draw();
   return el;
 }
 
