@@ -1,15 +1,26 @@
-"""The Binance dialect of the replay exchange: the public spot/futures market-data REST API.
+"""The Binance dialect of the replay exchange: the spot/futures REST API ccxt uses.
 
 Spot ``/api/v3``, USDT-margined futures ``/fapi/v1`` (perpetuals for the same data),
-coin-margined ``/dapi/v1`` (no symbols), plus the account endpoints ccxt's
-``fetch_balance()`` needs (signatures are not checked). Error bodies and HTTP statuses
-follow Binance: ``{"code": -1121, "msg": "Invalid symbol."}`` with HTTP 400, and so on.
+coin-margined ``/dapi/v1`` (no symbols), and the private spot endpoints of trading:
+``GET /api/v3/account``, ``POST/GET/DELETE /api/v3/order`` (by ``orderId`` or client id),
+``GET /api/v3/openOrders`` and ``GET /api/v3/myTrades`` over a
+:class:`~tradebot.testing.replay_orders.SpotAccount`. With ``ReplayExchange(api_keys=
+{key: secret})`` signed endpoints are checked as Binance checks them: ``X-MBX-APIKEY``
+(``-2014``/``-2015``, HTTP 401), the HMAC-SHA256 ``signature`` of the query string
+followed by the body (``-1022``), ``timestamp`` against the server's :meth:`wall_ms`
+(``-1021`` when 1000 ms or more ahead, or older than ``recvWindow``, default 5000, at
+most 60000: ``-1131``). Without ``api_keys`` signatures are not checked. Error bodies
+and HTTP statuses follow Binance: ``{"code": -1121, "msg": "Invalid symbol."}`` with
+HTTP 400, and so on.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import json
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,6 +70,29 @@ def _kline(t: int, o: float, h: float, lo: float, c: float, v: float, tf: int) -
             f'"{qv:.8f}",{TRADES_PER_CANDLE if v > 0 else 0},"{v / 2:.8f}","{qv / 2:.8f}","0"]').encode()
 
 
+#: endpoints that need a signature (the USER_DATA/TRADE security types)
+_SIGNED = frozenset({"account", "order_new", "order_get", "order_cancel", "open_orders", "my_trades",
+                     "fapi_balance", "capital_config"})
+_SIGNATURE = re.compile(r"(^|&)signature=([^&]*)")
+
+
+def _signed_payload(req: Request) -> tuple[str, str | None]:
+    """Binance's ``totalParams`` (the query string followed by the body, ``signature``
+    removed) and the signature sent, or None."""
+    body = req.body.decode("utf-8", "replace") if req.body else ""
+    signature = None
+    parts = []
+    for text in (req.raw_query, body):
+        match = _SIGNATURE.search(text)
+        if match:
+            signature = match.group(2)
+            text = text[: match.start()] + text[match.end():]
+            if match.group(1) == "" and text.startswith("&"):
+                text = text[1:]
+        parts.append(text)
+    return "".join(parts), signature
+
+
 def _int_param(req: Request, name: str) -> int | None | Response:
     raw = req.query.get(name)
     if raw is None or raw == "":
@@ -99,6 +133,16 @@ class BinanceDialect(Dialect):
             self.add("GET", f"{prefix}/aggTrades", f"{tag}aggTrades",
                      functools.partial(self.trades, kind=kind, agg=True), is_list=True)
         self.add("GET", "/api/v3/account", "account", self.account)
+        from tradebot.testing.replay_orders import AccountConfig, SpotAccount
+
+        config = server._account_config
+        self.orders = SpotAccount(self.spot, server.balances,
+                                  config if isinstance(config, AccountConfig) else AccountConfig())
+        self.add("POST", "/api/v3/order", "order_new", self.new_order)
+        self.add("GET", "/api/v3/order", "order_get", self.get_order)
+        self.add("DELETE", "/api/v3/order", "order_cancel", self.cancel_order)
+        self.add("GET", "/api/v3/openOrders", "open_orders", self.open_orders)
+        self.add("GET", "/api/v3/myTrades", "my_trades", self.my_trades)
         self.add("GET", "/fapi/v2/balance", "fapi_balance", self.futures_balance)
         self.add("GET", "/fapi/v3/balance", "fapi_balance", self.futures_balance)
         self.add("GET", "/sapi/v1/capital/config/getall", "capital_config", self.currencies)
@@ -113,7 +157,41 @@ class BinanceDialect(Dialect):
         key = req.headers.get("x-mbx-apikey")
         if key is not None and key in self.server.rejected_api_keys:
             return _error(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        keys = self.server.api_keys
+        routed = self.route(req.method, req.path)
+        if keys is None or routed is None or routed[0] not in _SIGNED:
+            return None
+        if not key:
+            return _error(-2014, "API-key format invalid.", 401)
+        secret = keys.get(key)
+        if secret is None:
+            return _error(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        payload, signature = _signed_payload(req)
+        if "timestamp" not in req.query:
+            return _error(-1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.")
+        if signature is None:
+            return _error(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
+        expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            return _error(-1022, "Signature for this request is not valid.")
+        ts, window = _int_param(req, "timestamp"), _int_param(req, "recvWindow")
+        if isinstance(ts, Response):
+            return ts
+        if isinstance(window, Response):
+            return window
+        window = 5000 if window is None else window
+        if window > 60_000:
+            return _error(-1131, "recvWindow must be less than 60000")
+        server_ms = self.server.wall_ms()
+        assert ts is not None
+        if ts >= server_ms + 1000:
+            return _error(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+        if server_ms - ts > window:
+            return _error(-1021, "Timestamp for this request is outside of the recvWindow.")
         return None
+
+    def on_time(self, now_ms: int) -> None:
+        self.orders.match(now_ms)
 
     def rate_limited(self, retry_after: str, ban: bool = False) -> Response:
         if ban:
@@ -203,7 +281,8 @@ class BinanceDialect(Dialect):
                 {"filterType": "ICEBERG_PARTS", "limit": 10},
                 {"filterType": "MARKET_LOT_SIZE", "minQty": "0.00000000", "maxQty": "1000000.00000000",
                  "stepSize": "0.00000000"},
-                {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": True,
+                {"filterType": "NOTIONAL", "minNotional": f"{self.orders.config.min_notional:.8f}",
+                 "applyMinToMarket": True,
                  "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
                 {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
                 {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
@@ -391,8 +470,7 @@ class BinanceDialect(Dialect):
             "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False,
             "requireSelfTradePrevention": False, "preventSor": False, "updateTime": now,
             "accountType": "SPOT",
-            "balances": [{"asset": a, "free": f"{float(v):.8f}", "locked": "0.00000000"}
-                         for a, v in self.server.balances.items()],
+            "balances": self.orders.balances(),
             "permissions": ["SPOT"], "uid": 354937868,
         })
 
@@ -418,3 +496,99 @@ class BinanceDialect(Dialect):
                              "minConfirm": 1, "unLockConfirm": 0, "sameAddress": False,
                              "estimatedArrivalTime": 5, "busy": False}],
         } for c in coins])
+
+    # --- trading (spot) ---------------------------------------------------------------------------
+    def _order_answer(self, fn) -> Response:  # type: ignore[no-untyped-def]
+        from tradebot.testing.replay_orders import OrderError
+
+        try:
+            return Response.json(fn())
+        except OrderError as e:
+            return _error(e.code, e.msg, e.status)
+
+    def _ids(self, req: Request) -> tuple[int | None, str | None] | Response:
+        order_id = _int_param(req, "orderId")
+        if isinstance(order_id, Response):
+            return order_id
+        client_id = req.query.get("origClientOrderId") or None
+        if order_id is None and client_id is None:
+            return _error(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        return order_id, client_id
+
+    def new_order(self, req: Request) -> Response:
+        m = self._market(req, "spot")
+        if isinstance(m, Response):
+            return m
+        now = self.server.now_ms
+        self.orders.match(now)
+        mid = req.query["symbol"]
+        resp_type = req.query.get("newOrderRespType") or "FULL"
+
+        def place() -> dict:
+            order = self.orders.new_order(m, mid, req.query, now)
+            answer = order.as_new_order_answer()
+            if resp_type == "ACK":
+                return {k: answer[k] for k in ("symbol", "orderId", "orderListId", "clientOrderId", "transactTime")}
+            if resp_type == "RESULT":
+                answer.pop("fills")
+            return answer
+
+        return self._order_answer(place)
+
+    def get_order(self, req: Request) -> Response:
+        m = self._market(req, "spot")
+        if isinstance(m, Response):
+            return m
+        ids = self._ids(req)
+        if isinstance(ids, Response):
+            return ids
+        self.orders.match(self.server.now_ms)
+        order = self.orders.find(req.query["symbol"], *ids)
+        if order is None:
+            return _error(-2013, "Order does not exist.")
+        return Response.json(order.as_binance())
+
+    def cancel_order(self, req: Request) -> Response:
+        m = self._market(req, "spot")
+        if isinstance(m, Response):
+            return m
+        ids = self._ids(req)
+        if isinstance(ids, Response):
+            return ids
+        now = self.server.now_ms
+        self.orders.match(now)
+
+        def cancel() -> dict:
+            order = self.orders.cancel(req.query["symbol"], *ids, now)
+            out = order.as_binance()
+            out["origClientOrderId"] = out["clientOrderId"]
+            out["transactTime"] = now
+            return out
+
+        return self._order_answer(cancel)
+
+    def open_orders(self, req: Request) -> Response:
+        mid = None
+        if "symbol" in req.query:
+            m = self._market(req, "spot")
+            if isinstance(m, Response):
+                return m
+            mid = req.query["symbol"]
+        self.orders.match(self.server.now_ms)
+        return Response.json([o.as_binance() for o in self.orders.open_orders(mid)])
+
+    def my_trades(self, req: Request) -> Response:
+        m = self._market(req, "spot")
+        if isinstance(m, Response):
+            return m
+        values = [_int_param(req, k) for k in ("orderId", "startTime", "endTime", "fromId")]
+        for v in values:
+            if isinstance(v, Response):
+                return v
+        limit = self._limit(req, 500, 1000)
+        if isinstance(limit, Response):
+            return limit
+        self.orders.match(self.server.now_ms)
+        order_id, start, end, from_id = (v if not isinstance(v, Response) else None for v in values)
+        rows = self.orders.my_trades(req.query["symbol"], order_id, start, end, from_id, limit)
+        return Response.json([r.as_binance() for r in rows])

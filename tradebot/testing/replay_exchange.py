@@ -38,6 +38,7 @@ from tradebot.core.candles import Candles
 
 __all__ = [
     "ALL_FAULT_KINDS",
+    "LoggedRequest",
     "DEFAULT_FAULT_KINDS",
     "FaultConfig",
     "ReplayExchange",
@@ -63,6 +64,8 @@ ALL_FAULT_KINDS: tuple[str, ...] = DEFAULT_FAULT_KINDS + (
     "ban",             # binance: HTTP 418 (IP banned) + Retry-After; okx: 429
     "empty_body",      # 200 with an empty body
     "reset",           # TCP reset (RST) without a response
+    "lost_answer",     # the request is processed (an order is placed), then the connection is dropped
+    "late_answer",     # the request is processed, the answer sent after slow_s (the client gave up)
 )
 _LIST_KINDS = frozenset({"truncated"})  # only for endpoints that return lists of rows
 
@@ -172,6 +175,27 @@ class FaultConfig:
         object.__setattr__(self, "kinds", kinds)
         if self.endpoints is not None:
             object.__setattr__(self, "endpoints", tuple(self.endpoints))
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request as the server saw it (the request log tests assert on).
+
+    ``params``: query and form parameters without ``signature``; ``processed``: the
+    endpoint's handler ran (for a new order: it may have been placed); ``answered``:
+    an answer was sent (False for drops, resets and ``lost_answer``); ``status``: the
+    HTTP status of the answer (0 when none was sent)."""
+
+    seq: int
+    method: str
+    path: str
+    endpoint: str
+    params: dict[str, str]
+    status: int
+    fault: str | None
+    processed: bool
+    answered: bool
+    api_key: bool = False
 
 
 @dataclass
@@ -551,6 +575,7 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     truncate: bool = False
+    raw_query: str = ""
 
 
 @dataclass
@@ -676,7 +701,9 @@ class ReplayExchange:
                  faults: FaultConfig | None = None, now_ms: int | None = None, seed: int = 0, *,
                  host: str = "127.0.0.1", port: int = 0,
                  rejected_api_keys: Iterable[str] = ("rejected",),
-                 balances: dict[str, float] | None = None) -> None:
+                 balances: dict[str, float] | None = None,
+                 api_keys: dict[str, str] | None = None,
+                 account: Any = None) -> None:
         if isinstance(markets, ReplayMarket):
             markets = [markets]
         if not markets:
@@ -692,6 +719,13 @@ class ReplayExchange:
         self.host, self._port = host, port
         self.rejected_api_keys = set(rejected_api_keys)
         self.balances = dict(balances) if balances is not None else {"USDT": 10_000.0, "BTC": 1.0}
+        #: API key -> secret. When set, signed endpoints check the key, the HMAC-SHA256
+        #: signature and timestamp/recvWindow as Binance does; None: not checked.
+        self.api_keys = dict(api_keys) if api_keys is not None else None
+        #: added to the wall clock that signed requests' timestamps are checked against
+        self.clock_skew_ms = 0
+        self._account_config = account
+        self._log: list[LoggedRequest] = []
         self._lock = threading.Lock()
         self._stats = ReplayStats()
         self._stopping = threading.Event()
@@ -725,12 +759,38 @@ class ReplayExchange:
     @now_ms.setter
     def now_ms(self, value: int) -> None:
         self._now_ms = int(value)
+        self._on_time()
 
     def advance(self, ms: int) -> int:
-        """Move the clock forward by ``ms``; returns the new time."""
+        """Move the clock forward by ``ms``; returns the new time (resting orders are
+        matched against the candles that closed meanwhile)."""
         with self._lock:
             self._now_ms += int(ms)
-            return self._now_ms
+            now = self._now_ms
+        self._on_time()
+        return now
+
+    def _on_time(self) -> None:
+        hook = getattr(getattr(self, "dialect", None), "on_time", None)
+        if hook is not None:
+            hook(self._now_ms)
+
+    def wall_ms(self) -> int:
+        """The clock signed requests' timestamps are checked against: the wall clock
+        plus :attr:`clock_skew_ms` (the replay clock ``now_ms`` is market time)."""
+        import time
+
+        return int(time.time() * 1000) + int(self.clock_skew_ms)
+
+    @property
+    def request_log(self) -> list[LoggedRequest]:
+        """Every request so far, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._log)
+
+    def clear_request_log(self) -> None:
+        with self._lock:
+            self._log.clear()
 
     def set_down(self, down: bool = True, refuse: bool = False) -> None:
         """Simulate the exchange being down: close every connection on arrival, or with
@@ -863,21 +923,32 @@ class ReplayExchange:
             except UnicodeDecodeError:
                 pass
         headers = {k.lower(): v for k, v in h.headers.items()}
-        req = Request(h.command, parts.path, query, headers, body)
+        req = Request(h.command, parts.path, query, headers, body, raw_query=parts.query)
         cfg = self._faults
         routed = self.dialect.route(h.command, parts.path)
         endpoint = routed[0] if routed else "unknown"
         with self._lock:
             self._stats.total_requests += 1
             self._stats.requests[endpoint] += 1
+            seq = self._stats.total_requests
             kind = self._draw_fault(endpoint)
             if kind:
                 self._stats.faults[kind] += 1
+        shown = {k: v for k, v in query.items() if k != "signature"}
+
+        def log(status: int, processed: bool, answered: bool) -> None:
+            entry = LoggedRequest(seq, h.command, parts.path, endpoint, shown, status, kind, processed,
+                                  answered, "x-mbx-apikey" in headers)
+            with self._lock:
+                self._log.append(entry)
+
         if cfg.garbage:
             with self._lock:
                 self._stats.faults["garbage"] += 1
+            log(200, False, True)
             return self._send(h, Response(200, _garbage(self._stats.total_requests), {}, "text/plain"))
         if kind in ("drop", "reset"):
+            log(0, False, False)
             h.close_connection = True
             if kind == "reset":
                 _hard_close(h.connection)
@@ -891,26 +962,31 @@ class ReplayExchange:
             self._stopping.wait(cfg.slow_s)
             if self._stopping.is_set():
                 h.close_connection = True
+                log(0, False, False)
                 return None
         retry = _fmt_seconds(cfg.retry_after_s)
+        refusal: Response | None = None
         if kind == "rate_limit":
-            return self._send(h, self.dialect.rate_limited(retry))
-        if kind == "ban":
-            return self._send(h, self.dialect.rate_limited(retry, ban=True))
-        if kind == "server_error":
-            status = (500, 502, 503, 504)[self._rng_pick(4)]
-            return self._send(h, self.dialect.server_error(status))
-        if kind == "html":
+            refusal = self.dialect.rate_limited(retry)
+        elif kind == "ban":
+            refusal = self.dialect.rate_limited(retry, ban=True)
+        elif kind == "server_error":
+            refusal = self.dialect.server_error((500, 502, 503, 504)[self._rng_pick(4)])
+        elif kind == "html":
             status = (200, 502)[self._rng_pick(2)]
-            return self._send(h, Response(status, CLOUDFLARE_HTML.format(status=502).encode(), {},
-                                          "text/html; charset=UTF-8"))
-        if kind == "empty_body":
-            return self._send(h, Response(200, b""))
+            refusal = Response(status, CLOUDFLARE_HTML.format(status=502).encode(), {}, "text/html; charset=UTF-8")
+        elif kind == "empty_body":
+            refusal = Response(200, b"")
+        if refusal is not None:  # answered without processing the request
+            log(refusal.status, False, True)
+            return self._send(h, refusal)
         auth = self.dialect.auth_check(req)
         if auth is not None:
-            return self._send(h, auth)
+            log(auth.status, False, kind != "lost_answer")
+            return self._finish(h, auth, kind)
         if routed is None:
-            return self._send(h, self.dialect.not_found(req))
+            log(404, False, kind != "lost_answer")
+            return self._finish(h, self.dialect.not_found(req), kind)
         req.truncate = kind == "truncated"
         try:
             resp = routed[1](req)
@@ -922,6 +998,20 @@ class ReplayExchange:
                 self._stats.klines_served += resp.rows
         if kind == "malformed_json" and resp.body:
             resp.body = resp.body[: max(1, len(resp.body) // 2)]
+        log(resp.status if kind != "lost_answer" else 0, True, kind != "lost_answer")
+        return self._finish(h, resp, kind)
+
+    def _finish(self, h: _RequestHandler, resp: Response, kind: str | None) -> None:
+        """Send the answer, or lose it (``lost_answer``), or send it too late (``late_answer``)."""
+        if kind == "lost_answer":
+            h.close_connection = True
+            _hard_close(h.connection)
+            return None
+        if kind == "late_answer":
+            self._stopping.wait(self._faults.slow_s)
+            if self._stopping.is_set():
+                h.close_connection = True
+                return None
         return self._send(h, resp)
 
     def _rng_pick(self, n: int) -> int:
