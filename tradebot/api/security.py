@@ -30,9 +30,13 @@ SESSION_COOKIE = "tradebot_session"
 CSRF_COOKIE = "tradebot_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: the only routes of the OpenAPI schema that answer without a token (tests/api check it);
+#: a public route added elsewhere must be listed here
+PUBLIC_PATHS = frozenset({"/health", "/api/login"})
 #: request bodies larger than this are refused with 413
 MAX_BODY_BYTES = 1 << 20
 
+#: no inline or foreign script or style; a response that sets its own policy keeps it
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
@@ -167,8 +171,12 @@ class GuardMiddleware:
         csp = (self.docs_csp if path == "/docs" else CSP).encode()
         status_box = [500]
         started = [False]
+        audited = [False]
 
         async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body") and not audited[0]:
+                audited[0] = True  # recorded before the client has the whole answer
+                await self._audit(scope, status_box[0])
             if message["type"] == "http.response.start":
                 started[0] = True
                 status_box[0] = message["status"]
@@ -184,7 +192,6 @@ class GuardMiddleware:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             await self._reply(scope, receive, send_wrapper, 413,
                               f"the request body is larger than {self.max_body} bytes")
-            await self._audit(scope, status_box[0])
             return
         seen = [0]
 
@@ -203,7 +210,9 @@ class GuardMiddleware:
                 await self._reply(scope, receive, send_wrapper, 413,
                                   f"the request body is larger than {self.max_body} bytes")
         finally:
-            await self._audit(scope, status_box[0])
+            if not audited[0]:
+                audited[0] = True
+                await self._audit(scope, status_box[0])
 
     async def _reply(self, scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
         await problem(status, detail, instance=scope.get("path"))(scope, receive, send)
