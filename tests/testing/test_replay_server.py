@@ -322,6 +322,8 @@ EXPECTED = {
         "reset": ccxt.NetworkError,
         "html": (ccxt.ExchangeNotAvailable, None),  # 502 page raises; a 200 page parses as []
         "truncated": None, "malformed_json": None, "empty_body": None,
+        "lost_answer": ccxt.NetworkError,           # processed, then the connection is reset
+        "late_answer": ccxt.RequestTimeout,         # processed, answered after the client gave up
     },
     "okx": {
         "rate_limit": ccxt.RateLimitExceeded,       # 429 code 50011
@@ -332,6 +334,8 @@ EXPECTED = {
         "reset": ccxt.NetworkError,
         "html": (ccxt.ExchangeNotAvailable, None),
         "truncated": None, "malformed_json": None, "empty_body": None,
+        "lost_answer": ccxt.NetworkError,           # processed, then the connection is reset
+        "late_answer": ccxt.RequestTimeout,         # processed, answered after the client gave up
     },
 }
 
