@@ -7,6 +7,13 @@ the cross-validation of :mod:`tradebot.ml.evaluate`, applies the verdict rule of
 *candidate*: its artifact (written atomically) and its registry row in one transaction; if
 the row cannot be stored the artifact is removed. A refused command stores nothing.
 
+Around that (docs/decisions/0021-model-tuning-and-retraining.md): the whole training holds
+the model's lock (:mod:`tradebot.ml.retrain`; ``if_older`` skips a young model), ``tune``
+runs seeded Optuna trials first (:mod:`tradebot.ml.tuning`; every trial deflates the
+verdict), and ``promote_margin`` compares the new model with the champion on the most
+recent test fold (:mod:`tradebot.ml.challenge`) and promotes it in the same transaction
+when it wins.
+
 The models commands (:func:`list_models`, :func:`show_model`, :func:`promote`,
 :func:`retire`, :func:`load_model`) check an artifact's sha256 against its row before they
 show, promote or unpickle it.
