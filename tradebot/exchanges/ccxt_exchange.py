@@ -40,7 +40,9 @@ import numpy as np
 import requests
 
 from tradebot.core.errors import (
+    ClockSkew,
     ConfigError,
+    DuplicateClientOrderId,
     ExchangeAuthError,
     ExchangeBadResponse,
     ExchangeError,
@@ -50,10 +52,12 @@ from tradebot.core.errors import (
     InsufficientFunds,
     InvalidOrder,
     OrderNotFound,
+    OrderRejected,
     TradebotError,
     UsageError,
 )
-from tradebot.exchanges.port import MarketInfo, Order, OrderBook, PublicTrade, Ticker
+from tradebot.core.market_rules import MarketRules
+from tradebot.exchanges.port import AccountTrade, MarketInfo, Order, OrderBook, PublicTrade, Ticker
 from tradebot.exchanges.retry import RetryPolicy, call_with_retry
 
 __all__ = [
@@ -195,12 +199,24 @@ def translate_ccxt_error(
         return cls(f"{where}: {text if text is not None else detail}")
 
     if isinstance(error, ccxt.BaseError):
+        placing = operation.startswith("create_order")
         if isinstance(error, ccxt.OrderNotFound):
             return make(OrderNotFound)
-        if isinstance(error, ccxt.InvalidOrder):
-            return make(InvalidOrder)
+        if isinstance(error, ccxt.DuplicateOrderId) or (
+            isinstance(error, ccxt.InvalidOrder) and "duplicate order" in detail.lower()
+        ):
+            return make(DuplicateClientOrderId, f"duplicate client order id (an open order has it): {detail}")
         if isinstance(error, ccxt.InsufficientFunds):
             return make(InsufficientFunds)
+        if placing and isinstance(error, ccxt.InvalidOrder | ccxt.BadRequest | ccxt.OperationRejected):
+            return make(OrderRejected, f"order rejected: {detail}")
+        if isinstance(error, ccxt.InvalidOrder):
+            return make(InvalidOrder)
+        if isinstance(error, ccxt.InvalidNonce):
+            return make(
+                ClockSkew,
+                f"clock skew: the exchange refused the request's timestamp (sync this machine's clock): {detail}",
+            )
         if isinstance(error, ccxt.AuthenticationError | ccxt.PermissionDenied | ccxt.AccountSuspended):
             return make(
                 ExchangeAuthError, f"authentication refused (check the API key, secret and permissions): {detail}"
@@ -824,6 +840,13 @@ class CcxtExchange:
         return self._call("fetch_balance", self._ex.fetch_balance, convert)
 
     def _order(self, data: Mapping[str, Any], symbol: str | None = None) -> Order:
+        if not isinstance(data, Mapping):
+            raise ExchangeBadResponse(f"{self._id}: bad response: an order is not an object")
+        fees: list[tuple[str, float]] = []
+        for fee in data.get("fees") or ([data["fee"]] if data.get("fee") else []):
+            cost = _float((fee or {}).get("cost"))
+            if cost:
+                fees.append((str(fee.get("currency") or ""), cost))
         return Order(
             id=str(data.get("id")),
             symbol=str(data.get("symbol") or symbol or ""),
@@ -836,6 +859,49 @@ class CcxtExchange:
             average=_float(data.get("average")),
             timestamp_ms=_int(data.get("timestamp")),
             raw=dict(data.get("info") or {}) if isinstance(data.get("info"), Mapping) else {},
+            client_order_id=None if data.get("clientOrderId") is None else str(data["clientOrderId"]),
+            remaining=_float(data.get("remaining")),
+            cost=_float(data.get("cost")),
+            fees=tuple(fees),
+            updated_ms=_int(data.get("lastUpdateTimestamp") or data.get("lastTradeTimestamp")),
+        )
+
+    def _client_id_params(self, client_order_id: str) -> dict[str, Any]:
+        """The query parameter naming an order by our client id (binance: origClientOrderId)."""
+        return {"origClientOrderId": client_order_id} if self._id.startswith("binance") else \
+            {"clientOrderId": client_order_id}
+
+    def market_rules(self, symbol: str) -> MarketRules:
+        """Price tick, lot step, amount limits and minimum notional of ``symbol`` from
+        ``load_markets`` (decimal-places precision is turned into steps)."""
+        from decimal import Decimal
+
+        unified = self.resolve_symbol(symbol)
+        market = self._ex.markets[unified]
+        precision = market.get("precision") or {}
+        limits = market.get("limits") or {}
+        tick_mode = getattr(self._ex, "precisionMode", None) == ccxt.TICK_SIZE
+
+        def step(value: Any) -> Decimal | None:
+            number = _float(value)
+            if number is None or number <= 0:
+                return None
+            if tick_mode:
+                return Decimal(repr(number)).normalize()
+            return Decimal(1).scaleb(-int(number))
+
+        def limit(group: str, key: str) -> Decimal | None:
+            number = _float((limits.get(group) or {}).get(key))
+            return None if number is None or number <= 0 else Decimal(repr(number)).normalize()
+
+        return MarketRules(
+            symbol=unified,
+            tick_size=step(precision.get("price")),
+            step_size=step(precision.get("amount")),
+            min_amount=limit("amount", "min"),
+            max_amount=limit("amount", "max"),
+            min_notional=limit("cost", "min"),
+            min_price=limit("price", "min"),
         )
 
     def create_order(
@@ -846,22 +912,33 @@ class CcxtExchange:
         amount: float,
         price: float | None = None,
         params: dict[str, Any] | None = None,
+        *,
+        client_order_id: str | None = None,
     ) -> Order:
-        """Place an order. Retried only when rate limited (the exchange refused it): after a
-        timeout or a 5xx the order may exist, so that error is raised for the caller to check."""
+        """Place an order, named by ``client_order_id`` when given. Retried only when rate
+        limited (the exchange refused it): after a timeout, a lost answer or a 5xx the order
+        may exist, so that error is raised for the caller to look the client id up
+        (:meth:`fetch_order_by_client_id`). A refusal is :class:`OrderRejected`
+        (:class:`DuplicateClientOrderId` when an open order has the client id)."""
         unified = self.resolve_symbol(symbol)
+        extra = dict(params or {})
+        if client_order_id is not None:
+            extra["clientOrderId"] = client_order_id
         return self._call(
             f"create_order {unified} {side} {type}",
-            lambda: self._ex.create_order(unified, type, side, amount, price, dict(params or {})),
+            lambda: self._ex.create_order(unified, type, side, amount, price, extra),
             lambda data: self._order(data, unified),
             retry_on=(ExchangeRateLimited,),
         )
 
-    def cancel_order(self, order_id: str, symbol: str) -> Order:
+    def cancel_order(self, order_id: str | None, symbol: str, client_order_id: str | None = None) -> Order:
+        """Cancel by exchange id or by our client id. An order that is no longer open (or
+        unknown) is :class:`OrderNotFound`."""
         unified = self.resolve_symbol(symbol)
+        extra = self._client_id_params(client_order_id) if order_id is None and client_order_id else {}
         return self._call(
-            f"cancel_order {order_id} {unified}",
-            lambda: self._ex.cancel_order(order_id, unified),
+            f"cancel_order {order_id or client_order_id} {unified}",
+            lambda: self._ex.cancel_order(order_id, unified, extra),
             lambda data: self._order(data, unified),
         )
 
@@ -873,10 +950,57 @@ class CcxtExchange:
             lambda data: self._order(data, unified),
         )
 
+    def fetch_order_by_client_id(self, client_order_id: str, symbol: str) -> Order | None:
+        """The order the exchange knows under our client id (the latest one), or None when
+        it has none: the question asked before sending an intent again."""
+        unified = self.resolve_symbol(symbol)
+        try:
+            return self._call(
+                f"fetch_order client id {client_order_id} {unified}",
+                lambda: self._ex.fetch_order(None, unified, self._client_id_params(client_order_id)),
+                lambda data: self._order(data, unified),
+            )
+        except OrderNotFound:
+            return None
+
     def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
         unified = None if symbol is None else self.resolve_symbol(symbol)
         return self._call(
             f"fetch_open_orders {unified or 'all'}",
             lambda: self._ex.fetch_open_orders(unified),
             lambda rows: [self._order(row, unified) for row in rows],
+        )
+
+    def fetch_my_trades(self, symbol: str, since_ms: int | None = None, limit: int | None = None,
+                        order_id: str | None = None) -> list[AccountTrade]:
+        """Our fills on ``symbol`` (of one order with ``order_id``), oldest first, each with
+        the fee in the currency the exchange charged it."""
+        unified = self.resolve_symbol(symbol)
+        extra = {"orderId": order_id} if order_id is not None else {}
+
+        def convert(rows: Any) -> list[AccountTrade]:
+            if not isinstance(rows, list):
+                raise ExchangeBadResponse(f"{self._id} fetch_my_trades: bad response: not a list")
+            out = []
+            for t in rows:
+                fee = t.get("fee") or {}
+                out.append(AccountTrade(
+                    id=str(t.get("id")),
+                    order_id=None if t.get("order") is None else str(t["order"]),
+                    symbol=str(t.get("symbol") or unified),
+                    side=str(t.get("side") or ""),
+                    price=float(t["price"]),
+                    amount=float(t["amount"]),
+                    cost=_float(t.get("cost")) or float(t["price"]) * float(t["amount"]),
+                    fee_cost=_float(fee.get("cost")) or 0.0,
+                    fee_currency=None if fee.get("currency") is None else str(fee["currency"]),
+                    timestamp_ms=int(t["timestamp"]),
+                    maker=None if t.get("takerOrMaker") is None else t.get("takerOrMaker") == "maker",
+                ))
+            return sorted(out, key=lambda a: (a.timestamp_ms, a.id))
+
+        return self._call(
+            f"fetch_my_trades {unified}",
+            lambda: self._ex.fetch_my_trades(unified, since_ms, limit, extra),
+            convert,
         )

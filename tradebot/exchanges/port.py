@@ -70,6 +70,29 @@ class Order:
     average: float | None
     timestamp_ms: int | None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    client_order_id: str | None = None
+    remaining: float | None = None
+    cost: float | None = None  # filled quote amount
+    fees: tuple[tuple[str, float], ...] = ()  # (currency, amount) as the exchange charged them
+    updated_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class AccountTrade:
+    """One fill of one of our orders (``fetch_my_trades``); the fee in whatever currency
+    the exchange charged it."""
+
+    id: str
+    order_id: str | None
+    symbol: str
+    side: str
+    price: float
+    amount: float
+    cost: float
+    fee_cost: float
+    fee_currency: str | None
+    timestamp_ms: int
+    maker: bool | None = None
 
 
 @runtime_checkable
@@ -111,3 +134,26 @@ class Exchange(Protocol):
     def server_time_ms(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class TradingExchange(Protocol):
+    """What live trading needs beyond :class:`Exchange`: orders named by our client id,
+    our fills with their fees, and the market's order rules."""
+
+    def fetch_balance(self) -> dict[str, dict[str, float]]: ...
+
+    def create_order(self, symbol: str, side: str, type: str, amount: float,
+                     price: float | None = None, params: dict[str, Any] | None = None, *,
+                     client_order_id: str | None = None) -> Order: ...
+
+    def fetch_order_by_client_id(self, client_order_id: str, symbol: str) -> Order | None: ...
+
+    def cancel_order(self, order_id: str | None, symbol: str, client_order_id: str | None = None) -> Order: ...
+
+    def fetch_open_orders(self, symbol: str | None = None) -> list[Order]: ...
+
+    def fetch_my_trades(self, symbol: str, since_ms: int | None = None, limit: int | None = None,
+                        order_id: str | None = None) -> list[AccountTrade]: ...
+
+    def market_rules(self, symbol: str) -> Any: ...
