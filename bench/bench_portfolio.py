@@ -1,6 +1,6 @@
 """tradebot's portfolio engine beside vectorbt's grouped cash-sharing simulation.
 
-    python bench/bench_portfolio.py [--markets 20] [--bars 100000] [--repeat 3] [--no-memory]
+    python bench/bench_portfolio.py [--markets 20] [--bars 100000] [--repeat 7] [--no-memory]
 
 Workload: ``--markets`` synthetic 1-minute markets of ``--bars`` bars (the WORKLOAD.md
 random walk, market i seeded 42 + i, prices rounded to 6 decimals), RSI 14/30/70 level
@@ -8,7 +8,8 @@ signals (tradebot's ``RsiStrategy``, computed once, outside the timings), filled
 open, long only, fee 0.1 % per side, one cash balance of 100,000 and a fixed stake of
 10,000 per position (so the cash runs short: entries are capped or refused).
 
-T. time, best of ``--repeat`` after a warm-up, same process, same arrays:
+T. time, best of ``--repeat`` rounds (round robin over the implementations) after a
+   warm-up, same process, same arrays:
    - tradebot ``run_portfolio`` (shared cash, ``max_open_positions`` = markets, pair order);
    - vectorbt ``Portfolio.from_signals(..., cash_sharing=True, group_by=True,
      call_seq="auto", size=stake / (1 + fee), size_type="value")`` (the same rules:
@@ -138,16 +139,6 @@ IMPLS: dict[str, Callable[[dict[str, Any]], dict[str, float]]] = {
 }
 
 
-def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    out = fn()  # warm-up (compiles / loads numba caches)
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
 def _status_kb(key: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -176,7 +167,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--markets", type=int, default=20)
     ap.add_argument("--bars", type=int, default=100_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--child", nargs=1)
     args = ap.parse_args()
@@ -184,11 +175,18 @@ def main() -> int:
         return child(args.child[0], args.markets, args.bars)
     log(f"{args.markets} markets x {args.bars:,} bars: data and signals")
     d = prepare(args.markets, args.bars)
-    times: dict[str, float] = {}
-    outs: dict[str, dict[str, float]] = {}
+    outs = {}
     for name, fn in IMPLS.items():
-        log(f"time: {name}")
-        times[name], outs[name] = best_of(lambda fn=fn: fn(d), args.repeat)
+        log(f"warm-up: {name}")
+        outs[name] = fn(d)
+    # round robin: on a shared machine a burst of load hits every implementation alike
+    times = {name: float("inf") for name in IMPLS}
+    for r in range(args.repeat):
+        log(f"timed round {r + 1}/{args.repeat}")
+        for name, fn in IMPLS.items():
+            t0 = time.perf_counter()
+            fn(d)
+            times[name] = min(times[name], time.perf_counter() - t0)
     mem: dict[str, float] = {}
     if not args.no_memory:
         for name in IMPLS:

@@ -241,6 +241,14 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
         matching_on[m] = params[m, P_MATCHING] != 0.0
         short_on[m] = params[m, P_SHORT] != 0.0
     need = 2 * M + 2
+    n_held = 0  # positions held, and markets with an order or a position with stops
+    n_busy = 0
+    for m in range(M):
+        u = states[m, S_UNITS]
+        if u != 0.0:
+            n_held += 1
+        if states[m, S_PENDING] != NO_ORDER or (u != 0.0 and stops_on[m]):
+            n_busy += 1
     for t in range(start, stop):
         if (n_trades + need > trades.shape[0] or fc[0] + need > fills.shape[0]
                 or n_blocked + 3 * M + 2 > blocked.shape[0]):
@@ -250,10 +258,14 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             for m in range(M):
                 before += states[m, S_UNITS] * mark[m]
             new_day_nb(timestamp[t], before, acct)
-        # 1. exits and stops, in pair order (and the entries due at this bar)
-        n_open = 0
+        # 1. exits and stops, in pair order (and the entries due at this bar); nothing to
+        # do when no market has an order or a position with stops (counted at the last
+        # close: only this loop and the entries change positions)
+        n_open = n_held
         nd = 0
-        for m in range(M):
+        if n_busy > 0:
+            n_open = 0
+        for m in range(M if n_busy > 0 else 0):
             # scalar reads only on the idle path (a row view would cost reference counting)
             kind = states[m, S_PENDING]
             held = states[m, S_UNITS] != 0.0
@@ -385,6 +397,8 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                 if u != 0.0:
                     eq += u * mark[m]
         else:
+            n_held_next = 0
+            n_busy_next = 0
             for m in range(M):
                 u = states[m, S_UNITS]
                 if present[t, m]:
@@ -401,8 +415,13 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                                                rank_key, keys_in, blocked, n_blocked)
                 if u != 0.0:
                     eq += u * mark[m]
+                    n_held_next += 1
+                if states[m, S_PENDING] != NO_ORDER or (u != 0.0 and stops_on[m]):
+                    n_busy_next += 1
                 if keep_pos:
-                    pos_out[t, m] = states[m, S_UNITS]
+                    pos_out[t, m] = u
+            n_held = n_held_next
+            n_busy = n_busy_next
         equity[t] = eq
         cash_out[t] = cash
         ps[PS_EQ_PREV] = eq
@@ -421,6 +440,8 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                 _tag_nb(blocked, b0, n_blocked, B_MARKET, m)
         if not has_limits:
             continue
+        n_held = 0
+        n_busy = 0
         for m in range(M):
             if present[t, m]:
                 last_real[m] = t
@@ -435,6 +456,11 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                                            rank_key, keys_in, blocked, n_blocked)
             if keep_pos:
                 pos_out[t, m] = states[m, S_UNITS]
+            u = states[m, S_UNITS]
+            if u != 0.0:
+                n_held += 1
+            if states[m, S_PENDING] != NO_ORDER or (u != 0.0 and stops_on[m]):
+                n_busy += 1
     return stop, n_trades, n_blocked
 
 
