@@ -79,6 +79,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # the body is parsed before the route's token check: check the token first, so an
+        # anonymous client learns nothing from validation and the audit log names who it was
+        from starlette.concurrency import run_in_threadpool
+
+        from tradebot.api.security import PUBLIC_PATHS, authenticate_request
+
+        if request.url.path not in PUBLIC_PATHS:
+            try:
+                request.state.token = await run_in_threadpool(authenticate_request, request)
+            except ApiError as e:
+                return problem(e.status, e.detail, instance=request.url.path, headers=e.headers)
         errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
                    "type": str(e.get("type", ""))} for e in exc.errors()]  # never the input (may be a secret)
         if any(e["type"] == "json_invalid" for e in errors):

@@ -102,7 +102,7 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def _authenticate(request: Request) -> TokenInfo:
+def authenticate_request(request: Request) -> TokenInfo:
     from tradebot.services.api_tokens import authenticate, check_csrf, session_token
 
     store = api_state(request).ctx.store
@@ -129,7 +129,7 @@ def require(scope: str) -> Callable[[Request], TokenInfo]:
     """A dependency: the request's token, which must allow ``scope``."""
 
     def dependency(request: Request) -> TokenInfo:
-        token = _authenticate(request)
+        token = authenticate_request(request)
         request.state.token = token
         if not token.allows(scope):
             raise ApiError(403, f"token {token.name!r} has scope {token.scope}; this needs {scope}")
@@ -150,10 +150,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class GuardMiddleware:
     """Security headers on every response, the body size limit, and the audit log of every
     state-changing request (pure ASGI: nothing buffered but the limit's byte count)."""
@@ -170,15 +166,12 @@ class GuardMiddleware:
         path: str = scope.get("path", "")
         csp = (self.docs_csp if path == "/docs" else CSP).encode()
         status_box = [500]
-        started = [False]
         audited = [False]
+        too_large = [False]
+        too_large_detail = f"the request body is larger than {self.max_body} bytes"
 
         async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.body" and not message.get("more_body") and not audited[0]:
-                audited[0] = True  # recorded before the client has the whole answer
-                await self._audit(scope, status_box[0])
             if message["type"] == "http.response.start":
-                started[0] = True
                 status_box[0] = message["status"]
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
@@ -186,29 +179,38 @@ class GuardMiddleware:
                 if b"content-security-policy" not in names:
                     headers.append((b"content-security-policy", csp))
                 message["headers"] = headers
+            if message["type"] == "http.response.body" and not message.get("more_body") and not audited[0]:
+                audited[0] = True  # recorded before the client has the whole answer
+                await self._audit(scope, status_box[0])
             await send(message)
+
+        async def refuse_send(message: Message) -> None:
+            """Past the limit: whatever the app answers (it saw a cut body) becomes a 413."""
+            if message["type"] == "http.response.start":
+                await self._reply(scope, receive, send_wrapper, 413, too_large_detail)
 
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._reply(scope, receive, send_wrapper, 413,
-                              f"the request body is larger than {self.max_body} bytes")
+            await self._reply(scope, receive, send_wrapper, 413, too_large_detail)
             return
         seen = [0]
 
         async def limited_receive() -> Message:
+            if too_large[0]:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen[0] += len(message.get("body", b""))
                 if seen[0] > self.max_body:
-                    raise _TooLarge
+                    too_large[0] = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
             return message
 
+        async def choose_send(message: Message) -> None:
+            await (refuse_send if too_large[0] else send_wrapper)(message)
+
         try:
-            await self.app(scope, limited_receive, send_wrapper)
-        except _TooLarge:
-            if not started[0]:
-                await self._reply(scope, receive, send_wrapper, 413,
-                                  f"the request body is larger than {self.max_body} bytes")
+            await self.app(scope, limited_receive, choose_send)
         finally:
             if not audited[0]:
                 audited[0] = True
