@@ -339,6 +339,7 @@ def visit(page: Any, site: Site, route: str) -> None:
 def test_log_in_see_a_run_watch_live_activity_and_pause_a_bot(browser: Any, site: Site) -> None:
     from tradebot.services.backtest import stored_report
     from tradebot.services.bots import get_bot
+    from tradebot.services.paper import account_report
 
     context, page, watch = open_page(browser, site)
     try:
@@ -351,6 +352,9 @@ def test_log_in_see_a_run_watch_live_activity_and_pause_a_bot(browser: Any, site
         page.fill("#token", site.token)
         page.click("#login-submit")
         page.wait_for_selector("body[data-ready=overview]")
+        equity = account_report(site.ctx, "demo")["equity"]
+        assert page.inner_text("#portfolio-totals [data-value=equity]") == f"{equity:,.2f}"
+        assert f"{equity:,.2f}" in page.inner_text("#accounts-table")
         cookies = {c["name"]: c for c in context.cookies()}
         assert cookies["tradebot_session"]["httpOnly"] and cookies["tradebot_session"]["sameSite"] == "Strict"
         assert site.token not in json.dumps(context.cookies())
