@@ -35,9 +35,9 @@ def write_config(root: Path, text: str) -> Path:
     return path
 
 
-def paper_args(account: str = "a1") -> list[str]:
+def paper_args(account: str = "a1", strategy: str = "rsi") -> list[str]:
     return ["paper", "-a", account, "--source", "cache", "--exchange", EXCHANGE, "--symbol", SYMBOL,
-            "--timeframe", "1h", "--strategy", "rsi"]
+            "--timeframe", "1h", "--strategy", strategy]
 
 
 __all__ = ["EXCHANGE", "SECRETS", "SYMBOL", "HttpReceiver", "Result", "cache_market", "paper_args",

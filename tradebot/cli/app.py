@@ -16,6 +16,7 @@ from tradebot.cli import db as db_cmd
 from tradebot.cli import errors as errors_cmd
 from tradebot.cli import models as models_cmd
 from tradebot.cli import notify as notify_cmd
+from tradebot.cli import schedule as schedule_cmd
 from tradebot.cli import strategies as strategies_cmd
 from tradebot.cli.backtest import backtest
 from tradebot.cli.doctor import doctor
@@ -51,6 +52,7 @@ app.add_typer(strategies_cmd.app, name="strategies")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(schedule_cmd.app, name="schedule")
 app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(api_cmd.app, name="api")

@@ -35,12 +35,13 @@ _LOG_OPTIONS: dict[str, Any] = {}
 def start_logging(level: str | None, json_lines: bool, command: str | None) -> None:
     """The root callback's logging (stderr, the home's log file); refined by :func:`settings_logging`."""
     from tradebot.core.errors import UsageError
-    from tradebot.core.logging_setup import LEVELS, new_run_id, set_context, setup_logging
+    from tradebot.core.logging_setup import LEVELS, mark_step_start, new_run_id, set_context, setup_logging
 
     if level is not None and level.upper() not in LEVELS:
         raise UsageError(f"invalid --log-level {level!r}: expected one of {', '.join(LEVELS)}")
     _LOG_OPTIONS.update(level=level, json_lines=json_lines or None)
     set_context(run=new_run_id(), command=command)
+    mark_step_start()
     setup_logging(**_LOG_OPTIONS)
 
 

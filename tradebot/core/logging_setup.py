@@ -76,6 +76,7 @@ _MIN_SECRET = 4
 _CONTEXT: ContextVar[dict[str, str] | None] = ContextVar("tradebot_log_context", default=None)
 _SECRETS: set[str] = set()
 _INSTALLED: list[logging.Handler] = []
+_STARTED: list[float] = []  # monotonic time the command (or the last reported step) started
 
 
 # --------------------------------------------------------------------------- context
@@ -84,6 +85,20 @@ _INSTALLED: list[logging.Handler] = []
 def new_run_id() -> str:
     """A short random id naming one command invocation in the logs."""
     return uuid.uuid4().hex[:12]
+
+
+def mark_step_start() -> None:
+    """Remember now as the start of the current step (a command, or one loop iteration)."""
+    import time
+
+    _STARTED[:] = [time.monotonic()]
+
+
+def step_seconds() -> float | None:
+    """Seconds since :func:`mark_step_start` (None if never marked)."""
+    import time
+
+    return time.monotonic() - _STARTED[0] if _STARTED else None
 
 
 def current_context() -> dict[str, str]:
@@ -338,3 +353,5 @@ def setup_logging(*, level: str | None = None, json_lines: bool | None = None,
                     lib.removeHandler(h)
     if not current_context().get("run"):
         set_context(run=new_run_id())
+    if not _STARTED:
+        mark_step_start()

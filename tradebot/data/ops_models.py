@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, Text
+from sqlalchemy import JSON, Double, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradebot.data.models import Base, UTCDateTime, utcnow
@@ -53,4 +53,7 @@ class OpsHeartbeat(Base):
     name: Mapped[str] = mapped_column(String, primary_key=True)
     last_ok_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive, since the last success
+    runs_ok: Mapped[int] = mapped_column(Integer, default=0)  # successful runs, ever
+    #: how long the last successful run took (seconds)
+    last_duration_s: Mapped[float | None] = mapped_column(Double, nullable=True)

@@ -157,15 +157,20 @@ def _alert(settings: Settings, title: str, body: str, notify_type: str) -> None:
 
 
 def _beat(store: Store, name: str, ok: bool, now: dt.datetime) -> None:
+    from tradebot.core.logging_setup import mark_step_start, step_seconds
     from tradebot.data.ops_models import OpsHeartbeat
+
+    duration = step_seconds()
+    mark_step_start()  # a --loop's next step starts now
 
     with store.session() as session:
         row = session.get(OpsHeartbeat, name)
         if row is None:
-            row = OpsHeartbeat(name=name, failures=0)
+            row = OpsHeartbeat(name=name, failures=0, runs_ok=0)
             session.add(row)
         if ok:
-            row.last_ok_at, row.failures = now, 0
+            row.last_ok_at, row.failures, row.last_duration_s = now, 0, duration
+            row.runs_ok = (row.runs_ok or 0) + 1
         else:
             row.last_failed_at, row.failures = now, (row.failures or 0) + 1
 

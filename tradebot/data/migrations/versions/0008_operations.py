@@ -52,6 +52,8 @@ def upgrade() -> None:
         sa.Column("last_ok_at", TIMESTAMP, nullable=True),
         sa.Column("last_failed_at", TIMESTAMP, nullable=True),
         sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("runs_ok", sa.Integer(), nullable=False),
+        sa.Column("last_duration_s", sa.Double(), nullable=True),
         sa.PrimaryKeyConstraint("name", name="pk_ops_heartbeats"),
     )
 
