@@ -104,7 +104,7 @@ def _from_file(eid: str, path: Path) -> ApiCredentials | None:
             raise ConfigError(f"secrets file {path}: [exchanges.{eid}] {name} is missing or not a string")
     if password is not None and not isinstance(password, str):
         raise ConfigError(f"secrets file {path}: [exchanges.{eid}] password must be a string")
-    return ApiCredentials(eid, SecretStr(key), SecretStr(secret), SecretStr(password) if password else None,
+    return ApiCredentials(eid, SecretStr(str(key)), SecretStr(str(secret)), SecretStr(password) if password else None,
                           str(path))
 
 
