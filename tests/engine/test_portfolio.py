@@ -307,3 +307,29 @@ def test_per_market_fees_apply_to_their_market() -> None:
     f = res.fills
     assert f["fee"].tolist() == [0.0, 500.0 / (100.0 * 1.01) * 100.0 * 0.01]
     assert res.fill_market.tolist() == [0, 1]
+
+
+def test_risk_rules_apply_to_the_whole_account() -> None:
+    from tradebot.engine.result import EXIT_BREAKER
+
+    a = _flat_market([100.0, 100.0, 100.0, 70.0, 70.0, 70.0])
+    b = _flat_market([10.0] * 6)
+    al = align([a, b], ["A/USDT", "B/USDT"])
+    # A's loss (15 % of the account) trips the account's 10 % breaker at bar 3's close:
+    # B's entry decided there is blocked, A is flattened at bar 4's open
+    cfg = EngineConfig(initial_capital=1000.0, maker_fee=0.0, taker_fee=0.0,
+                       max_drawdown_pct=10.0, flatten_on_breaker=True)
+    res = run_portfolio(al, [signals_at(6, entries=[0]), signals_at(6, entries=[3])], cfg,
+                        PortfolioConfig(2, stake="equal"))
+    assert res.equity[3] == 500.0 + 5.0 * 70.0
+    assert res.trades_by_market()["A/USDT"][["exit_idx", "exit_reason"]].tolist() == [
+        (4, EXIT_BREAKER)]
+    assert res.trades_by_market()["B/USDT"].size == 0
+    assert res.blocked.tolist() == [(1, 3, 2)]  # B, bar 3, drawdown_breaker
+    # the trades-per-day limit counts the entries of every market
+    cfg = EngineConfig(initial_capital=1000.0, maker_fee=0.0, taker_fee=0.0,
+                       max_trades_per_day=1)
+    res = run_portfolio(al, [signals_at(6, entries=[0]), signals_at(6, entries=[0])], cfg,
+                        PortfolioConfig(2, stake="equal"))
+    assert res.trade_market.tolist() == [0]
+    assert res.blocked.tolist() == [(1, 0, 0)]  # B, bar 0, max_trades_per_day
