@@ -16,6 +16,7 @@ from tradebot.cli import db as db_cmd
 from tradebot.cli import errors as errors_cmd
 from tradebot.cli import models as models_cmd
 from tradebot.cli import notify as notify_cmd
+from tradebot.cli import regime as regime_cmd
 from tradebot.cli import schedule as schedule_cmd
 from tradebot.cli import strategies as strategies_cmd
 from tradebot.cli.backtest import backtest
@@ -56,6 +57,7 @@ app.add_typer(schedule_cmd.app, name="schedule")
 app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(api_cmd.app, name="api")
+app.add_typer(regime_cmd.app, name="regime")
 
 
 @app.callback(invoke_without_command=True)
