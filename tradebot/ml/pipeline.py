@@ -139,8 +139,7 @@ class QuantileClipper:
 
     def fit(self, X: Any, y: Any = None) -> QuantileClipper:
         a = np.asarray(X, dtype=np.float64)
-        self.lower_ = np.quantile(a, self.q, axis=0)
-        self.upper_ = np.quantile(a, 1.0 - self.q, axis=0)
+        self.lower_, self.upper_ = np.quantile(a, [self.q, 1.0 - self.q], axis=0)  # one partition for both
         self.n_features_in_ = a.shape[1]
         return self
 
