@@ -88,6 +88,8 @@ def backtest_regime_table(candles: Candles, equity: np.ndarray, trades: np.ndarr
                           settings: Any = None) -> dict[str, Any]:
     """:func:`regime_performance` of an engine result (equity per bar, TRADE_DTYPE trades)."""
     ts = np.asarray(candles.timestamp, dtype=np.int64)
+    if np.asarray(equity).shape[0] != ts.shape[0]:
+        raise ValueError(f"equity has {np.asarray(equity).shape[0]} bars, the candles {ts.shape[0]}")
     entry = ts[np.asarray(trades["entry_idx"], dtype=np.int64)] if trades.size else np.zeros(0, dtype=np.int64)
     return regime_performance(candles, ts, equity, entry, trades["pnl"] if trades.size else np.zeros(0),
                               trades["return_pct"] if trades.size else np.zeros(0), settings)

@@ -217,24 +217,36 @@ def run_backtest(
         "execution": execution_summary(s.execution.model_dump()),
     }
     run_id = None
+    by_regime = regime_section(candles, result)
     if save:
         step("saving run")
-        run_id = _save_run(ctx, strategy, candles, result, metrics, resolved, data_sha)
+        run_id = _save_run(ctx, strategy, candles, result, metrics, resolved, data_sha, by_regime)
         header["run_id"] = run_id
     report = build_report(metrics, header, result.trades if include_trades else None,
                           result.timestamp if include_trades else None)
     report["blocked_entries"] = blocked_summary(result.blocked)
+    report["by_regime"] = by_regime
     return BacktestOutcome(run_id, report, result, metrics, strategy, candles, data_sha)
 
 
+def regime_section(candles: Candles, result: BacktestResult) -> dict[str, Any]:
+    """The report's performance-by-regime table (rule-based regimes of the run's candles,
+    :mod:`tradebot.analysis.regime_report`)."""
+    from tradebot.analysis.regime_report import backtest_regime_table
+
+    return backtest_regime_table(candles, result.equity, result.trades)
+
+
 def _save_run(ctx: Context, strategy: Strategy, candles: Candles, result: BacktestResult,
-              metrics: Metrics, resolved: dict[str, Any], data_sha: str) -> int:
+              metrics: Metrics, resolved: dict[str, Any], data_sha: str,
+              by_regime: dict[str, Any] | None = None) -> int:
     from tradebot.data.repositories import NewRun, RunRepository, StrategyRepository
 
     s = ctx.settings
     summary = metrics.to_dict()
     daily = summary.pop("daily")
     summary["blocked_entries"] = blocked_summary(result.blocked)
+    summary["by_regime"] = regime_section(candles, result) if by_regime is None else by_regime
     new = NewRun(
         strategy_name=strategy.name,
         strategy_version=strategy.version,
@@ -295,6 +307,7 @@ def stored_report(ctx: Context, run_id: int, include_trades: bool = False) -> di
     }
     report = build_report(metrics, header)
     report["blocked_entries"] = run.metrics.get("blocked_entries") or []
+    report["by_regime"] = run.metrics.get("by_regime")  # None: a run stored before the table
     if trades is not None:
         report["trades"] = [_stored_trade(t) for t in trades]
     return report
