@@ -64,13 +64,16 @@ def test_walk_forward_by_default_and_in_sample_labelled_everywhere(run: Run, tra
     stored = run("report", str(in_run), "--json").json()["header"]
     assert stored["data_source"].startswith("IN-SAMPLE")
     assert "IN-SAMPLE" in run("report", str(in_run)).out
+    listing = [ln for ln in run("report", "--list").out.splitlines() if ln.strip().startswith(str(in_run))]
+    assert len(listing) == 1 and "IN-SAMPLE" in listing[0]
     html = tmp_path / "in.html"
     assert run("report", str(in_run), "--html", html).code == 0
     assert "IN-SAMPLE" in html.read_text()
     assert run("report", str(wf_run), "--json").json()["header"]["data_source"].startswith("out of sample")
 
-    again = run("report", str(wf_run), "--rerun")  # the pinned version and settings reproduce the run
-    assert again.code == 0 and "identical" in again.out.lower(), again
+    for rid in (wf_run, in_run):  # the pinned version and settings reproduce each run
+        again = run("report", str(rid), "--rerun")
+        assert again.code == 0 and "identical" in again.out.lower(), again
 
 
 def test_wrong_market_tampered_artifact_and_options_refused(run: Run, trained: Path) -> None:

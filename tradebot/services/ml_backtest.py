@@ -19,6 +19,7 @@ backtest's.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -136,7 +137,9 @@ def run_ml_backtest(ctx: Context, strategy: Strategy, *, save: bool = True, prog
     run_id = None
     if save:
         step("saving run")
-        run_id = _save_run(ctx, strategy, candles, result, metrics, resolved, data_sha)
+        # the run list shows the stored source: an in-sample run says so there too
+        stored = replace(candles, source=f"{candles.source} {IN_SAMPLE}") if sample == IN_SAMPLE else candles
+        run_id = _save_run(ctx, strategy, stored, result, metrics, resolved, data_sha)
         header["run_id"] = run_id
     report = build_report(metrics, header, result.trades if include_trades else None,
                           result.timestamp if include_trades else None)
