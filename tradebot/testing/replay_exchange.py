@@ -998,7 +998,7 @@ class ReplayExchange:
                 self._stats.klines_served += resp.rows
         if kind == "malformed_json" and resp.body:
             resp.body = resp.body[: max(1, len(resp.body) // 2)]
-        log(resp.status if kind != "lost_answer" else 0, True, kind != "lost_answer")
+        log(resp.status, True, kind != "lost_answer")
         return self._finish(h, resp, kind)
 
     def _finish(self, h: _RequestHandler, resp: Response, kind: str | None) -> None:
