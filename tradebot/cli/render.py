@@ -427,6 +427,24 @@ def _trades_table(trades: Sequence[Mapping[str, Any]], quote: str | None) -> Tab
 # --------------------------------------------------------------------------- public
 
 
+def regime_table(section: Mapping[str, Any], quote: str | None) -> Table | Text:
+    """Performance by market regime (rule-based, causal; tradebot.analysis.regime_report)."""
+    if not section.get("available"):
+        return Text(f"No performance by regime: {section.get('reason')}", style="dim")
+    t = Table(title=f"Performance by regime ({section.get('method')}, recognised about "
+              f"{section.get('lag_bars')} bars after a change)", box=box.SIMPLE_HEAVY, title_style="bold")
+    for col in ("Regime", "Time", "Trades", "Win rate", "P&L", "Avg trade", "Strategy", "Market"):
+        t.add_column(col, justify="left" if col == "Regime" else "right")
+    for r in section.get("rows") or []:
+        t.add_row(str(r["regime"]), fmt_pct(None if r["share"] is None else r["share"] * 100.0, 1),
+                  fmt_num(r["trades"], 0), fmt_pct(None if r["win_rate"] is None else r["win_rate"] * 100.0, 1),
+                  _color(r["pnl"], fmt_money(r["pnl"], quote)),
+                  _color(r["mean_trade_return_pct"], fmt_pct(r["mean_trade_return_pct"], sign=True)),
+                  _color(r["return_pct"], fmt_pct(r["return_pct"], sign=True)),
+                  fmt_pct(r["market_return_pct"], sign=True))
+    return t
+
+
 def render_report(report: Mapping[str, Any], console: Console) -> None:
     """Print a report model in the spirit of freqtrade's backtest output."""
     header = report.get("header") or {}
@@ -455,6 +473,8 @@ def render_report(report: Mapping[str, Any], console: Console) -> None:
         for row in blocked:
             t.add_row(str(row["reason"]), fmt_num(row["count"], 0))
         console.print(t)
+    if report.get("by_regime"):
+        console.print(regime_table(report["by_regime"], quote))
     trades = report.get("trades")
     if trades:
         console.print(_trades_table(trades, quote))
@@ -532,6 +552,9 @@ def render_account(rep: Mapping[str, Any], console: Console) -> None:
     head.add_row("Account", str(rep.get("account")))
     head.add_row("Market", str(rep.get("market")))
     head.add_row("Strategy", f"{rep.get('strategy')} {rep.get('params')}")
+    if rep.get("models"):  # the ml strategy: the registry versions that decided, oldest first
+        head.add_row("Models", ", ".join(f"{m['model']} ({m['decisions']:,} candles from "
+                                         f"{_ms_iso(m['first_ms'])})" for m in rep["models"]))
     head.add_row("Last candle", _ms_iso(rep.get("last_bar_ms")) or DASH)
     head.add_row("Equity", f"{fmt_money(rep.get('equity'), quote)} (started with "
                  f"{fmt_money(rep.get('initial_capital'), quote)})")
@@ -588,6 +611,8 @@ def render_account(rep: Mapping[str, Any], console: Console) -> None:
         for row in blocked:
             b.add_row(str(row["reason"]), fmt_num(row["count"], 0))
         console.print(b)
+    if rep.get("by_regime"):
+        console.print(regime_table(rep["by_regime"], quote))
     events = rep.get("risk_events") or []
     if events:
         r = Table(title=f"Risk events ({len(events)} most recent, blocked entries counted above)",
