@@ -103,7 +103,7 @@ def rerun(request: Request, run_id: int, token: TokenInfo = TradeToken) -> SafeJ
 
     out = svc(_ctx(request), run_id)
     return SafeJSON({"run_id": run_id, "identical": not out.differences, "differences": out.differences,
-                     "metrics": out.outcome.report.get("metrics")})
+                     "summary": out.outcome.report.get("summary")})
 
 
 # -- studies, models, strategies ------------------------------------------------------------
