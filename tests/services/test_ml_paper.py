@@ -148,6 +148,14 @@ def test_a_new_champion_trades_from_the_next_run_and_each_decision_names_its_ver
     assert {r[2] for r in rows if r[0] > cut} == {2}
     sha = {r[2]: r[3] for r in rows}
     assert len(sha[1]) == 64 and sha[1] != sha[2]
+    ctx = make_ctx(home)
+    try:
+        models = account_report(ctx, "champ")["models"]
+    finally:
+        ctx.close()
+    assert [(m["model"], m["decisions"]) for m in models] == \
+        [("trend:1", sum(r[2] == 1 for r in rows)), ("trend:2", sum(r[2] == 2 for r in rows))]
+    assert models[1]["first_ms"] == min(r[0] for r in rows if r[2] == 2)
 
 
 def test_a_paper_account_on_another_market_is_refused_and_nothing_is_stored(market) -> None:  # type: ignore[no-untyped-def]

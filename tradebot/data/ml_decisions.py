@@ -89,6 +89,22 @@ def add_decisions(session: Session, account_id: int, decisions: Sequence[Decisio
     session.flush()
 
 
+def model_summary(session: Session, account_id: int) -> list[dict[str, object]]:
+    """Per model version that decided for the account: candles, entry and exit signals, the
+    first and last candle (oldest version first); empty for an account without a model."""
+    from sqlalchemy import case, func
+
+    d = MLDecision
+    rows = session.execute(
+        select(d.model_name, d.model_version, func.count(), func.sum(case((d.signal == 1, 1), else_=0)),
+               func.sum(case((d.signal == -1, 1), else_=0)), func.min(d.ts_ms), func.max(d.ts_ms))
+        .where(d.account_id == account_id).group_by(d.model_name, d.model_version)
+        .order_by(func.min(d.ts_ms)))
+    return [{"model": f"{name}:{version}", "decisions": int(n), "entry_signals": int(e or 0),
+             "exit_signals": int(x or 0), "first_ms": int(first), "last_ms": int(last)}
+            for name, version, n, e, x, first, last in rows]
+
+
 def decisions(session: Session, account_id: int) -> list[Decision]:
     rows = session.scalars(select(MLDecision).where(MLDecision.account_id == account_id)
                            .order_by(MLDecision.ts_ms))

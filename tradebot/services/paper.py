@@ -420,8 +420,10 @@ def account_report(ctx: Context, account: str, recent: int = 20) -> dict[str, An
     (``psr``, ``ci95``, ``confidence``; seeded from the settings' seed)."""
     from tradebot.analysis.metrics import daily_pnl, daily_returns, daily_summary, var_cvar
     from tradebot.analysis.report import daily_confidence
+    from tradebot.data.ml_decisions import model_summary
     from tradebot.data.paper_repository import PaperRepository
     from tradebot.services.paper_events import assets
+    from tradebot.services.regime import paper_regime_table
 
     with ctx.store.session() as session:
         repo = PaperRepository(session)
@@ -438,6 +440,7 @@ def account_report(ctx: Context, account: str, recent: int = 20) -> dict[str, An
         fills = repo.fills(acct.id, last=recent)
         counts = repo.risk_counts(acct.id)
         events = repo.risk_events(acct.id, last=recent, exclude_kinds=("entry_blocked",))
+        models = model_summary(session, acct.id)  # the ml strategy: which versions decided
     ts = np.array([e[0] for e in equity], dtype=np.int64)
     eq = np.array([e[1] for e in equity], dtype=np.float64)
     held = np.array([e[2] != 0.0 for e in equity], dtype=np.bool_)
@@ -464,4 +467,7 @@ def account_report(ctx: Context, account: str, recent: int = 20) -> dict[str, An
         "risk_counts": counts,
         "trades": trades, "daily": daily, "daily_summary": daily_summary(daily, target) if daily else None,
         **daily_confidence(daily, target, ctx.settings.seed),
+        "by_regime": paper_regime_table(ctx, acct.exchange, acct.symbol, acct.timeframe, acct.source, ts, eq,
+                                        trades),
+        **({"models": models} if models else {}),
     }
