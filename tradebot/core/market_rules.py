@@ -22,6 +22,14 @@ def _dec(x: float | Decimal) -> Decimal:
     return x if isinstance(x, Decimal) else Decimal(repr(float(x)))
 
 
+def _fmt(x: float | Decimal | None) -> str:
+    """A number as plain text (``0.000001``, ``30000``: never ``1e-06`` or ``3E+4``)."""
+    if x is None:
+        return "none"
+    text = format(_dec(x).normalize(), "f")
+    return text
+
+
 @dataclass(frozen=True)
 class PreparedOrder:
     """An order rounded onto the market's grid; ``reason`` is None when it may be sent."""
@@ -52,15 +60,17 @@ class MarketRules:
         """``amount`` rounded down to the lot step."""
         a = _dec(amount)
         if self.step_size:
-            a = (a / self.step_size).to_integral_value(rounding=ROUND_DOWN) * self.step_size
-        return a.normalize() if a else Decimal(0)
+            a = ((a / self.step_size).to_integral_value(rounding=ROUND_DOWN) * self.step_size).quantize(
+                self.step_size)
+        return a
 
     def round_price(self, price: float | Decimal) -> Decimal:
         """``price`` rounded to the nearest tick."""
         p = _dec(price)
         if self.tick_size:
-            p = (p / self.tick_size).to_integral_value(rounding=ROUND_HALF_EVEN) * self.tick_size
-        return p.normalize() if p else Decimal(0)
+            p = ((p / self.tick_size).to_integral_value(rounding=ROUND_HALF_EVEN) * self.tick_size).quantize(
+                self.tick_size)
+        return p
 
     def prepare(self, amount: float | Decimal, price: float | Decimal | None, *,
                 reference_price: float | Decimal | None = None) -> PreparedOrder:
@@ -70,16 +80,17 @@ class MarketRules:
         p = None if price is None else self.round_price(price)
         ref = p if p is not None else (None if reference_price is None else _dec(reference_price))
         if a <= 0:
-            return PreparedOrder(a, p, f"amount {amount} rounds to 0 on the lot step {self.step_size}")
+            return PreparedOrder(a, p, f"amount {_fmt(amount)} rounds to 0 on the lot step {_fmt(self.step_size)}")
         if self.min_amount is not None and a < self.min_amount:
-            return PreparedOrder(a, p, f"amount {a} is below the minimum {self.min_amount.normalize()} "
+            return PreparedOrder(a, p, f"amount {_fmt(a)} is below the minimum {_fmt(self.min_amount)} "
                                        f"of {self.symbol}")
         if self.max_amount is not None and a > self.max_amount:
-            return PreparedOrder(a, p, f"amount {a} is above the maximum {self.max_amount.normalize()} "
+            return PreparedOrder(a, p, f"amount {_fmt(a)} is above the maximum {_fmt(self.max_amount)} "
                                        f"of {self.symbol}")
         if p is not None and (p <= 0 or (self.min_price is not None and p < self.min_price)):
-            return PreparedOrder(a, p, f"price {price} is below the minimum price of {self.symbol}")
+            return PreparedOrder(a, p, f"price {_fmt(p)} is below the minimum price {_fmt(self.min_price)} "
+                                       f"of {self.symbol}")
         if self.min_notional is not None and ref is not None and a * ref < self.min_notional:
-            return PreparedOrder(a, p, f"notional {(a * ref).normalize()} is below the minimum "
-                                       f"{self.min_notional.normalize()} of {self.symbol}")
+            return PreparedOrder(a, p, f"notional {_fmt(a * ref)} is below the minimum "
+                                       f"{_fmt(self.min_notional)} of {self.symbol}")
         return PreparedOrder(a, p)
