@@ -50,11 +50,20 @@ def clean_env(home: Path) -> dict[str, str]:
     return {**env, "TRADEBOT_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200"}
 
 
-def cli(home: Path, *args: str) -> str:
-    res = subprocess.run([*tradebot_cmd(), *args], env=clean_env(home), capture_output=True, text=True,
-                         timeout=300)
-    assert res.returncode == 0, (args, res.stdout[-2000:], res.stderr[-2000:])
-    return res.stdout
+def cli(home: Path, *args: str) -> None:
+    """``tradebot ARGS`` in this process (no interpreter start-up) with ``home`` as TRADEBOT_HOME."""
+    from tradebot.cli.app import main
+
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(clean_env(home))
+    try:
+        main(list(args))
+    except SystemExit as e:
+        assert e.code in (0, None), (args, e.code)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def free_port() -> int:
