@@ -423,6 +423,7 @@ def account_report(ctx: Context, account: str, recent: int = 20) -> dict[str, An
     from tradebot.data.ml_decisions import model_summary
     from tradebot.data.paper_repository import PaperRepository
     from tradebot.services.paper_events import assets
+    from tradebot.services.regime import paper_regime_table
 
     with ctx.store.session() as session:
         repo = PaperRepository(session)
@@ -466,5 +467,8 @@ def account_report(ctx: Context, account: str, recent: int = 20) -> dict[str, An
         "risk_counts": counts,
         "trades": trades, "daily": daily, "daily_summary": daily_summary(daily, target) if daily else None,
         **daily_confidence(daily, target, ctx.settings.seed),
+        "by_regime": paper_regime_table(ctx, acct.exchange, acct.symbol, acct.timeframe,
+                                        acct.config.get("market_source", ""), ts, eq,
+                                        trades),
         **({"models": models} if models else {}),
     }

@@ -233,3 +233,41 @@ def _fit_and_store(ctx: Context, name: str, settings: Any, seed: int | None) -> 
             path.unlink(missing_ok=True)
         raise
     return RegimeTrainOutcome(record)
+
+
+def paper_regime_table(ctx: Context, exchange: str, symbol: str, timeframe: str, source: str,
+                       equity_ts: Any, equity: Any, trades: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The performance-by-regime table of a paper account: its equity and trades against the
+    rule-based regimes of its market's candles (from the cache, or the sim market for an
+    account on it; ``source``: the account's recorded market source), the warm-up's worth of candles before its first bar included. None for
+    an account with no equity yet; ``available: False`` (with the reason) when the candles
+    are not at hand. Reads only."""
+    import numpy as np
+
+    from tradebot.analysis.regime_report import regime_performance
+    from tradebot.core.timeframes import timeframe_ms
+    from tradebot.ml.regime.settings import RegimeSettings
+
+    ts = np.asarray(equity_ts, dtype=np.int64)
+    if ts.size == 0:
+        return None
+    s = RegimeSettings()
+    base = {"method": "rules", "names": list(s.names), "lag_bars": s.lag, "warmup_bars": s.warmup_bars,
+            "rows": []}
+    tf = timeframe_ms(timeframe)
+    since, until = int(ts[0]) - s.warmup_bars * tf, int(ts[-1]) + tf
+    cached = ctx.cache.exists(exchange, symbol, timeframe)
+    if source == "sim" or (source in ("", "legacy") and not cached):  # legacy: cache, else sim
+        from tradebot.exchanges.sim import sim_candles
+
+        candles = sim_candles(symbol, timeframe, since_ms=since, until_ms=until, seed=ctx.settings.seed)
+    elif cached:
+        candles = ctx.cache.load(exchange, symbol, timeframe).between(since, until)
+    else:
+        return {**base, "available": False, "reason": f"no cached candles of {exchange} {symbol} {timeframe}"}
+    if len(candles) < 2:
+        return {**base, "available": False, "reason": "no candles over the account's span"}
+    return regime_performance(candles, ts, np.asarray(equity, dtype=np.float64),
+                              np.array([t["entry_ts_ms"] for t in trades], dtype=np.int64),
+                              np.array([t["pnl"] for t in trades], dtype=np.float64),
+                              np.array([t["return_pct"] for t in trades], dtype=np.float64), s)
