@@ -36,8 +36,8 @@ def normalise_ref(ref: str) -> str:
     """``NAME``, ``NAME:VERSION`` or ``NAME@VERSION`` → ``NAME`` / ``NAME:VERSION``."""
     ref = (ref or "").strip()
     if not ref:
-        raise UsageError("strategy 'ml' needs a model: --model NAME (its champion) or NAME:VERSION "
-                         "(see `tradebot models list`)")
+        raise UsageError("strategy 'ml' needs a model: -p model=NAME (its champion) or NAME:VERSION, or "
+                         "--model NAME with backtest (see `tradebot models list`)")
     name, at, version = ref.partition("@")
     return f"{name}:{version}" if at else ref
 
@@ -76,6 +76,9 @@ def resolve_model(ctx: Context, ref: str, *, symbol: str, timeframe: str, keep_f
         else:
             row = repo.get(name, version)
         record = record_dict(row)
+        if (record.get("model") or {}).get("kind") == "regime":
+            raise UsageError(f"model {name}:{row.version} is a regime classifier (`tradebot regime --model "
+                             f"{name}`), not a trading model")
         probe = (record["symbol"], record["timeframe"])
         if probe != (symbol, timeframe):  # refused before the artifact is read
             raise UsageError(f"model {name}:{row.version} was trained on {probe[0]} {probe[1]}; it cannot "
