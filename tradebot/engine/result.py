@@ -29,8 +29,6 @@ BLOCK_REASONS = {
     1: "max_daily_loss",
     2: "drawdown_breaker",
     3: "loss_cooldown",
-    4: "max_open_positions",  # portfolios: every slot taken when the entry came due
-    5: "no_cash",  # portfolios: no free cash left when the entry came due
 }
 
 #: One row per entry signal the risk limits refused: the bar whose close decided it.
