@@ -126,3 +126,17 @@ def test_a_state_of_another_shape_is_refused() -> None:
     state = new_portfolio_state(cfgs, pf, 2)
     with pytest.raises(ConfigError, match="persisted state"):
         advance_portfolio(al, sigs, cfgs, pf, state, 0)
+
+
+def test_the_persisted_state_stays_finite() -> None:
+    # rank="signal" has no key at a market's first candle (no previous close): the state
+    # keeps a finite stand-in (it is persisted as JSON), ranking that entry last
+    p = np.full(4, 100.0)
+    c = Candles(T0_MS + H * np.arange(4), p, p, p, p, np.ones(4))
+    al = align([c, c], ["A/USDT", "B/USDT"])
+    sig = Signals(np.array([True, False, False, False]), np.zeros(4, bool))
+    pf = PortfolioConfig(2, rank="signal")
+    cfg = EngineConfig(initial_capital=1000.0)
+    step = advance_portfolio(al, [sig, sig], cfg, pf, new_portfolio_state(cfg, pf, 2), 0)
+    assert np.isfinite(step.state).all()
+    assert step.fill_market.tolist() == [0, 1]

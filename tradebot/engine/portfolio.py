@@ -31,7 +31,7 @@ from tradebot.core.candles import Candles
 from tradebot.core.errors import ConfigError
 from tradebot.core.signals import Signals
 from tradebot.engine.config import EngineConfig
-from tradebot.engine.result import BacktestResult
+from tradebot.engine.result import BLOCK_REASONS, BacktestResult
 
 STAKES = ("fixed", "fraction", "equal")
 RANKS = ("order", "signal", "score")
@@ -39,6 +39,9 @@ RANKS = ("order", "signal", "score")
 #: Blocked-entry reasons a portfolio adds to ``result.BLOCK_REASONS`` (codes 0..3).
 BLOCK_NO_SLOT = 4  # every slot (max_open_positions) taken when the entry came due
 BLOCK_NO_CASH = 5  # no free cash left when the entry came due
+#: The names of every reason a portfolio's ``blocked['reason']`` can hold.
+PORTFOLIO_BLOCK_REASONS = {**BLOCK_REASONS, BLOCK_NO_SLOT: "max_open_positions",
+                           BLOCK_NO_CASH: "no_cash"}
 
 #: Blocked entries of a portfolio: the market (index into ``symbols``) added.
 PORTFOLIO_BLOCKED_DTYPE = np.dtype([("market", np.int64), ("bar_idx", np.int64),

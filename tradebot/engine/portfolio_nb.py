@@ -95,6 +95,8 @@ BLOCK_NO_SLOT, BLOCK_NO_CASH = 4.0, 5.0
 #: cash, not cash: the entry is refused (no_cash) rather than opening a dust position
 DUST = 1e-9
 
+KEY_LIMIT = 1e300  # rank keys are clipped to +-KEY_LIMIT; NaN (no key) becomes -KEY_LIMIT
+
 # Portfolio state vector: a header, the account vector, the market rows, then per market
 # the rank key of its pending entry, its last real close (the mark; 0 before its first
 # candle) and the index of that bar (-1: none yet).
@@ -503,12 +505,17 @@ def _decide_nb(t, m, e, x, se, sx, eq, has_limits, pm, acct, row, mb, c, rank_mo
     _tag_nb(blocked, b0, n_blocked, B_MARKET, m)
     now = row[S_PENDING]
     if now != was and (now == BUY_LONG or now == SELL_SHORT):
-        if rank_mode == RANK_ORDER:
-            rank_key[m] = 0.0
-        elif rank_mode == RANK_SIGNAL and now == SELL_SHORT:
-            rank_key[m] = -keys_in[t, m]
-        else:
-            rank_key[m] = keys_in[t, m]
+        k = 0.0
+        if rank_mode != RANK_ORDER:
+            k = keys_in[t, m]
+            if rank_mode == RANK_SIGNAL and now == SELL_SHORT:
+                k = -k
+            # kept finite (the state is persisted as JSON): no key ranks last
+            if k != k or k < -KEY_LIMIT:
+                k = -KEY_LIMIT
+            elif k > KEY_LIMIT:
+                k = KEY_LIMIT
+        rank_key[m] = k
     return n_blocked
 
 
