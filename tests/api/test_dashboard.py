@@ -434,7 +434,7 @@ def test_every_page_loads_without_csp_violations_or_requests_off_loopback(browse
             visit(page, site, route)
             drawn[route] = sorted(e.get_attribute("data-chart") for e in page.query_selector_all("[data-chart]"))
             site.shot(page, "page-" + route.replace("/", "-"))
-        assert drawn["run/1"] == ["drawdown", "equity"] and drawn["market/demo"] == ["market"]
+        assert drawn["run/1"] == ["drawdown", "equity"] and drawn["market/demo"] == ["equity", "market"]
         assert drawn["performance"] == ["compare"] and {"pareto", "windows", "oos-equity"} <= set(drawn["study/S1"])
         assert page.evaluate("() => window.__csp") == []
         watch.assert_clean()
