@@ -71,7 +71,8 @@ def replay_exchange(
     fault_rate: float = typer.Option(0.0, "--fault-rate", help="Share of requests (0..1) that get a fault."),
     fault_kinds: str = typer.Option("", "--fault-kinds",
                                     help="Comma-separated fault kinds (default: rate_limit, server_error, slow, "
-                                         "truncated, malformed_json, html, drop; extras: ban, empty_body, reset)."),
+                                         "truncated, malformed_json, html, drop; extras: ban, empty_body, reset, "
+                                         "lost_answer, late_answer)."),
     retry_after: float = typer.Option(0.2, "--retry-after", help="Retry-After seconds sent with HTTP 429/418."),
     slow: float = typer.Option(2.0, "--slow", help="Seconds a 'slow' fault waits before answering."),
     seed: int = typer.Option(0, "--seed", help="Seed of the fault sequence and synthetic books/trades."),
