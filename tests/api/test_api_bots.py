@@ -139,6 +139,10 @@ def test_backtest_job_runs_in_the_background(server) -> None:  # type: ignore[no
         small = c.get(f"/api/runs/{run_id}/equity", params={"max_points": 10}).json()
         assert small["returned"] <= 12 and max(small["equity"]) == max(eq["equity"])
         assert len(c.get(f"/api/runs/{run_id}/trades").json()["trades"]) == rep["summary"]["trades"]
+        bars = c.get(f"/api/runs/{run_id}/equity", params={"resolution": "bar", "max_points": 100}).json()
+        assert bars["points"] == 31 * 24 and bars["returned"] <= 102  # every bar of January, downsampled
+        assert bars["equity"][-1] == pytest.approx(rep["summary"]["final_equity"])
+        assert min(bars["equity"]) <= min(eq["equity"])  # the lowest bar is kept
 
 
 def test_jobs_left_running_by_a_stopped_server_are_failed_at_start(home) -> None:  # type: ignore[no-untyped-def]

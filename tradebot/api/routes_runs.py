@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections import OrderedDict
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
@@ -66,26 +68,63 @@ def run_trades(request: Request, run_id: int, token: TokenInfo = ReadToken) -> S
 
 @router.get("/runs/{run_id}/equity")
 def run_equity(request: Request, run_id: int, max_points: int = Query(4000, ge=10, le=100_000),
-               token: TokenInfo = ReadToken) -> SafeJSON:
-    """A stored run's equity curve, one point per stored day (end-of-day equity), downsampled
-    above ``max_points`` (each bucket's lowest and highest point, first and last kept)."""
+               resolution: Literal["day", "bar"] = "day", token: TokenInfo = ReadToken) -> SafeJSON:
+    """A stored run's equity curve, downsampled above ``max_points`` (each bucket's lowest and
+    highest point, first and last kept: peaks, troughs and the final value are exact).
+
+    ``day``: end-of-day equity as stored. ``bar``: equity at every bar, from re-running the run
+    from its stored config and data range (as ``tradebot report --html`` draws it); refused
+    with 409 when the re-run does not reproduce the stored numbers. The first ``bar`` request
+    of a run pays for the re-run; later ones are served from memory."""
     from tradebot.data.repositories import RunRepository
 
-    with _ctx(request).store.session() as session:
+    ctx = _ctx(request)
+    if resolution == "bar":
+        return SafeJSON(_bar_equity(ctx, run_id, max_points))
+    with ctx.store.session() as session:
         daily = RunRepository(session).daily(run_id)
     ts = [_day_ms(d["day"]) for d in daily]
     eq = [float(d["equity"]) for d in daily]
     return SafeJSON(_line(run_id, ts, eq, max_points, "per day"))
 
 
-def _line(what: Any, ts: list[int], values: list[float], max_points: int, resolution: str) -> dict[str, Any]:
+_BAR_CACHE: OrderedDict[tuple[str, int, int], dict[str, Any]] = OrderedDict()
+_BAR_LOCK = threading.Lock()
+
+
+def _bar_equity(ctx: Any, run_id: int, max_points: int) -> dict[str, Any]:
+    from tradebot.api.problems import ApiError
+    from tradebot.services.backtest import rerun
+
+    key = (str(ctx.store.url), run_id, max_points)
+    with _BAR_LOCK:
+        if key in _BAR_CACHE:
+            _BAR_CACHE.move_to_end(key)
+            return _BAR_CACHE[key]
+    again = rerun(ctx, run_id)
+    if again.differences:
+        raise ApiError(409, f"run {run_id}: re-running it did not reproduce it ({'; '.join(again.differences)}); "
+                            "only resolution=day is available")
+    res = again.outcome.result
+    out = _line(run_id, res.timestamp, res.equity, max_points, "per bar")
+    with _BAR_LOCK:
+        _BAR_CACHE[key] = out
+        while len(_BAR_CACHE) > 32:
+            _BAR_CACHE.popitem(last=False)
+    return out
+
+
+def _line(what: Any, ts: Any, values: Any, max_points: int, resolution: str) -> dict[str, Any]:
+    """A line (timestamps, values: sequences or arrays) downsampled to about ``max_points``."""
     import numpy as np
 
     from tradebot.analysis.html_downsample import line_indices
 
-    idx = line_indices(np.asarray(values, dtype=np.float64), max_points) if values else np.arange(0)
-    return {"id": what, "resolution": resolution, "points": len(ts), "returned": int(idx.size),
-            "ts_ms": [ts[i] for i in idx.tolist()], "equity": [values[i] for i in idx.tolist()]}
+    t = np.asarray(ts, dtype=np.int64)
+    v = np.asarray(values, dtype=np.float64)
+    idx = line_indices(v, max_points) if v.size else np.arange(0)
+    return {"id": what, "resolution": resolution, "points": int(t.size), "returned": int(idx.size),
+            "ts_ms": t[idx].tolist(), "equity": v[idx].tolist()}
 
 
 def _day_ms(day: Any) -> int:
