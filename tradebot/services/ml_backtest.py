@@ -33,6 +33,7 @@ from tradebot.services.backtest import (
     engine_config,
     execution_summary,
     load_market,
+    regime_section,
 )
 from tradebot.services.context import Context
 from tradebot.services.provenance import candles_sha256, code_version
@@ -134,14 +135,16 @@ def run_ml_backtest(ctx: Context, strategy: Strategy, *, save: bool = True, prog
         "data_sha256": data_sha, "preset": s.preset, "execution": execution_summary(s.execution.model_dump()),
         "sample": sample, "ml": ml,
     }
+    by_regime = regime_section(oos, result)  # over the traded (out-of-sample) bars
     run_id = None
     if save:
         step("saving run")
         # the run list shows the stored source: an in-sample run says so there too
         stored = replace(candles, source=f"{candles.source} {IN_SAMPLE}") if sample == IN_SAMPLE else candles
-        run_id = _save_run(ctx, strategy, stored, result, metrics, resolved, data_sha)
+        run_id = _save_run(ctx, strategy, stored, result, metrics, resolved, data_sha, by_regime)
         header["run_id"] = run_id
     report = build_report(metrics, header, result.trades if include_trades else None,
                           result.timestamp if include_trades else None)
     report["blocked_entries"] = blocked_summary(result.blocked)
+    report["by_regime"] = by_regime
     return BacktestOutcome(run_id, report, result, metrics, strategy, candles, data_sha)
