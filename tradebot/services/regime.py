@@ -60,7 +60,7 @@ def load_regime_model(ctx: Context, ref: str) -> tuple[dict[str, Any], Any]:
     from tradebot.data.model_registry import ModelNotFoundError, ModelRepository, load_artifact, parse_ref, record_dict
 
     name, version = parse_ref(ref)
-    if ctx.settings.database_url is None and not (ctx.home / "tradebot.db").is_file():
+    if not _store_exists(ctx):
         raise ModelNotFoundError(f"no regime model {name} in the registry (none trained yet: "
                                  f"`tradebot regime train --name {name}`)")
     with ctx.store.session() as session:
@@ -145,9 +145,13 @@ def train_regime(ctx: Context, name: str, count: int | None = None, names: list[
     if if_older is not None and (isinstance(if_older, bool) or not if_older > 0):
         raise UsageError(f"--if-older must be a positive age, got {if_older!r}")
     _check_store_target(ctx)
+    from tradebot.ml.regime.features import check_length
+
+    market, candles = _candles(ctx)  # a market not at hand or too short: refused before the store opens
+    check_length(settings, len(candles))
     ensure_home(ctx.home)
     with model_lock(ctx.home, name, wait):
-        newest = _newest(ctx, name)
+        newest = _newest(ctx, name) if _store_exists(ctx) else None
         if newest is not None and not is_regime_record(newest):
             raise UsageError(f"model name {name!r} is taken by a trading model; choose another name")
         if if_older is not None and newest is not None:
@@ -158,10 +162,15 @@ def train_regime(ctx: Context, name: str, count: int | None = None, names: list[
                 return RegimeTrainOutcome(newest, skipped=(
                     f"{name}:{newest['version']} was trained {age_text(max(age, 0.0))} ago, younger than "
                     f"--if-older {age_text(if_older)}: not retrained"))
-        return _fit_and_store(ctx, name, settings, seed)
+        return _fit_and_store(ctx, name, settings, seed, market, candles)
 
 
-def _fit_and_store(ctx: Context, name: str, settings: Any, seed: int | None) -> RegimeTrainOutcome:
+def _store_exists(ctx: Context) -> bool:
+    return ctx.settings.database_url is not None or (ctx.home / "tradebot.db").is_file()
+
+
+def _fit_and_store(ctx: Context, name: str, settings: Any, seed: int | None, market: Any,
+                   candles: Candles) -> RegimeTrainOutcome:
     import numpy as np
 
     from tradebot.data.model_registry import (
@@ -182,7 +191,6 @@ def _fit_and_store(ctx: Context, name: str, settings: Any, seed: int | None) -> 
 
     s = ctx.settings
     seed = int(s.seed if seed is None else seed)
-    market, candles = _candles(ctx)
     features = regime_features(candles, settings)  # too little data: one line, nothing stored
     model = fit_learned(features, settings, seed)
     labels = classify_learned(model, features)
@@ -239,7 +247,8 @@ def paper_regime_table(ctx: Context, exchange: str, symbol: str, timeframe: str,
                        equity_ts: Any, equity: Any, trades: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The performance-by-regime table of a paper account: its equity and trades against the
     rule-based regimes of its market's candles (from the cache, or the sim market for an
-    account on it; ``source``: the account's recorded market source), the warm-up's worth of candles before its first bar included. None for
+    account on it; ``source``: the account's recorded market source), the warm-up's worth
+    of candles before its first bar included. None for
     an account with no equity yet; ``available: False`` (with the reason) when the candles
     are not at hand. Reads only."""
     import numpy as np
