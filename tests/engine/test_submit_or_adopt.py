@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tradebot.core.candles import Candles
-from tradebot.core.errors import ClockSkew, ExchangeError
+from tradebot.core.errors import ClockSkew, ExchangeError, StoreError
 from tradebot.core.orders import OrderRecord, OrderState
 from tradebot.engine.order_journal import JsonOrderJournal, MemoryOrderJournal
 from tradebot.engine.orders import submit_or_adopt
@@ -190,3 +190,23 @@ def test_refusals_are_final_and_clock_skew_stops(rx):
     assert journal.get(intent(1).client_order_id) is None or \
         journal.get(intent(1).client_order_id).state in (S.INTENDED, S.REJECTED)
     assert not any(e.endpoint == "order_new" and e.status == 200 for e in rx.request_log)
+
+
+def test_the_journal_file_survives_a_torn_append_and_refuses_a_corrupt_line(tmp_path):
+    path = tmp_path / "orders.json"
+    journal = JsonOrderJournal(path)
+    first = intent(0)
+    journal.put(first)
+    journal.put(first.move(S.SENT, T0 + 1, attempts=1, sent_ms=T0 + 1))
+    journal.put(intent(1))
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    with open(path, "ab") as f:  # a crash in the middle of the next append
+        f.write(b'{"client_order_id": "tb-x", "sta')
+    again = JsonOrderJournal(path)
+    assert again.torn_tail and again.get(first.client_order_id).state == S.SENT
+    assert again.get(intent(1).client_order_id) == intent(1) and len(again.records) == 2
+    again.put(intent(2))  # appends on a clean line
+    assert len(JsonOrderJournal(path).records) == 3 and not JsonOrderJournal(path).torn_tail
+    path.write_bytes(path.read_bytes().replace(b'"state":"sent"', b'"state":"lost"', 1))
+    with pytest.raises(StoreError, match=r"line 2 is not a record"):
+        JsonOrderJournal(path)
