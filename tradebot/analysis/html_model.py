@@ -30,7 +30,7 @@ def folds_figure(folds: Sequence[Mapping[str, Any]]) -> go.Figure:
     from plotly.subplots import make_subplots
 
     labels = [f"fold {f['fold']}" for f in folds]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("ROC AUC per test fold", "return per test fold"))
+    fig = make_subplots(rows=1, cols=2)
     fig.add_trace(go.Bar(x=labels, y=[f.get("auc") for f in folds], name="AUC", marker={"color": BLUE},
                          meta={"role": "auc"}), row=1, col=1)
     fig.add_hline(y=0.5, line={"color": GREY, "dash": "dot"}, row=1, col=1)
@@ -38,7 +38,8 @@ def folds_figure(folds: Sequence[Mapping[str, Any]]) -> go.Figure:
                          meta={"role": "return"}), row=1, col=2)
     fig.add_trace(go.Bar(x=labels, y=[f.get("buy_hold_return") for f in folds], name="buy and hold",
                          marker={"color": GREY}, meta={"role": "buy_hold"}), row=1, col=2)
-    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(title_text="ROC AUC (0.5: no skill)", row=1, col=1)
+    fig.update_yaxes(title_text="return, after costs", tickformat=".0%", row=1, col=2)
     return fig
 
 
@@ -104,19 +105,19 @@ def model_page(rec: Mapping[str, Any], verdict_text: str, challenge_text: str | 
     page.figure("folds", "Out of sample, per test fold", folds_figure(folds), height=340)
     page.section("Out of sample, per test fold (trading through the engine with fees and slippage)", table(
         [(f["fold"], _day(f["start_ms"]), _day(f["end_ms"]), f["train_samples"], f["test_samples"], f["log_loss"],
-          f["auc"], f["balanced_accuracy"], f["brier"], f["return"], f["trades"], f["buy_hold_return"])
+          f["auc"], f["balanced_accuracy"], f["brier"], _pct(f["return"]), f["trades"], _pct(f["buy_hold_return"]))
          for f in folds],
         ["fold", "test from", "to", "train", "test", "log loss", "AUC", "bal. acc", "Brier", "return", "trades",
          "buy & hold"]))
     sm = scores["summary"]
     m, maj, sh, bh = sm["model"], sm["majority"], sm["shuffled"], sm["buy_hold"]
-    base = [("model", m["auc"], m["log_loss"], m["brier"], m["return"]),
+    base = [("model", m["auc"], m["log_loss"], m["brier"], _pct(m["return"])),
             ("majority class", maj["auc"], maj["log_loss"], maj["brier"], None)]
     if sh["runs"]:
         base.append((f"shuffled labels (mean of {sh['runs']})", sh["auc_mean"], sh["log_loss_mean"], None,
-                     sh["return_mean"]))
-        base.append((f"shuffled labels (best of {sh['runs']})", sh["auc_max"], None, None, sh["return_max"]))
-    base.append(("buy and hold", None, None, None, bh["return"]))
+                     _pct(sh["return_mean"])))
+        base.append((f"shuffled labels (best of {sh['runs']})", sh["auc_max"], None, None, _pct(sh["return_max"])))
+    base.append(("buy and hold", None, None, None, _pct(bh["return"])))
     page.section("Out of sample, model against baselines", table(base, ["", "AUC", "log loss", "Brier", "return"]))
     cal = scores.get("calibration")
     if cal and cal.get("samples"):
@@ -141,6 +142,12 @@ def model_page(rec: Mapping[str, Any], verdict_text: str, challenge_text: str | 
         page.note("Purged k-fold: each fold is unseen by its model, but the models of early folds were trained "
                   "on later data; walk-forward trains on the past only.")
     return page.render()
+
+
+def _pct(x: Any) -> str | None:
+    import math
+
+    return None if x is None or not math.isfinite(float(x)) else f"{float(x):+.2%}"
 
 
 def _esc(text: str) -> str:
