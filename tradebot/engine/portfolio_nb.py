@@ -99,7 +99,9 @@ KEY_LIMIT = 1e300  # rank keys are clipped to +-KEY_LIMIT; NaN (no key) becomes 
 
 # Portfolio state vector: a header, the account vector, the market rows, then per market
 # the rank key of its pending entry, its last real close (the mark; 0 before its first
-# candle) and the index of that bar (-1: none yet).
+# candle; without account limits kept up to date only while a position is held, the only
+# time it is read) and the index of its last real bar (-1: none yet; kept only when a
+# market needs the ATR).
 PS_N_MARKETS, PS_LEN, PS_EQ_PREV = 0, 1, 2
 PS_HEADER = 4
 
@@ -234,6 +236,7 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
     max_open = pf[PF_MAX_OPEN]
     shared = M > 1
     keep_pos = pos_out.shape[0] > 0
+    has_atr = atr.shape[0] > 0
     order = np.empty(M, dtype=np.int64)
     stops_on = np.empty(M, dtype=np.bool_)
     matching_on = np.empty(M, dtype=np.bool_)
@@ -404,8 +407,10 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             for m in range(M):
                 u = states[m, S_UNITS]
                 if present[t, m]:
-                    mark[m] = close[t, m]
-                    last_real[m] = t
+                    if u != 0.0:  # (only a held position's mark is ever read)
+                        mark[m] = close[t, m]
+                    if has_atr:  # (only read for the ATR of the previous bar)
+                        last_real[m] = t
                     e = entries[t, m]
                     x = exits[t, m]
                     se = has_se and short_entries[t, m]
