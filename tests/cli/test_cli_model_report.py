@@ -72,17 +72,23 @@ def test_html_report_of_a_model(run: Run, trained: dict[str, Any], tmp_path: Pat
                "--no-first-run", f"--user-data-dir={tmp_path / 'chrome'}", "--proxy-server=socks5://127.0.0.1:9",
                "--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr", "--v=0",
                "--virtual-time-budget=20000", "--window-size=1280,4000", "--dump-dom", out.as_uri()]
-        dom = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)})
+        env = {**os.environ, "HOME": str(tmp_path)}
+        dom = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
         assert dom.returncode == 0, dom.stderr[-2000:]
         assert dom.stdout.count('data-drawn="1"') == len(figs)
         assert [ln for ln in dom.stderr.splitlines() if ":CONSOLE" in ln] == []
 
 
-@pytest.mark.parametrize(("args", "needle"), [
+BAD = [
     (["--model", "nope"], "no model nope in the registry"),
     (["--model", "rep", "--account", "x"], "--model goes alone"),
     (["--model", "rep:0"], "must be a positive number"),
     (["--model", "rep", "--html", "."], "is a directory"),
-])
-def test_bad_model_report_input(run: Run, trained: dict[str, Any], args: list[str], needle: str) -> None:
-    one_error_line(run("report", *args), needle)
+    (["--model", "rep", "--html", "x.html", "--json"], "--html and --json: choose one"),
+]
+
+
+def test_bad_model_report_input(run: Run, trained: dict[str, Any], tmp_path: Path) -> None:
+    for args, needle in BAD:  # one trained model for every case
+        one_error_line(run("report", *args), needle)
+    assert not (tmp_path / "cwd" / "x.html").exists()
