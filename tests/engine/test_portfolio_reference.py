@@ -14,7 +14,7 @@ from conftest import T0_MS, random_candles
 from tradebot.core.candles import Candles
 from tradebot.core.signals import Signals
 from tradebot.engine import portfolio_nb as pnb
-from tradebot.engine.config import EngineConfig
+from tradebot.engine.config import P_SHORT, EngineConfig
 from tradebot.engine.layout import N_MATCH, S_PENDING_AT, S_UNITS
 from tradebot.engine.portfolio import PortfolioConfig, align, run_portfolio
 from tradebot.engine.portfolio_run import signal_strength
@@ -149,3 +149,49 @@ def test_new_portfolio_state_nb_layout() -> None:
         assert ps[pnb.PS_HEADER + k * L: pnb.PS_HEADER + (k + 1) * L].tolist() == one.tolist()
     aux = ps[pnb.PS_HEADER + 4 * L:]
     assert aux.tolist() == [0.0] * 3 + [0.0] * 3 + [-1.0] * 3
+
+
+def test_acts_nb_is_true_exactly_when_the_market_decision_changes_something() -> None:
+    from tradebot.engine.kernels import decide_nb
+    from tradebot.engine.layout import BUY_LONG, CLOSE, NO_ORDER, S_PENDING
+
+    rng = np.random.default_rng(2)
+    params = EngineConfig(allow_short=True).to_vector()
+    no_short = EngineConfig().to_vector()
+    for _ in range(500):
+        states = np.zeros((2, 40))
+        states[1, S_UNITS] = rng.choice([-1.0, 0.0, 2.0])
+        states[1, S_PENDING] = rng.choice([NO_ORDER, BUY_LONG, CLOSE])
+        states[1, S_PENDING_AT] = 7.0
+        e, x, se, sx = (bool(v) for v in rng.random(4) < 0.5)
+        p = params if rng.random() < 0.5 else no_short
+        row = states[1].copy()
+        decide_nb(5, e, x, se, sx, p, row)
+        changed = not np.array_equal(row, states[1])
+        assert pnb._acts_nb(states, 1, e, x, se, sx, False, p[P_SHORT] != 0.0) == changed
+        assert pnb._acts_nb(states, 1, e, x, se, sx, True, p[P_SHORT] != 0.0)  # matching: looks
+
+
+def test_close_open_trades_nb_books_held_positions_at_their_mark() -> None:
+    from tradebot.engine.layout import N_TRADE_COLS, S_ENTRY_FEE, S_ENTRY_IDX, S_ENTRY_PRICE
+
+    params = np.stack([EngineConfig().to_vector()] * 3)
+    ps = pnb.new_portfolio_state_nb(params[0], 3)
+    L = int(ps[pnb.PS_LEN])
+    row = lambda m: pnb.PS_HEADER + L * (m + 1)  # noqa: E731
+    aux = pnb.PS_HEADER + 4 * L
+    for m, units, entry, fee, idx, mark in [(0, 2.0, 10.0, 0.02, 3, 12.0),
+                                             (2, -1.5, 20.0, 0.03, 5, 18.0)]:
+        ps[row(m) + S_UNITS] = units
+        ps[row(m) + S_ENTRY_PRICE] = entry
+        ps[row(m) + S_ENTRY_FEE] = fee
+        ps[row(m) + S_ENTRY_IDX] = idx
+        ps[aux + 3 + m] = mark
+    trades, n = pnb.close_open_trades_nb(9, params, ps, np.empty((1, N_TRADE_COLS + 1)), 0)
+    assert n == 2
+    want = [  # market, entry, exit, direction, units, entry px, exit px, fees, pnl, reason
+        (0, 3, 9, 1, 2.0, 10.0, 12.0, 0.02, 0.0, 2.0 * (12.0 - 10.0) - 0.02, 4),
+        (2, 5, 9, -1, 1.5, 20.0, 18.0, 0.03, 0.0, 1.5 * (20.0 - 18.0) - 0.03, 4)]
+    for r, w in zip(trades[:n], want, strict=True):
+        assert (r[pnb.T_MARKET], r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
+                r[10]) == w
