@@ -175,6 +175,17 @@ def test_a_crash_before_sending_waits_out_the_receive_window_then_sends_once(rx,
     assert [t.target for t in late.record.history] == [S.SENT, S.UNKNOWN, S.SENT, S.FILLED]
 
 
+def test_a_sent_record_absent_after_the_window_is_sent_again_once(rx):
+    ex = adapter(rx)
+    journal = MemoryOrderJournal()
+    with pytest.raises(Crash):
+        submit_or_adopt(journal, CrashBeforeSend(ex), intent(2), T0)
+    result = submit_or_adopt(journal, ex, intent(2), T0 + 20_000)  # the next run, well after the window
+    assert result.action == "sent" and result.record.state == S.FILLED
+    assert [t.target for t in result.record.history] == [S.SENT, S.UNKNOWN, S.SENT, S.FILLED]
+    assert placed(rx, intent(2).client_order_id) == 1
+
+
 def test_refusals_are_final_and_clock_skew_stops(rx):
     ex = adapter(rx)
     journal = MemoryOrderJournal()
@@ -210,3 +221,50 @@ def test_the_journal_file_survives_a_torn_append_and_refuses_a_corrupt_line(tmp_
     path.write_bytes(path.read_bytes().replace(b'"state":"sent"', b'"state":"lost"', 1))
     with pytest.raises(StoreError, match=r"line 2 is not a record"):
         JsonOrderJournal(path)
+
+
+def test_sigkill_at_random_instants_never_duplicates_an_order(rx, tmp_path):
+    """A worker process settling 12 intents through 20% faults (lost and late answers among
+    them) is killed with SIGKILL at random instants 10 times, then runs to the end."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    worker = Path(__file__).with_name("order_worker.py")
+    journal = tmp_path / "orders.jsonl"
+    count = 12
+    rx.faults = FaultConfig(rate=0.2, kinds=("lost_answer", "late_answer", "rate_limit", "server_error", "reset"),
+                            slow_s=0.4, retry_after_s=0.01, seed=3)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    rng = random.Random(7)
+    kills = 0
+
+    def start() -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, str(worker), rx.url, str(journal), str(count)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        return proc
+
+    for _ in range(10):
+        proc = start()
+        time.sleep(rng.uniform(0.0, 0.4))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    proc = start()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert kills >= 8
+    rx.faults = FaultConfig()
+    records = JsonOrderJournal(journal).records
+    assert len(records) == count
+    for record in records.values():
+        assert record.state == S.FILLED and placed(rx, record.client_order_id) == 1, record
+    assert len(rx.dialect.orders.orders) == count  # one order per intent on the exchange
+    assert {str(o.order_id) for o in rx.dialect.orders.orders.values()} == \
+        {r.exchange_order_id for r in records.values()}

@@ -106,10 +106,11 @@ def submit_or_adopt(journal: OrderJournal, exchange: OrderExchange, intent: Orde
         return SubmitResult(record, "refreshed")
     if record.state in (S.SENT, S.UNKNOWN):
         sent = record.sent_ms if record.sent_ms is not None else record.updated_ms
-        if now_ms - sent < recv_window_ms + grace_ms:
-            if record.state == S.SENT:
-                record = record.move(S.UNKNOWN, now_ms, "no answer and not on the exchange yet")
-                journal.put(record)
+        waiting = now_ms - sent < recv_window_ms + grace_ms
+        if record.state == S.SENT:  # sent by a process that died before the answer was stored
+            record = record.move(S.UNKNOWN, now_ms, "no answer stored and not on the exchange")
+            journal.put(record)
+        if waiting:
             return SubmitResult(record, "pending")
     return _send(journal, exchange, record, now_ms)
 
