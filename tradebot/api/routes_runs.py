@@ -52,9 +52,35 @@ def runs(request: Request, limit: int = Query(50, ge=1, le=1000), strategy: str 
 @router.get("/runs/{run_id}")
 def run(request: Request, run_id: int, token: TokenInfo = ReadToken) -> SafeJSON:
     """The report of a stored run (``tradebot report RUN_ID --json``)."""
+    return SafeJSON(_stored_report(_ctx(request), run_id))
+
+
+_REPORTS: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
+
+
+def _stored_report(ctx: Any, run_id: int) -> dict[str, Any]:
+    """A stored run's report; kept in memory while the run exists (a stored run never changes,
+    and its report's intervals take tens of milliseconds to compute)."""
+    from sqlalchemy import select
+
+    from tradebot.core.errors import RunNotFoundError
+    from tradebot.data.models import BacktestRun
     from tradebot.services.backtest import stored_report
 
-    return SafeJSON(stored_report(_ctx(request), run_id))
+    key = (str(ctx.store.url), run_id)
+    with _BAR_LOCK:
+        rep = _REPORTS.get(key)
+    if rep is not None:
+        with ctx.store.session() as session:
+            if session.scalar(select(BacktestRun.id).where(BacktestRun.id == run_id)) is None:
+                raise RunNotFoundError(f"no stored run with id {run_id}")
+        return rep
+    rep = stored_report(ctx, run_id)
+    with _BAR_LOCK:
+        _REPORTS[key] = rep
+        while len(_REPORTS) > 256:
+            _REPORTS.popitem(last=False)
+    return rep
 
 
 @router.get("/runs/{run_id}/trades")

@@ -14,12 +14,18 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tradebot.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from tradebot.data.api_models import ApiToken
     from tradebot.data.db import Store
 
@@ -59,6 +65,16 @@ class TokenInfo:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@contextmanager
+def write_session(store: Store) -> Iterator[Session]:
+    """A unit of work that reads and then writes: on SQLite it takes the write lock at BEGIN
+    (IMMEDIATE), so concurrent writers wait for each other (busy timeout) instead of failing
+    with "database is locked" when a read transaction tries to become a write one."""
+    with store.session() as session:
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        yield session
 
 
 def sha256_hex(secret: str) -> str:
@@ -103,7 +119,7 @@ def create_token(store: Store, name: str, scope: str, expires: dt.timedelta | No
     check_scope(scope)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = _now()
-    with store.session() as session:
+    with write_session(store) as session:
         if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
             raise UsageError(f"--name {name!r}: a token with this name exists (revoke it or choose another name)")
         row = ApiToken(name=name, token_sha256=sha256_hex(secret), prefix=secret[:7], scope=scope,
@@ -129,7 +145,7 @@ def revoke_token(store: Store, name: str) -> TokenInfo:
 
     from tradebot.data.api_models import ApiSession, ApiToken
 
-    with store.session() as session:
+    with write_session(store) as session:
         row = session.scalar(select(ApiToken).where(ApiToken.name == name))
         if row is None:
             known = [n for (n,) in session.execute(select(ApiToken.name).order_by(ApiToken.id))]
@@ -139,28 +155,63 @@ def revoke_token(store: Store, name: str) -> TokenInfo:
             row.revoked_at = _now()
         session.execute(delete(ApiSession).where(ApiSession.token_id == row.id))
         session.flush()
-        return _info(row)
+        info = _info(row)
+    forget_cached_tokens()
+    return info
+
+
+#: a token check is remembered this long (seconds): a revocation by another process (the CLI)
+#: takes effect within it; one by this process at once
+AUTH_CACHE_S = 1.0
+_auth_cache: dict[tuple[str, str], tuple[float, TokenInfo | None]] = {}
+_auth_lock = threading.Lock()
+
+
+def forget_cached_tokens() -> None:
+    with _auth_lock:
+        _auth_cache.clear()
 
 
 def authenticate(store: Store, secret: str) -> TokenInfo | None:
     """The active token whose secret is ``secret``, else None (unknown, expired, revoked)."""
-    from sqlalchemy import select
-
-    from tradebot.data.api_models import ApiToken
-
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
     digest = sha256_hex(secret)
+    key = (store.url, digest)
+    now_s = time.monotonic()
+    with _auth_lock:
+        hit = _auth_cache.get(key)
+    if hit is not None and hit[0] > now_s:
+        info = hit[1]
+        return info if info is not None and info.state() == "active" else None
+    info = _authenticate(store, digest)
+    with _auth_lock:
+        if len(_auth_cache) > 10_000:
+            _auth_cache.clear()
+        _auth_cache[key] = (now_s + AUTH_CACHE_S, info)
+    return info
+
+
+def _authenticate(store: Store, digest: str) -> TokenInfo | None:
+    from sqlalchemy import select, update
+
+    from tradebot.core.errors import StoreError
+    from tradebot.data.api_models import ApiToken
+
     with store.session() as session:
         row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest))
         if row is None or not hmac.compare_digest(row.token_sha256, digest):
             return None
         info = _info(row)
-        if info.state() != "active":
-            return None
-        now = _now()
-        if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
-            row.last_used_at = now  # at most one write a minute per token
+    if info.state() != "active":
+        return None
+    now = _now()
+    if info.last_used_at is None or now - info.last_used_at > dt.timedelta(minutes=1):
+        try:  # at most one write a minute per token; best effort (a busy store skips it)
+            with store.session() as session:
+                session.execute(update(ApiToken).where(ApiToken.id == info.id).values(last_used_at=now))
+        except StoreError:
+            pass
     return info
 
 

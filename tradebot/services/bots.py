@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from tradebot.core.errors import TradebotError, UsageError
+from tradebot.services.api_tokens import write_session
 
 if TYPE_CHECKING:
     from tradebot.data.api_models import Bot
@@ -99,7 +100,7 @@ def create_bot(ctx: Context, name: str, config: dict[str, Any]) -> BotInfo:
     from tradebot.services.paper import check_account_name
 
     check_account_name(account)
-    with ctx.store.session() as session:
+    with write_session(ctx.store) as session:
         if session.scalar(select(Bot.id).where(or_(Bot.name == name, Bot.account == account))) is not None:
             raise UsageError(f"bot {name!r}: a bot with this name or account {account!r} exists")
         now = _now()
@@ -146,7 +147,7 @@ def set_status(ctx: Context, name: str, action: str) -> BotInfo:
     """``start``, ``pause``, ``stop`` or ``kill`` (the kill switch) one bot."""
     if action not in _ACTIONS:
         raise UsageError(f"unknown bot action {action!r}: expected one of {', '.join(_ACTIONS)}")
-    with ctx.store.session() as session:
+    with write_session(ctx.store) as session:
         row = _row(session, name)
         if action == "pause" and row.status != "running":
             raise UsageError(f"bot {name!r} is {row.status}; only a running bot can be paused")
@@ -163,7 +164,7 @@ def kill_all(ctx: Context) -> list[str]:
 
     from tradebot.data.api_models import Bot
 
-    with ctx.store.session() as session:
+    with write_session(ctx.store) as session:
         rows = list(session.scalars(select(Bot).where(Bot.status != "killed")))
         for row in rows:
             row.status, row.kill_switch, row.updated_at = "killed", True, _now()
@@ -193,7 +194,7 @@ def run_bot(ctx: Context, name: str, now_ms: int | None = None) -> dict[str, Any
     else:
         out = {"outcome": "ran", **asdict(r)}
         out["trips"] = list(r.trips)
-    with ctx.store.session() as session:
+    with write_session(ctx.store) as session:
         row = _row(session, name)
         row.last_run_at = _now()
         row.last_result = out

@@ -129,8 +129,9 @@ class JobRunner:
         from sqlalchemy import select
 
         from tradebot.data.api_models import Job
+        from tradebot.services.api_tokens import write_session
 
-        with self.ctx.store.session() as session:
+        with write_session(self.ctx.store) as session:
             queued = []
             for row in session.scalars(select(Job).where(Job.status.in_(("queued", "running")))):
                 if row.status == "running":
@@ -175,8 +176,9 @@ class JobRunner:
 
     def _update(self, job_id: int, **fields: Any) -> None:
         from tradebot.data.api_models import Job
+        from tradebot.services.api_tokens import write_session
 
-        with self.ctx.store.session() as session:
+        with write_session(self.ctx.store) as session:
             row = session.get(Job, job_id)
             if row is not None:
                 for k, v in fields.items():
