@@ -93,6 +93,7 @@ def test_regime_train_stores_a_learned_model_and_uses_it(run: Run, home: Path, p
 @pytest.mark.parametrize(("args", "expect"), [
     (["regime", "-k", "1"], "regime count must be at least 2"),
     (["regime", "--method", "foo"], "unknown regime method 'foo'"),
+    (["regime", "-k", "5"], "the rule-based method knows at most 4 regimes"),
     (["regime", "--method", "learned"], "--method learned needs --model"),
     (["regime", "--model", "nope"], "no regime model nope"),
     (["regime", "train", "--name", "r", "-k", "1"], "regime count must be at least 2"),
