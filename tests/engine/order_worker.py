@@ -27,8 +27,7 @@ SETTLED = {OrderState.FILLED, OrderState.ACKNOWLEDGED, OrderState.PARTIALLY_FILL
 def main() -> None:
     url, path, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     ex = CcxtExchange("binance", base_url=url, api_key=KEY, secret=SECRET, rate_limit=False, timeout_ms=300,
-                      retry=RetryPolicy(max_attempts=3, base_delay_s=0.005, max_delay_s=0.02))
-    ex.ccxt.options["recvWindow"] = 1000
+                      retry=RetryPolicy(max_attempts=3, base_delay_s=0.005, max_delay_s=0.02), recv_window_ms=1000)
     ex.load_markets()
     journal = JsonOrderJournal(path)
     print("ready", flush=True)
@@ -37,7 +36,7 @@ def main() -> None:
                                     "market", 0.01, None, now_ms=T0)
         while True:
             try:
-                result = submit_or_adopt(journal, ex, intent, int(time.time() * 1000), recv_window_ms=1000,
+                result = submit_or_adopt(journal, ex, intent, int(time.time() * 1000), recv_window_ms=ex.recv_window_ms,
                                          grace_ms=500)
             except ExchangeError:
                 continue

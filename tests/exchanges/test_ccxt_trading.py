@@ -22,6 +22,7 @@ from tradebot.core.errors import (
     InsufficientFunds,
     OrderNotFound,
     OrderRejected,
+    UsageError,
 )
 from tradebot.exchanges.ccxt_exchange import CcxtExchange
 from tradebot.exchanges.credentials import load_credentials
@@ -97,6 +98,16 @@ def test_orders_by_client_id_fills_and_fees(rx):
         ex.cancel_order(resting.id, "BTC/USDT")
     balance = ex.fetch_balance()
     assert balance["USDT"]["used"] == 0 and balance["BTC"]["total"] == pytest.approx(1.00999)
+
+
+def test_receive_window_is_what_ccxt_sends(rx):
+    assert adapter(rx).recv_window_ms == 10_000
+    ex = adapter(rx, recv_window_ms=1500)
+    ex.fetch_balance()
+    assert ex.recv_window_ms == 1500
+    assert [e.params["recvWindow"] for e in rx.request_log if e.endpoint == "account"] == ["1500"]
+    with pytest.raises(UsageError, match="invalid receive window 70000"):
+        adapter(rx, recv_window_ms=70_000)
 
 
 def test_market_rules_from_load_markets(rx):

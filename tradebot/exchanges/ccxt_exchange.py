@@ -372,6 +372,7 @@ class CcxtExchange:
         retry: RetryPolicy = RetryPolicy(),
         sandbox: bool = False,
         on_retry: Callable[[int, BaseException, float], object] | None = None,
+        recv_window_ms: int | None = None,
     ) -> None:
         eid = str(exchange_id).strip().lower()
         if eid not in ccxt.exchanges:
@@ -412,6 +413,10 @@ class CcxtExchange:
         self._restrict_market_types(options)
         if "fetchMargins" in options:  # binance: margin pair lists are private calls we do not need
             options["fetchMargins"] = False
+        if recv_window_ms is not None:
+            if not 0 < int(recv_window_ms) <= 60_000:
+                raise UsageError(f"invalid receive window {recv_window_ms!r} ms: expected 1..60000")
+            options["recvWindow"] = int(recv_window_ms)
         if sandbox:
             try:
                 ex.set_sandbox_mode(True)
@@ -451,6 +456,15 @@ class CcxtExchange:
     @property
     def base_url(self) -> str | None:
         return self._base_url
+
+    @property
+    def recv_window_ms(self) -> int:
+        """How old a signed request may be when the exchange receives it (binance
+        ``recvWindow``; ccxt sends 10000 unless ``recv_window_ms`` says otherwise). An order
+        request that got no answer can be accepted no later than this after it was signed:
+        the margin :func:`tradebot.engine.orders.submit_or_adopt` waits before sending again."""
+        value = _int((self._ex.options or {}).get("recvWindow"))
+        return value if value and value > 0 else 10_000
 
     @property
     def rate_limit(self) -> bool:
