@@ -1,6 +1,6 @@
 """tradebot's portfolio engine beside vectorbt's grouped cash-sharing simulation.
 
-    python bench/bench_portfolio.py [--markets 20] [--bars 100000] [--repeat 7] [--no-memory]
+    python bench/bench_portfolio.py [--markets 20] [--bars 100000] [--repeat 15] [--no-memory]
 
 Workload: ``--markets`` synthetic 1-minute markets of ``--bars`` bars (the WORKLOAD.md
 random walk, market i seeded 42 + i, prices rounded to 6 decimals), RSI 14/30/70 level
@@ -167,7 +167,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--markets", type=int, default=20)
     ap.add_argument("--bars", type=int, default=100_000)
-    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--child", nargs=1)
     args = ap.parse_args()
