@@ -88,6 +88,10 @@ def test_regime_train_stores_a_learned_model_and_uses_it(run: Run, home: Path, p
     # a regime model is not a trading model, and a trading command says so
     bt = run("backtest", "--strategy", "ml", "-p", "model=reg", *MARKET)
     assert bt.code == 2 and "regime classifier" in bt.err
+    rep = run("report", "--model", "reg")
+    assert rep.code == 2 and "is a regime classifier" in rep.err and rep.err.count("\n") == 1
+    shown = run("models", "show", "reg")
+    assert shown.code == 0 and "Regime model reg:1 (champion)" in shown.out and "Transitions" in shown.out
 
 
 @pytest.mark.parametrize(("args", "expect"), [

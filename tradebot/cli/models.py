@@ -72,6 +72,11 @@ def show_cmd(ref: str = RefArg, config: Path = ConfigOpt, json_out: bool = JsonO
     if json_out:
         _echo_json(record)
         return
+    if (record.get("model") or {}).get("kind") == "regime":
+        from tradebot.cli.regime import render_regime_record
+
+        render_regime_record(record)
+        return
     from tradebot.cli.train import render_training
 
     out = console()

@@ -108,14 +108,19 @@ def train(
         body = {"skipped": outcome.skipped, "newest": rec} if outcome.skipped else rec
         typer.echo(json.dumps(body, indent=2, sort_keys=True))
         return
-    out = console()
     if outcome.skipped:
-        out.print(outcome.skipped)
+        console().print(outcome.skipped)
         return
+    render_regime_record(rec, "Stored regime model")
+
+
+def render_regime_record(rec: Mapping[str, Any], what: str = "Regime model") -> None:
+    """A learned regime model's record (``regime train``, ``models show``)."""
+    out = console()
     sc = rec["scores"]
-    out.print(f"Stored regime model {rec['name']}:{rec['version']} (champion): {rec['model']['components']} "
+    out.print(f"{what} {rec['name']}:{rec['version']} ({rec['status']}): {rec['model']['components']} "
               f"regimes ({', '.join(rec['label']['names'])}) on {rec['exchange']} {rec['symbol']} "
-              f"{rec['timeframe']}, {rec['samples']:,} bars", soft_wrap=True)
+              f"{rec['timeframe']}, {rec['samples']:,} bars, created {rec['created_at']}", soft_wrap=True)
     agree = sc.get("agreement_with_rules")
     out.print(f"log-likelihood {sc['log_likelihood']:.3f} per bar, BIC {sc['bic']:.0f}"
               + ("" if agree is None else f", agrees with the rules on {agree:.1%} of bars"), soft_wrap=True)

@@ -20,6 +20,11 @@ def model_report(ctx: Context, ref: str) -> dict[str, Any]:
     from tradebot.services.train import show_model
 
     rec = show_model(ctx, ref)
+    if (rec.get("model") or {}).get("kind") == "regime":
+        from tradebot.core.errors import UsageError
+
+        raise UsageError(f"model {rec['name']}:{rec['version']} is a regime classifier, not a trading model: "
+                         f"`tradebot models show {rec['name']}` or `tradebot regime --model {rec['name']}`")
     return {**rec, "verdict_line": verdict_line(rec["verdict_detail"]), "challenge_line": challenge_line(rec)}
 
 
