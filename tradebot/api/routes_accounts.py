@@ -28,7 +28,7 @@ def _report(request: Request, name: str, recent: int = 20) -> dict[str, Any]:
 
 
 @router.get("")
-def accounts(request: Request, token: TokenInfo = ReadToken) -> SafeJSON:
+async def accounts(request: Request, token: TokenInfo = ReadToken) -> SafeJSON:
     """Every paper account with its market, strategy and last processed candle."""
     from tradebot.data.paper_repository import PaperRepository
 

@@ -35,7 +35,7 @@ def _wake(request: Request) -> None:
 
 
 @router.get("/bots")
-def bots(request: Request, token: TokenInfo = ReadToken) -> SafeJSON:
+async def bots(request: Request, token: TokenInfo = ReadToken) -> SafeJSON:
     from tradebot.services.bots import list_bots
 
     return SafeJSON({"bots": [b.to_dict() for b in list_bots(api_state(request).ctx)]})
@@ -61,7 +61,7 @@ def kill_switch(request: Request, token: TokenInfo = TradeToken) -> SafeJSON:
 
 
 @router.get("/bots/{name}")
-def bot(request: Request, name: str, token: TokenInfo = ReadToken) -> SafeJSON:
+async def bot(request: Request, name: str, token: TokenInfo = ReadToken) -> SafeJSON:
     from tradebot.services.bots import get_bot
 
     return SafeJSON(get_bot(api_state(request).ctx, name).to_dict())
@@ -145,11 +145,11 @@ def submit(request: Request, body: JobCreate, token: TokenInfo = TradeToken) -> 
 
 
 @router.get("/jobs", tags=["jobs"])
-def jobs(request: Request, limit: int = Query(50, ge=1, le=1000), token: TokenInfo = ReadToken) -> SafeJSON:
+async def jobs(request: Request, limit: int = Query(50, ge=1, le=1000), token: TokenInfo = ReadToken) -> SafeJSON:
     return SafeJSON({"jobs": api_state(request).jobs.list(limit)})
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"])
-def job(request: Request, job_id: int, token: TokenInfo = ReadToken) -> SafeJSON:
+async def job(request: Request, job_id: int, token: TokenInfo = ReadToken) -> SafeJSON:
     """A job with its status, progress line, result (run or study id) or error."""
     return SafeJSON(api_state(request).jobs.get(job_id))

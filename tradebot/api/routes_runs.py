@@ -20,7 +20,7 @@ def _ctx(request: Request) -> Any:
 
 
 @router.get("/version")
-def version(token: TokenInfo = ReadToken) -> SafeJSON:
+async def version(token: TokenInfo = ReadToken) -> SafeJSON:
     """The code version and database revision the server runs."""
     from tradebot.data.db import HEAD_REVISION
     from tradebot.services.provenance import code_version
@@ -30,7 +30,7 @@ def version(token: TokenInfo = ReadToken) -> SafeJSON:
 
 # -- runs ---------------------------------------------------------------------------------
 @router.get("/runs")
-def runs(request: Request, limit: int = Query(50, ge=1, le=1000), strategy: str | None = None,
+async def runs(request: Request, limit: int = Query(50, ge=1, le=1000), strategy: str | None = None,
          symbol: str | None = None, timeframe: str | None = None, exchange: str | None = None,
          token: TokenInfo = ReadToken) -> SafeJSON:
     """Stored backtest runs, newest first (``tradebot report --list``), optionally filtered."""
@@ -50,7 +50,7 @@ def runs(request: Request, limit: int = Query(50, ge=1, le=1000), strategy: str 
 
 
 @router.get("/runs/{run_id}")
-def run(request: Request, run_id: int, token: TokenInfo = ReadToken) -> SafeJSON:
+async def run(request: Request, run_id: int, token: TokenInfo = ReadToken) -> SafeJSON:
     """The report of a stored run (``tradebot report RUN_ID --json``)."""
     return SafeJSON(_stored_report(_ctx(request), run_id))
 
@@ -93,7 +93,7 @@ def run_trades(request: Request, run_id: int, token: TokenInfo = ReadToken) -> S
 
 
 @router.get("/runs/{run_id}/equity")
-def run_equity(request: Request, run_id: int, max_points: int = Query(4000, ge=10, le=100_000),
+async def run_equity(request: Request, run_id: int, max_points: int = Query(4000, ge=10, le=100_000),
                resolution: Literal["day", "bar"] = "day", token: TokenInfo = ReadToken) -> SafeJSON:
     """A stored run's equity curve, downsampled above ``max_points`` (each bucket's lowest and
     highest point, first and last kept: peaks, troughs and the final value are exact).
@@ -105,8 +105,10 @@ def run_equity(request: Request, run_id: int, max_points: int = Query(4000, ge=1
     from tradebot.data.repositories import RunRepository
 
     ctx = _ctx(request)
-    if resolution == "bar":
-        return SafeJSON(_bar_equity(ctx, run_id, max_points))
+    if resolution == "bar":  # a re-run the first time: in a worker thread, not the event loop
+        from starlette.concurrency import run_in_threadpool
+
+        return SafeJSON(await run_in_threadpool(_bar_equity, ctx, run_id, max_points))
     with ctx.store.session() as session:
         daily = RunRepository(session).daily(run_id)
     ts = [_day_ms(d["day"]) for d in daily]
@@ -173,7 +175,7 @@ def rerun(request: Request, run_id: int, token: TokenInfo = TradeToken) -> SafeJ
 
 # -- studies, models, strategies ------------------------------------------------------------
 @router.get("/studies", tags=["studies"])
-def studies(request: Request, limit: int = Query(50, ge=1, le=1000), token: TokenInfo = ReadToken) -> SafeJSON:
+async def studies(request: Request, limit: int = Query(50, ge=1, le=1000), token: TokenInfo = ReadToken) -> SafeJSON:
     """Stored optimization studies (``tradebot optimize --list``)."""
     from tradebot.services.study_report import list_studies
 
@@ -189,7 +191,7 @@ def study(request: Request, study_id: str, token: TokenInfo = ReadToken) -> Safe
 
 
 @router.get("/models", tags=["models"])
-def models(request: Request, name: str | None = None, token: TokenInfo = ReadToken) -> SafeJSON:
+async def models(request: Request, name: str | None = None, token: TokenInfo = ReadToken) -> SafeJSON:
     """Model registry versions (``tradebot models list``)."""
     from tradebot.services.train import list_models
 
@@ -205,7 +207,7 @@ def model(request: Request, ref: str, token: TokenInfo = ReadToken) -> SafeJSON:
 
 
 @router.get("/strategies", tags=["strategies"])
-def strategies(request: Request, token: TokenInfo = ReadToken) -> SafeJSON:
+async def strategies(request: Request, token: TokenInfo = ReadToken) -> SafeJSON:
     """Every registered strategy (``tradebot strategies list``)."""
     infos = _ctx(request).registry.all().values()
     return SafeJSON({"strategies": [{"name": i.name, "version": i.version, "origin": i.origin,
@@ -213,7 +215,7 @@ def strategies(request: Request, token: TokenInfo = ReadToken) -> SafeJSON:
 
 
 @router.get("/strategies/{name}", tags=["strategies"])
-def strategy(request: Request, name: str, token: TokenInfo = ReadToken) -> SafeJSON:
+async def strategy(request: Request, name: str, token: TokenInfo = ReadToken) -> SafeJSON:
     """A strategy with its parameter schema (``tradebot strategies show``)."""
     import inspect
 

@@ -125,10 +125,12 @@ def authenticate_request(request: Request) -> TokenInfo:
                    {"WWW-Authenticate": "Bearer"})
 
 
-def require(scope: str) -> Callable[[Request], TokenInfo]:
+def require(scope: str) -> Callable[[Request], Awaitable[TokenInfo]]:
     """A dependency: the request's token, which must allow ``scope``."""
 
-    def dependency(request: Request) -> TokenInfo:
+    async def dependency(request: Request) -> TokenInfo:
+        # in the event loop, not a worker thread: a remembered token costs microseconds, and
+        # a database look-up (once a second per token) is one indexed read
         token = authenticate_request(request)
         request.state.token = token
         if not token.allows(scope):
