@@ -56,10 +56,28 @@ def check_length(settings: RegimeSettings, n: int) -> None:
                          f"horizon {settings.trend_horizon}), the data has {n}")
 
 
+#: longest series the numpy percentile takes when numba is not loaded (as ml.rolling)
+NUMPY_MAX_BARS = 200_000
+
+
 def rolling_percentile(x: np.ndarray, window: int, minimum: int | None = None) -> np.ndarray:
     """Share of ``x[t-window+1 .. t]`` at or below ``x[t]``; before a full window, of the
     values since the first finite one once there are ``minimum`` of them (an expanding
-    window); NaN before, and where the window holds a NaN."""
+    window); NaN before, and where the window holds a NaN. The compiled kernel
+    (:mod:`.percentile_nb`) when numba is loaded or the series is long, else numpy: the
+    same numbers (tested bit for bit)."""
+    import sys
+
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    if "numba" in sys.modules or a.shape[0] > NUMPY_MAX_BARS:
+        from tradebot.ml.regime.percentile_nb import rolling_percentile_nb
+
+        return rolling_percentile_nb(a, int(window), int(window if minimum is None else minimum))  # type: ignore[no-any-return]
+    return rolling_percentile_np(a, window, minimum)
+
+
+def rolling_percentile_np(x: np.ndarray, window: int, minimum: int | None = None) -> np.ndarray:
+    """:func:`rolling_percentile` in numpy (every window compared afresh)."""
     n = x.shape[0]
     out = np.full(n, np.nan)
     finite = np.flatnonzero(np.isfinite(x))
