@@ -10,8 +10,9 @@ import pytest
 from tradebot.analysis.regime_report import regime_performance
 from tradebot.core.candles import Candles
 from tradebot.core.errors import UsageError
-from tradebot.ml.regime.features import regime_features, rolling_percentile
+from tradebot.ml.regime.features import regime_features, rolling_percentile, rolling_percentile_np
 from tradebot.ml.regime.learned import classify_learned, fit_learned, name_components
+from tradebot.ml.regime.percentile_nb import rolling_percentile_nb
 from tradebot.ml.regime.rules import classify_rules
 from tradebot.ml.regime.settings import RegimeSettings, check_method, default_names
 from tradebot.ml.regime.summary import agreement, history_summary
@@ -112,21 +113,28 @@ def test_features_and_regimes_are_causal(planted) -> None:
 def _slow_percentile(x: np.ndarray, window: int, minimum: int) -> np.ndarray:
     out = np.full(x.shape[0], np.nan)
     first = int(np.flatnonzero(np.isfinite(x))[0])
-    for t in range(x.shape[0]):
+    for t in range(first, x.shape[0]):
         lo = max(first, t - window + 1)
         w = x[lo:t + 1]
-        if t - first + 1 >= minimum and np.isfinite(w).all():
+        if w.size >= minimum and np.isfinite(w).all():
             out[t] = np.mean(w <= x[t])
     return out
 
 
-def test_rolling_percentile_matches_the_obvious_loop() -> None:
+@pytest.mark.parametrize(("window", "minimum"), [(100, 20), (50, 50), (10, 1), (1000, 250)])
+def test_rolling_percentile_kernel_and_numpy_match_the_obvious_loop(window: int, minimum: int) -> None:
+    """The compiled kernel and the numpy path: the loop's numbers exactly (ties, a NaN and an
+    inf inside, NaN before the first value)."""
     rng = np.random.default_rng(4)
-    x = rng.standard_normal(700)
+    x = np.round(rng.standard_normal(1500), 1)  # many ties
     x[:5] = np.nan
-    got = rolling_percentile(x, 100, 20)
-    assert np.array_equal(got, _slow_percentile(x, 100, 20), equal_nan=True)
-    assert np.isnan(got[:24]).all() and np.isfinite(got[24:]).all()
+    x[700] = np.nan
+    x[900] = np.inf
+    want = _slow_percentile(x, window, minimum)
+    assert np.array_equal(rolling_percentile_np(x, window, minimum), want, equal_nan=True)
+    assert np.array_equal(rolling_percentile_nb(x, window, minimum), want, equal_nan=True)
+    assert np.isnan(want[: 5 + minimum - 1]).all() and np.isfinite(want[5 + minimum - 1:700]).all()
+    assert np.isfinite(rolling_percentile(x[:600], window, minimum)[5 + minimum:]).all()
 
 
 def test_history_summary_counts_spells_and_transitions() -> None:
