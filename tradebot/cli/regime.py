@@ -139,7 +139,8 @@ def render_regime(out: Mapping[str, Any]) -> None:
     head = Table.grid(padding=(0, 2))
     head.add_row("Market", str(out["market"]))
     head.add_row("Method", str(out["method"]) + (f" ({out['model']})" if out.get("model") else ""))
-    head.add_row("As of", f"{out['as_of']} (close; {out['bars']:,} bars from {out['first']})")
+    head.add_row("Last bar", f"opened {out['as_of']}, regime as of its close ({out['bars']:,} bars from "
+                 f"{out['first']})")
     if out["regime"] is None:
         head.add_row("Regime", "not classified yet (warm-up)")
     else:
