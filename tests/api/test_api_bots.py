@@ -145,6 +145,20 @@ def test_backtest_job_runs_in_the_background(server) -> None:  # type: ignore[no
         assert min(bars["equity"]) <= min(eq["equity"])  # the lowest bar is kept
 
 
+def test_optimize_job_stores_a_study(server) -> None:  # type: ignore[no-untyped-def]
+    with server.client(server.tokens.trade) as c:
+        r = c.post("/api/jobs", json={"kind": "optimize", "strategy": "rsi", "exchange": "sim", "symbol": "BTC/USDT",
+                                      "timeframe": "1h", "since": "2024-01-01", "until": "2024-02-01",
+                                      "method": "random", "trials": 4, "space": ["period=5:30"], "seed": 3})
+        assert r.status_code == 202
+        job = _wait(lambda: c.get(f"/api/jobs/{r.json()['id']}").json(), lambda j: j["status"] in ("done", "failed"),
+                    120)
+        assert job["status"] == "done", job
+        sid = job["result"]["study_id"]
+        assert [s["study_id"] for s in c.get("/api/studies").json()["studies"]] == [sid]
+        assert c.get(f"/api/studies/S{sid}").status_code == 200
+
+
 def test_jobs_left_running_by_a_stopped_server_are_failed_at_start(home) -> None:  # type: ignore[no-untyped-def]
     from tradebot.api.app import create_app
     from tradebot.data.api_models import Job

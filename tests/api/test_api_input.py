@@ -46,6 +46,10 @@ def test_bad_requests_are_problems_and_store_nothing(server) -> None:  # type: i
                                            "until": "2024-01-01"}), 422)
         _problem(c.post("/api/jobs", json={"kind": "backtest", "exchange": "sim", "since": "yesterday-ish"}), 422)
         _problem(c.post("/api/jobs", json={"kind": "backtest", "exchange": "nowhere", "symbol": "BTC/USDT"}), 422)
+        d = _problem(c.post("/api/jobs", json={"kind": "optimize", "strategy": "rsi", "exchange": "sim",
+                                               "space": ["nonsense=1:2"]}), 422)["detail"]
+        assert "nonsense" in d
+        _problem(c.post("/api/jobs", json={"kind": "optimize", "exchange": "sim", "objectives": "luck"}), 422)
         _problem(c.post("/api/jobs", json={"kind": "dance"}), 422)
         _problem(c.post("/api/jobs", json={"kind": "backtest", "surprise": True}), 422)  # unknown field
         _problem(c.post("/api/jobs", json={"kind": "backtest", "capital": -5}), 422)

@@ -87,12 +87,10 @@ def check_request(ctx: Context, kind: str, request: dict[str, Any]) -> Context:
     if since is not None and until is not None and since >= until:
         raise UsageError(f"since {request.get('since')!r} is not before until {request.get('until')!r}")
     resolve_market(sub)
-    if kind == "optimize":
-        from tradebot.services.optimize import METHODS
+    if kind == "optimize":  # the service's own checks (space, objectives, windows) before storing
+        from tradebot.services.optimize import _plan
 
-        method = request.get("method") or s.optimize.method
-        if method not in METHODS:
-            raise UsageError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
+        _plan(sub, _request_for(kind, request, sub), s.seed)
     return sub
 
 
@@ -104,7 +102,9 @@ def _request_for(kind: str, request: dict[str, Any], sub: Context) -> Any:
     fields.setdefault("method", o.method)
     fields.setdefault("objectives", o.objective)
     fields.setdefault("trials", o.trials)
-    fields["space"] = tuple(fields.get("space") or o.space)
+    given = list(fields.get("space") or ())  # replaces the config's spec of the same name, as the CLI does
+    names = {g.split("=", 1)[0].strip() for g in given}
+    fields["space"] = tuple([c for c in o.space if c.split("=", 1)[0].strip() not in names] + given)
     return OptimizeRequest(**fields, extra={"sizing_mode": sub.settings.sizing.mode})
 
 
