@@ -187,7 +187,8 @@ def test_close_open_trades_nb_books_held_positions_at_their_mark() -> None:
         ps[row(m) + S_ENTRY_FEE] = fee
         ps[row(m) + S_ENTRY_IDX] = idx
         ps[aux + 3 + m] = mark
-    trades, n = pnb.close_open_trades_nb(9, params, ps, np.empty((1, N_TRADE_COLS + 1)), 0)
+    trades, n = pnb.close_open_trades_nb(9, params, ps, np.empty((1, N_TRADE_COLS + 1)), 0,
+                                         None)
     assert n == 2
     want = [  # market, entry, exit, direction, units, entry px, exit px, fees, pnl, reason
         (0, 3, 9, 1, 2.0, 10.0, 12.0, 0.02, 0.0, 2.0 * (12.0 - 10.0) - 0.02, 4),

@@ -213,7 +213,7 @@ def _atr_prev_nb(atr, m, last):
 @njit(cache=True)
 def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, atr, entries,
               exits, short_entries, short_exits, keys_in, params, pf, ps, trades, n_trades,
-              blocked, n_blocked, fills, fc, equity, cash_out, pos_out):
+              blocked, n_blocked, fills, fc, equity, cash_out, pos_out, with_match):
     """The portfolio loop over bars ``[start, stop)``; stops early when a buffer is
     nearly full. Returns ``(next_bar, n_trades, n_blocked)``; the fill count is
     ``fc[0]``."""
@@ -300,18 +300,21 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                 load_nb(acct, row, mb)
                 n0 = n_trades
                 f0 = fc[0]
-                if pm[P_MATCHING] != 0.0:
-                    nf = fc[0]
-                    if working:
-                        n_trades, nf, _ = match_order_nb(
-                            t, open_[t, m], high[t, m], low[t, m], volume[t, m], atr_prev, pm,
-                            acct, mb, trades, n_trades, fills, nf)
-                    if has_stops and acct[S_UNITS] != 0.0:
-                        n_trades, nf = stops_match_nb(
-                            t, open_[t, m], high[t, m], low[t, m], volume[t, m], atr_prev,
-                            False, pm, acct, mb, trades, n_trades, fills, nf)
-                    fc[0] = nf
-                else:
+                done = False
+                if with_match is not None:  # (compiled only when a market uses matching)
+                    if pm[P_MATCHING] != 0.0:
+                        nf = fc[0]
+                        if working:
+                            n_trades, nf, _ = match_order_nb(
+                                t, open_[t, m], high[t, m], low[t, m], volume[t, m], atr_prev,
+                                pm, acct, mb, trades, n_trades, fills, nf)
+                        if has_stops and acct[S_UNITS] != 0.0:
+                            n_trades, nf = stops_match_nb(
+                                t, open_[t, m], high[t, m], low[t, m], volume[t, m], atr_prev,
+                                False, pm, acct, mb, trades, n_trades, fills, nf)
+                        fc[0] = nf
+                        done = True
+                if not done:
                     if working:
                         n_trades = fill_pending_nb(t, open_[t, m], atr_prev, pm, acct, trades,
                                                    n_trades, fills, fc)
@@ -333,25 +336,16 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             m = order[k]
             row = states[m]
             pm = params[m]
-            matching = pm[P_MATCHING] != 0.0
             fresh = row[S_UNITS] == 0.0
             cash = acct[S_CASH]
             if fresh:
                 if n_open >= max_open:
-                    if matching:
-                        reset_order_nb(row, mb)
-                    else:
-                        row[S_PENDING] = NO_ORDER
-                        row[S_PENDING_AT] = -1.0
+                    reset_order_nb(row, mb)
                     n_blocked = _block_nb(blocked, n_blocked, t, BLOCK_NO_SLOT, m)
                     continue
                 stake = stake_nb(pf, cash, ps[PS_EQ_PREV], max_open - n_open)
                 if stake <= DUST * ps[PS_EQ_PREV]:  # none, or a rounding residue
-                    if matching:
-                        reset_order_nb(row, mb)
-                    else:
-                        row[S_PENDING] = NO_ORDER
-                        row[S_PENDING_AT] = -1.0
+                    reset_order_nb(row, mb)
                     n_blocked = _block_nb(blocked, n_blocked, t, BLOCK_NO_CASH, m)
                     continue
             else:  # a partly filled entry goes on spending its budget (at most the cash)
@@ -366,17 +360,20 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             acct[S_CASH] = stake
             n0 = n_trades
             f0 = fc[0]
-            if matching:
-                nf = fc[0]
-                n_trades, nf, intrabar = match_order_nb(
-                    t, open_[t, m], high[t, m], low[t, m], volume[t, m], atr_prev, pm, acct,
-                    mb, trades, n_trades, fills, nf)
-                if has_stops and acct[S_UNITS] != 0.0:
-                    n_trades, nf = stops_match_nb(
-                        t, open_[t, m], high[t, m], low[t, m], volume[t, m], atr_prev,
-                        intrabar, pm, acct, mb, trades, n_trades, fills, nf)
-                fc[0] = nf
-            else:
+            done = False
+            if with_match is not None:
+                if pm[P_MATCHING] != 0.0:
+                    nf = fc[0]
+                    n_trades, nf, intrabar = match_order_nb(
+                        t, open_[t, m], high[t, m], low[t, m], volume[t, m], atr_prev, pm,
+                        acct, mb, trades, n_trades, fills, nf)
+                    if has_stops and acct[S_UNITS] != 0.0:
+                        n_trades, nf = stops_match_nb(
+                            t, open_[t, m], high[t, m], low[t, m], volume[t, m], atr_prev,
+                            intrabar, pm, acct, mb, trades, n_trades, fills, nf)
+                    fc[0] = nf
+                    done = True
+            if not done:
                 n_trades = fill_pending_nb(t, open_[t, m], atr_prev, pm, acct, trades,
                                            n_trades, fills, fc)
                 if has_stops and acct[S_UNITS] != 0.0:
@@ -419,7 +416,8 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                                                           matching_on[m], short_on[m]):
                         n_blocked = _decide_nb(t, m, e, x, se, sx, eq, has_limits, params[m],
                                                acct, states[m], mb, close[t, m], rank_mode,
-                                               rank_key, keys_in, blocked, n_blocked)
+                                               rank_key, keys_in, blocked, n_blocked,
+                                               with_match)
                 if u != 0.0:
                     eq += u * mark[m]
                     n_held_next += 1
@@ -438,10 +436,13 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                 pm = params[m]
                 b0 = n_blocked
                 load_nb(acct, row, mb)
-                if pm[P_MATCHING] != 0.0:
-                    n_blocked = trip_breaker_match_nb(t, mark[m], pm, acct, mb, blocked,
-                                                      n_blocked)
-                else:
+                done = False
+                if with_match is not None:
+                    if pm[P_MATCHING] != 0.0:
+                        n_blocked = trip_breaker_match_nb(t, mark[m], pm, acct, mb, blocked,
+                                                          n_blocked)
+                        done = True
+                if not done:
                     n_blocked = _trip_breaker_nb(t, pm, acct, blocked, n_blocked)
                 store_nb(acct, row, mb)
                 _tag_nb(blocked, b0, n_blocked, B_MARKET, m)
@@ -460,7 +461,8 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                                                       short_on[m]):
                     n_blocked = _decide_nb(t, m, e, x, se, sx, eq, has_limits, params[m],
                                            acct, states[m], mb, close[t, m], rank_mode,
-                                           rank_key, keys_in, blocked, n_blocked)
+                                           rank_key, keys_in, blocked, n_blocked,
+                                           with_match)
             if keep_pos:
                 pos_out[t, m] = states[m, S_UNITS]
             u = states[m, S_UNITS]
@@ -488,25 +490,29 @@ def _acts_nb(states, m, e, x, se, sx, matching, short):
 
 @njit(cache=True)
 def _decide_nb(t, m, e, x, se, sx, eq, has_limits, pm, acct, row, mb, c, rank_mode, rank_key,
-               keys_in, blocked, n_blocked):
+               keys_in, blocked, n_blocked, with_match):
     """Market ``m``'s signals at bar ``t``'s close (price ``c``, account equity ``eq``)
     become an order, through the account's risk limits; a new entry records its rank key.
     Returns ``n_blocked``."""
     was = row[S_PENDING]
     b0 = n_blocked
-    if pm[P_MATCHING] != 0.0:
-        load_nb(acct, row, mb)
-        n_blocked = decide_match_nb(t, c, e, x, se, sx, eq, has_limits, pm, acct, mb, blocked,
-                                    n_blocked)
-        store_nb(acct, row, mb)
-    elif has_limits:
-        if was != NO_ORDER:
-            return n_blocked
-        load_nb(acct, row, mb)
-        n_blocked = decide_risk_nb(t, e, x, se, sx, pm, acct, eq, blocked, n_blocked)
-        store_nb(acct, row, mb)
-    else:
-        decide_nb(t, e, x, se, sx, pm, row)
+    done = False
+    if with_match is not None:
+        if pm[P_MATCHING] != 0.0:
+            load_nb(acct, row, mb)
+            n_blocked = decide_match_nb(t, c, e, x, se, sx, eq, has_limits, pm, acct, mb,
+                                        blocked, n_blocked)
+            store_nb(acct, row, mb)
+            done = True
+    if not done:
+        if has_limits:
+            if was != NO_ORDER:
+                return n_blocked
+            load_nb(acct, row, mb)
+            n_blocked = decide_risk_nb(t, e, x, se, sx, pm, acct, eq, blocked, n_blocked)
+            store_nb(acct, row, mb)
+        else:
+            decide_nb(t, e, x, se, sx, pm, row)
     _tag_nb(blocked, b0, n_blocked, B_MARKET, m)
     now = row[S_PENDING]
     if now != was and (now == BUY_LONG or now == SELL_SHORT):
@@ -528,7 +534,7 @@ def _decide_nb(t, m, e, x, se, sx, eq, has_limits, pm, acct, row, mb, c, rank_mo
 def run_portfolio_nb(start, stop, timestamp, present, open_, high, low, close, volume, atr,
                      entries, exits, short_entries, short_exits, keys_in, params, pf, ps,
                      trades, n_trades, blocked, n_blocked, fills, n_fills, equity, cash_out,
-                     pos_out):
+                     pos_out, with_match):
     """Advance the portfolio ``ps`` over bars ``[start, stop)``: the one loop of the batch
     run and the step runner.
 
@@ -540,7 +546,9 @@ def run_portfolio_nb(start, stop, timestamp, present, open_, high, low, close, v
     N_PARAMS), ``pf`` the portfolio vector (``PF_*``). Buffers carry one extra column,
     the market index (``T_MARKET``, ``F_MARKET``, ``B_MARKET``), and are grown as needed.
     Writes ``equity``/``cash_out`` at each close and, when ``pos_out`` has rows, the units
-    held per market. Returns ``(trades, n_trades, blocked, n_blocked, fills, n_fills)``.
+    held per market. ``with_match`` is None when no market uses the order-matching model
+    (its code is then not compiled: numba prunes the ``is not None`` branches), else any
+    array. Returns ``(trades, n_trades, blocked, n_blocked, fills, n_fills)``.
     """
     t = start
     fc = np.empty(1, dtype=np.int64)
@@ -549,7 +557,7 @@ def run_portfolio_nb(start, stop, timestamp, present, open_, high, low, close, v
         t, n_trades, n_blocked = _chunk_nb(
             t, stop, timestamp, present, open_, high, low, close, volume, atr, entries, exits,
             short_entries, short_exits, keys_in, params, pf, ps, trades, n_trades, blocked,
-            n_blocked, fills, fc, equity, cash_out, pos_out)
+            n_blocked, fills, fc, equity, cash_out, pos_out, with_match)
         if t >= stop:
             return trades, n_trades, blocked, n_blocked, fills, fc[0]
         need = 2 * present.shape[1] + 2
@@ -562,7 +570,7 @@ def run_portfolio_nb(start, stop, timestamp, present, open_, high, low, close, v
 
 
 @njit(cache=True)
-def close_open_trades_nb(t, params, ps, trades, n_trades):
+def close_open_trades_nb(t, params, ps, trades, n_trades, with_match):
     """Book every still-open position as a trade valued at its market's last real close,
     without exit fee, at bar ``t`` (the last bar). Returns ``n_trades``."""
     M = int(ps[PS_N_MARKETS])
@@ -578,9 +586,12 @@ def close_open_trades_nb(t, params, ps, trades, n_trades):
             trades = _grow_nb(trades, n_trades)
         px = ps[aux + M + m]
         n0 = n_trades
-        if params[m, P_MATCHING] != 0.0:
-            n_trades = close_open_trade_match_nb(t, px, row, mb, trades, n_trades)
-        else:
+        done = False
+        if with_match is not None:
+            if params[m, P_MATCHING] != 0.0:
+                n_trades = close_open_trade_match_nb(t, px, row, mb, trades, n_trades)
+                done = True
+        if not done:
             n_trades = _record_close_nb(row, t, px, 0.0, EXIT_OPEN, trades, n_trades)
         _tag_nb(trades, n0, n_trades, T_MARKET, m)
     return trades, n_trades

@@ -169,6 +169,12 @@ def _inputs(aligned: AlignedMarkets, signals: Sequence[Signals],
     return cfgs, args
 
 
+def _with_match(cfgs: list[EngineConfig]) -> np.ndarray | None:
+    """The kernel's ``with_match`` flag: None (the matching code is not compiled) unless a
+    market uses the order-matching model."""
+    return np.zeros(0) if any(c.matching for c in cfgs) else None
+
+
 def _bar_major(a: np.ndarray) -> np.ndarray:
     """An (n_markets, n_bars) array as the loop takes it: its (n_bars, n_markets)
     C-ordered transpose (no copy for the bar-major arrays of :func:`align`)."""
@@ -202,10 +208,11 @@ def run_portfolio(aligned: AlignedMarkets, signals: Sequence[Signals],
     equity = np.empty(n)
     cash = np.empty(n)
     trades, blocked, fills = _buffers()
+    wm = _with_match(cfgs)
     trades, n_trades, blocked, n_blocked, fills, n_fills = run_portfolio_nb(
-        0, n, *args, ps, trades, 0, blocked, 0, fills, 0, equity, cash, np.empty((0, m)))
+        0, n, *args, ps, trades, 0, blocked, 0, fills, 0, equity, cash, np.empty((0, m)), wm)
     if n > 0:
-        trades, n_trades = close_open_trades_nb(n - 1, params, ps, trades, n_trades)
+        trades, n_trades = close_open_trades_nb(n - 1, params, ps, trades, n_trades, wm)
     t = trades[:n_trades]
     f = fills[:n_fills]
     return PortfolioResult(
@@ -235,7 +242,8 @@ def advance_portfolio(aligned: AlignedMarkets, signals: Sequence[Signals],
     pos = np.zeros((n, m))
     trades, blocked, fills = _buffers()
     trades, n_trades, blocked, n_blocked, fills, n_fills = run_portfolio_nb(
-        start, n, *args, ps, trades, 0, blocked, 0, fills, 0, equity, cash, pos)
+        start, n, *args, ps, trades, 0, blocked, 0, fills, 0, equity, cash, pos,
+        _with_match(cfgs))
     t = trades[:n_trades]
     f = fills[:n_fills]
     return PortfolioStepResult(
