@@ -1,14 +1,17 @@
 # tradebot container image: multi-stage, slim, runs as a non-root user, no secret inside.
 #
 # Usual path (a registry is reachable):
-#   podman build -t tradebot .            (or: docker build -t tradebot .)
+#   podman build --format docker -t localhost/tradebot:latest .    (or: docker build -t ...)
+#   (--format docker: podman's default OCI format drops the HEALTHCHECK)
 # Offline path (no registry; base built from Debian packages, wheels built on the host):
 #   mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates,tzdata,libgomp1 \
 #       bookworm base.tar && podman import base.tar localhost/tradebot-base:bookworm
 #   pip wheel -w wheelhouse . "psycopg[binary]"
-#   podman build -v "$PWD/wheelhouse:/wheelhouse:ro" \
+#   podman build --format docker -v "$PWD/wheelhouse:/wheelhouse:ro" \
 #       --build-arg BASE_IMAGE=localhost/tradebot-base:bookworm \
-#       --build-arg PIP_ARGS="--no-index --find-links /wheelhouse" -t tradebot .
+#       --build-arg PIP_ARGS="--no-index --find-links /wheelhouse" -t localhost/tradebot:latest .
+#   (pip needs setuptools>=77 and wheel in the wheelhouse too: pip download -d wheelhouse setuptools wheel;
+#    PostgreSQL for compose: docker/postgres/Containerfile)
 # (docs/decisions/0019-operations.md; README "Running in production")
 
 ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm

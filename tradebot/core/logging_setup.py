@@ -208,7 +208,13 @@ def env_secrets(environ: dict[str, str] | os._Environ[str] | None = None) -> set
     for name, value in env.items():
         upper = name.upper()
         if upper.startswith("TRADEBOT_") and value and any(h in upper for h in _SECRET_ENV_HINTS):
-            if upper.endswith("_URL") and "://" in value:
+            if "DATABASE_URL" in upper and "://" in value:  # only the password (host, user, db name stay)
+                try:
+                    password = urlsplit(value).password
+                except ValueError:
+                    password = None
+                found.update({password, unquote(password)} if password else set())
+            elif upper.endswith("_URL") and "://" in value:
                 found.update(url_secrets(value) - {value} | ({value} if "@" in value else set()))
             else:
                 found.add(value)
