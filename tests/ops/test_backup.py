@@ -124,6 +124,7 @@ def test_backup_while_paper_runs_write_restores_one_instant(tmp_path: Path, run,
             pytest.fail(f"no run ended at the restored candle {last_bar}")
     finally:
         ctx.close()
+    cache_market(dest, N)  # candles are not in a backup (they can be fetched again); the report reads them
     restored = _state(dest)
     assert restored == _state(ref)
     assert restored["runs"] == source_final["runs"] and restored["trades"] == source_final["trades"]
