@@ -26,7 +26,7 @@ def errors(
     ctx = context(config)
     try:
         if incidents:
-            rows = [{"key": i.key, "opened": i.opened_at.isoformat(timespec="seconds"),
+            rows: list[dict[str, object]] = [{"key": i.key, "opened": i.opened_at.isoformat(timespec="seconds"),
                      "resolved": i.resolved_at.isoformat(timespec="seconds") if i.resolved_at else None,
                      "occurrences": i.occurrences, "detail": i.detail}
                     for i in list_incidents(ctx.store, limit=limit)]
@@ -35,8 +35,9 @@ def errors(
                 return
             table = Table("incident", "opened", "state", "checks", "detail")
             for r in rows:
-                table.add_row(r["key"], r["opened"], f"resolved {r['resolved']}" if r["resolved"] else "open",
-                              str(r["occurrences"]), r["detail"])
+                table.add_row(str(r["key"]), str(r["opened"]),
+                              f"resolved {r['resolved']}" if r["resolved"] else "open",
+                              str(r["occurrences"]), str(r["detail"]))
             console().print(table if rows else "no incidents")
             return
         found = list_errors(ctx.store, account=account, limit=limit)
