@@ -177,3 +177,30 @@ def test_jobs_left_running_by_a_stopped_server_are_failed_at_start(home) -> None
         assert job["status"] == "failed" and "server stopped" in job["error"]
     finally:
         ctx.close()
+
+
+def test_flatten_closes_the_position_through_the_engine_and_stops_the_bot(server) -> None:  # type: ignore[no-untyped-def]
+    from tradebot.data.paper_repository import PaperRepository
+    from tradebot.services.bots import bot_context
+    from tradebot.services.paper import run_paper
+
+    cfg = {"strategy": "rsi", "exchange": "sim", "symbol": "BTC/USDT", "timeframe": "1h", "params": {}}
+    since, h = 1_704_067_200_000, 3_600_000
+    probe = run_paper(bot_context(server.ctx, cfg), "probe", source="sim", since_ms=since, now_ms=since + 40 * 24 * h)
+    with server.ctx.store.session() as session:
+        repo = PaperRepository(session)
+        rows = repo.equity(repo.get("probe").id)
+    held = next(i for i, r in enumerate(rows) if r[2] != 0 and i > 0)  # the first bar in a position
+    assert probe.processed == len(rows)
+    r = run_paper(bot_context(server.ctx, cfg), "f", source="sim", since_ms=since, now_ms=rows[held][0] + h)
+    assert r.position != 0  # the account holds a position
+    with server.client(server.tokens.trade) as c:
+        assert c.post("/api/bots", json={**BOT, "name": "f", "timeframe": "1h"}).status_code == 201
+        out = c.post("/api/bots/f/flatten").json()
+        assert out["run"]["outcome"] == "ran" and out["run"]["position"] == 0 and out["run"]["flattened"]
+        assert out["bot"]["status"] == "stopped"
+        trades = c.get("/api/accounts/f/trades").json()["trades"]
+        assert trades[-1]["exit_reason"] == "exit_signal"
+        # the first new candle's close signals the exit; it fills at the open of the one after
+        assert trades[-1]["exit_ts_ms"] == rows[held][0] + 2 * h
+        assert c.get("/api/accounts/f/position").json()["position"] == 0

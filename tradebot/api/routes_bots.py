@@ -97,6 +97,20 @@ def kill(request: Request, name: str, token: TokenInfo = TradeToken) -> SafeJSON
     return _action(request, name, "kill")
 
 
+@router.post("/bots/{name}/flatten")
+def flatten(request: Request, name: str, token: TokenInfo = TradeToken) -> SafeJSON:
+    """Close the bot's position: from now on it runs with an exit signal on every candle and no
+    entry (the engine sells at the next candle's open, fees and slippage as any exit), and it
+    stops once flat. Runs once now; ``run.flattened`` says whether the account is flat already."""
+    from tradebot.services.bots import get_bot, run_bot, set_status
+
+    ctx = api_state(request).ctx
+    set_status(ctx, name, "flatten")
+    out = run_bot(ctx, name)
+    _wake(request)
+    return SafeJSON({"run": out, "bot": get_bot(ctx, name).to_dict()})
+
+
 @router.post("/bots/{name}/run")
 def run_now(request: Request, name: str, token: TokenInfo = TradeToken) -> SafeJSON:
     """Advance the bot's account now (as ``tradebot paper``); ``busy`` when another process

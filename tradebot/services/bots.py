@@ -6,7 +6,10 @@ behind ``tradebot paper``, under the same per-account ``flock``: a bot and a cro
 account never run at once (whichever comes second finds the account busy and skips).
 
 Statuses: ``stopped`` (created, or stopped), ``running`` (the scheduler runs it), ``paused``
-(kept, not run), ``killed`` (kill switch: not run until started again explicitly)."""
+(kept, not run), ``killed`` (kill switch: not run until started again explicitly),
+``flattening`` (run with an exit signal on every bar and no entry, so the engine closes the
+position at the next candle's open with the account's fees and slippage, as any exit; the
+bot stops once the account is flat)."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
     from tradebot.data.api_models import Bot
     from tradebot.services.context import Context
 
-STATUSES = ("stopped", "running", "paused", "killed")
+STATUSES = ("stopped", "running", "paused", "killed", "flattening")
 #: seconds after a candle's close before the bot reads it (as ``tradebot paper --loop``)
 CLOSE_GRACE_S = 2.0
 _CONFIG_KEYS = ("strategy", "exchange", "symbol", "timeframe", "params", "source")
@@ -140,11 +143,12 @@ def get_bot(ctx: Context, name: str) -> BotInfo:
         return _info(_row(session, name))
 
 
-_ACTIONS = {"start": "running", "pause": "paused", "stop": "stopped", "kill": "killed"}
+_ACTIONS = {"start": "running", "pause": "paused", "stop": "stopped", "kill": "killed",
+            "flatten": "flattening"}
 
 
 def set_status(ctx: Context, name: str, action: str) -> BotInfo:
-    """``start``, ``pause``, ``stop`` or ``kill`` (the kill switch) one bot."""
+    """``start``, ``pause``, ``stop``, ``kill`` (the kill switch) or ``flatten`` one bot."""
     if action not in _ACTIONS:
         raise UsageError(f"unknown bot action {action!r}: expected one of {', '.join(_ACTIONS)}")
     with write_session(ctx.store) as session:
@@ -180,6 +184,9 @@ def run_bot(ctx: Context, name: str, now_ms: int | None = None) -> dict[str, Any
     bot = get_bot(ctx, name)
     cfg = bot.config
     sub = bot_context(ctx, cfg)
+    flattening = bot.status == "flattening"
+    if flattening:
+        sub.__dict__["registry"] = _FlatteningRegistry(sub.registry)
     out: dict[str, Any]
     try:
         r = run_paper(sub, bot.account, source=cfg["source"], now_ms=now_ms, wait=False,
@@ -201,7 +208,42 @@ def run_bot(ctx: Context, name: str, now_ms: int | None = None) -> dict[str, Any
         row.last_error = out.get("error")
         if out["outcome"] == "ran" and out.get("last_ms") is not None:
             row.last_bar_ms = out["last_ms"]
+        if flattening and out["outcome"] == "ran" and out["position"] == 0 and row.status == "flattening":
+            row.status, row.updated_at = "stopped", _now()
+            out["flattened"] = True
     return out
+
+
+class _FlatteningStrategy:
+    """A strategy whose signals are: no entry, an exit on every bar (long and short)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def signals_for(self, candles: Any) -> Any:
+        import numpy as np
+
+        from tradebot.core.signals import Signals
+
+        n = len(candles)
+        no, yes = np.zeros(n, dtype=np.bool_), np.ones(n, dtype=np.bool_)
+        return Signals(entries=no, exits=yes, short_entries=no.copy(), short_exits=yes.copy())
+
+
+class _FlatteningRegistry:
+    """The registry, with every strategy it creates wrapped in :class:`_FlatteningStrategy`."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def create(self, name: str, params: Any = None) -> Any:
+        return _FlatteningStrategy(self._inner.create(name, params))
 
 
 class BotScheduler:
@@ -245,7 +287,7 @@ class BotScheduler:
         """Run the bots that are due; seconds until the next one is."""
         from tradebot.core.timeframes import timeframe_ms
 
-        bots = [b for b in list_bots(self.ctx) if b.status == "running"]
+        bots = [b for b in list_bots(self.ctx) if b.status in ("running", "flattening")]
         names = {b.name for b in bots}
         for gone in set(self._due) - names:
             del self._due[gone]
