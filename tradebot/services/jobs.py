@@ -10,8 +10,8 @@ stopped is marked failed at the next start; queued jobs are queued again."""
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from tradebot.core.errors import TradebotError, UsageError
@@ -117,12 +117,34 @@ def job_dict(row: Job) -> dict[str, Any]:
 
 
 class JobRunner:
-    """The server's worker pool (``workers`` threads; the engine releases the GIL in numba)."""
+    """The server's worker pool (``workers`` threads; the engine's kernels run without the GIL)."""
 
     def __init__(self, ctx: Context, workers: int = 1) -> None:
         self.ctx = ctx
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tradebot-job")
-        self._lock = threading.Lock()
+        self.workers = max(1, workers)
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+
+    def _submit(self, job_id: int) -> None:
+        """Queue a job; the worker threads start with the first one. They are daemon threads:
+        stopping the server does not wait for a long optimization (the job is marked failed at
+        the next start, its unfinished transaction rolled back)."""
+        if not self._threads:
+            for k in range(self.workers):
+                t = threading.Thread(target=self._worker, name=f"tradebot-job-{k}", daemon=True)
+                t.start()
+                self._threads.append(t)
+        self._queue.put(job_id)
+
+    def _worker(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            try:
+                self._run(job_id)
+            except Exception:  # the store went away: the job stays as it was, the worker goes on
+                pass
 
     def recover(self) -> None:
         """After a restart: jobs that were running failed with the server; queued ones run now."""
@@ -140,7 +162,7 @@ class JobRunner:
                 else:
                     queued.append(row.id)
         for job_id in queued:
-            self._pool.submit(self._run, job_id)
+            self._submit(job_id)
 
     def submit(self, kind: str, request: dict[str, Any], created_by: str | None) -> dict[str, Any]:
         from tradebot.data.api_models import Job
@@ -151,7 +173,7 @@ class JobRunner:
             session.add(row)
             session.flush()
             out = job_dict(row)
-        self._pool.submit(self._run, out["id"])
+        self._submit(out["id"])
         return out
 
     def get(self, job_id: int) -> dict[str, Any]:
@@ -172,7 +194,10 @@ class JobRunner:
             return [job_dict(r) for r in session.scalars(select(Job).order_by(Job.id.desc()).limit(limit))]
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Ask the workers to stop once they reach the end of the queue; the process exit ends
+        them at once (daemon threads). What was queued or running is recovered at the next start."""
+        for _ in self._threads:
+            self._queue.put(None)
 
     def _update(self, job_id: int, **fields: Any) -> None:
         from tradebot.data.api_models import Job
