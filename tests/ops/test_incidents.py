@@ -28,6 +28,7 @@ def test_failing_runs_alert_once_per_incident_and_recover_once(home: Path, run, 
     for _ in range(3):  # the cache file is corrupt: every run fails
         res = run(*paper_args())
         assert res.code == 2 and "corrupt" in res.err, res
+        assert len(res.err.strip().splitlines()) == 1, res  # the one error line, as before
     assert _titles(http_receiver) == ["tradebot alert: paper:a1 failing"]
     assert "paper:a1: run failed: DataValidationError" in http_receiver.requests[0].json()["message"]
     data.write_bytes(good)
@@ -45,6 +46,21 @@ def test_failing_runs_alert_once_per_incident_and_recover_once(home: Path, run, 
     assert errors[0]["account"] == "a1" and errors[0]["command"] == "paper" and errors[0]["context"]["run"]
     incidents = run("errors", "--incidents")
     assert "paper:a1:failing" in incidents.out and "open" in incidents.out, incidents
+    watch = run("watch")  # a1 ran successfully minutes ago: its heartbeat is fine
+    assert watch.code == 0 and "ok   paper:a1:stopped" in watch.out, watch
+
+
+def test_a_failed_backup_alerts_once_and_recovers(home: Path, run, http_receiver, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write_config(home, _channel(http_receiver))
+    assert run("paper", "-a", "a1", "--source", "sim").code == 0
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the backup folder should be")
+    for _ in range(2):
+        res = run("db", "backup", blocker / "backups")
+        assert res.code == 2 and "cannot write" in res.err, res
+    assert _titles(http_receiver) == ["tradebot alert: backup failing"]
+    assert run("db", "backup", tmp_path / "ok").code == 0
+    assert _titles(http_receiver) == ["tradebot alert: backup failing", "tradebot recovered: backup failing"]
 
 
 def test_a_refused_run_stores_no_error(home: Path, run) -> None:  # type: ignore[no-untyped-def]

@@ -46,7 +46,7 @@ def backup_cmd(
         try:
             result = backup(ctx.settings, file, keep=keep)
         except Exception as e:
-            run_failed(ctx, "backup", None, e)
+            run_failed(ctx, "backup", None, e, count_refusals=True)
             raise
         run_succeeded(ctx, "backup", None, f"backup written: {result.path} ({result.size} bytes)")
     finally:

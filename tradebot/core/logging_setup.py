@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LEVELS",
+    "QUIET",
     "LOG_FILE_NAME",
     "MASK",
     "bind",
@@ -237,6 +238,17 @@ def scrub(text: str) -> str:
 # --------------------------------------------------------------------------- formatting
 
 
+class _NotOnBareStderr(logging.Filter):
+    """Drops records logged with ``extra=QUIET`` (the command prints its own one-line error)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "tb_stderr", True)
+
+
+#: ``log.error(..., extra=QUIET)``: to the log file, not to the default (bare) stderr
+QUIET = {"tb_stderr": False}
+
+
 class _HumanFormatter(logging.Formatter):
     def __init__(self, bare: bool):
         super().__init__()
@@ -339,6 +351,8 @@ def setup_logging(*, level: str | None = None, json_lines: bool | None = None,
     err.setLevel(level.upper() if level else logging.WARNING)
     err.setFormatter(_JsonFormatter() if json_lines else _HumanFormatter(bare=level is None))
     err.addFilter(context_filter)
+    if level is None:
+        err.addFilter(_NotOnBareStderr())
     _INSTALLED.append(err)
     if config.file:
         file = _HomeFileHandler(home, config.max_bytes, config.backups)

@@ -218,7 +218,10 @@ def backup(settings: Settings, file: Path | None = None, *, keep: int | None = N
             "code_version": _code_version(),
             "files": {name: {"sha256": _sha256_file(p), "size": p.stat().st_size} for name, p in members},
         }
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot write {target}: {e.strerror or e}") from e
         with atomic_path(target) as tmp_target:
             with tarfile.open(tmp_target, "w:gz", compresslevel=6) as tar:
                 data = json.dumps(manifest, indent=2, sort_keys=True).encode()

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("tradebot.ops")
+QUIET = {"tb_stderr": False}  # as tradebot.core.logging_setup.QUIET: the log file only by default
 UTC = dt.UTC
 
 
@@ -115,11 +116,11 @@ def observe(store: Store, settings: Settings, key: str, *, failing: bool, kind: 
             opened_at = row.opened_at
             change = "resolved"
     if change == "opened":
-        log.error("incident opened: %s", detail)
+        log.error("incident opened: %s", detail, extra=QUIET)
         _alert(settings, f"tradebot alert: {kind}", detail, "failure")
     elif change == "resolved":
         minutes = (now - opened_at).total_seconds() / 60
-        log.warning("incident resolved: %s (after %.0f min)", key, minutes)
+        log.warning("incident resolved: %s (after %.0f min)", key, minutes, extra=QUIET)
         _alert(settings, f"tradebot recovered: {kind}",
                f"{key}: back to normal after {minutes:.0f} min", "success")
     return change
@@ -176,20 +177,21 @@ def _beat(store: Store, name: str, ok: bool, now: dt.datetime) -> None:
 
 
 def run_failed(ctx: Context, command: str, account: str | None, error: BaseException,
-               now_ms: int | None = None) -> None:
+               now_ms: int | None = None, *, count_refusals: bool = False) -> None:
     """A scheduled run failed: log it, store it, open (or count) the account's incident.
 
-    Refusals (exit 2: bad options or config) are not operational failures and store nothing.
+    Refusals (exit 2: bad options or config) are not operational failures and store nothing,
+    unless ``count_refusals`` (a scheduled backup that cannot write its archive is a failure).
     Never raises (the run's own error is what the caller reports)."""
     from tradebot.core.errors import DataValidationError, Interrupted, UsageError
 
-    if isinstance(error, Interrupted) or (isinstance(error, UsageError)
+    if isinstance(error, Interrupted) or (isinstance(error, UsageError) and not count_refusals
                                            and not isinstance(error, DataValidationError)):
         return  # a refusal or an interrupt: the user sees it, nothing is stored
     if not _scheduled(ctx, command, account):
         return  # a first run that never started: nothing to watch yet
     log.error("%s failed: %s: %s", command, type(error).__name__, error,
-              exc_info=(type(error), error, error.__traceback__))
+              exc_info=(type(error), error, error.__traceback__), extra=QUIET)
     try:
         store = ctx.store
         record_error(store, command, error, account=account, now_ms=now_ms)
@@ -198,7 +200,7 @@ def run_failed(ctx: Context, command: str, account: str | None, error: BaseExcep
         observe(store, ctx.settings, f"{name}:failing", failing=True, kind=f"{name} failing",
                 detail=f"{name}: run failed: {type(error).__name__}: {error}", now_ms=now_ms)
     except Exception as e:  # the store itself may be what broke
-        log.error("could not record the failure of %s: %s", command, e)
+        log.error("could not record the failure of %s: %s", command, e, extra=QUIET)
 
 
 def _scheduled(ctx: Context, command: str, account: str | None) -> bool:
