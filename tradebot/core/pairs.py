@@ -69,6 +69,8 @@ class PortfolioSettings(BaseModel):
     stake: str = "equal"
     rank: Literal["signal", "score", "order"] = "order"
     pairlist: PairlistConfig = Field(default_factory=PairlistConfig)  # type: ignore[arg-type]
+    #: per-pair strategy parameters (``optimize --per-pair``): pair -> params over ``[strategy.params]``
+    pair_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("pairs", mode="before")
     @classmethod
