@@ -137,12 +137,15 @@ def run_subprocess(home: Path) -> Callable[..., Result]:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """sha256 of every file under ``root`` (relative path -> hash); directories as markers."""
+    """sha256 of every file under ``root`` (relative path -> hash); directories as markers.
+    ``logs/`` is left out: the log file records failures (it is not stored state)."""
     out: dict[str, str] = {}
     if not root.exists():
         return out
     for p in sorted(root.rglob("*")):
         rel = str(p.relative_to(root))
+        if rel == "logs" or rel.startswith("logs/"):
+            continue
         if p.is_dir():
             out[rel + "/"] = "dir"
         else:
