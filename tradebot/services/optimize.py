@@ -346,6 +346,10 @@ def resume_optimize(ctx: Context, study_id: int, *, jobs: int = 1, cluster: str 
         request = OptimizeRequest.from_dict(study.request)
         sha, status = study.data_sha256, study.status
         start_ms, end_ms = study.data_start_ms, study.data_end_ms
+    from tradebot.services.portfolio_optimize import is_portfolio_request, resume_portfolio_study
+
+    if is_portfolio_request(request.to_dict()):  # a pair list's study (services/portfolio_optimize.py)
+        return resume_portfolio_study(ctx, study_id, jobs=jobs, cluster=cluster, progress=progress, notice=notice)
     overrides["home"] = str(ctx.home)
     if ctx.settings.database_url is not None:
         overrides["database_url"] = ctx.settings.database_url
