@@ -72,6 +72,8 @@ def optimize(
     max_open_positions: int = MaxOpenOpt,
     stake: str = StakeOpt,
     rank: str = RankOpt,
+    per_pair: bool = typer.Option(False, "--per-pair", help="Pair list: search each pair's parameters on that "
+                                                            "pair alone, then backtest the list with them (stored)."),
 ) -> None:
     """Search strategy (and stop/sizing) parameters; report in-sample against out-of-sample."""
     from tradebot.analysis.report import report_to_json
@@ -89,29 +91,25 @@ def optimize(
         overrides["strategy.params"] = params
     if export_preset is not None:
         rep.check_preset_name(export_preset)
-    from tradebot.cli.portfolio import pair_list, portfolio_overrides, run_optimize_pairs
+    from tradebot.cli.portfolio import pair_list, per_pair_report, portfolio_overrides, render_per_pair
 
     overrides.update(portfolio_overrides(max_open_positions, stake, rank))
     ctx = context(config, preset, overrides, strategy_path)
     out = console()
     pairs = None if list_studies or resume is not None else pair_list(ctx, symbols, pairs_file)
-    if pairs is not None and len(pairs.symbols) > 1:  # one parameter set for the whole pair list
-        o = ctx.settings.optimize
-        request = {"method": method or o.method, "objectives": objective or o.objective,
-                   "space_specs": merge_specs(o.space, space), "trials": o.trials if trials is None else trials,
-                   "batch_size": batch_size, "seed": seed, "max_dd": max_dd, "min_trades": min_trades}
-        if (method or o.method) == "ga":
-            request["ga"] = {"population": population, "generations": generations, "cx_prob": cx_prob,
-                             "mut_prob": mut_prob, "elite": elite, "tournament": tournament}
-        unsupported = {"--wf-train": wf_train, "--wf-test": wf_test, "--wf-step": wf_step, "--anchored": anchored,
-                       "--cluster": cluster, "--jobs": jobs if jobs not in (None, 1) else None,
-                       "--export-preset": export_preset}
-        try:
-            run_optimize_pairs(ctx, pairs, request=request, unsupported=unsupported, json_out=json_out, out=out)
-        finally:
-            ctx.close()
-        return
-    if pairs is not None:  # a list of one pair is the one-market optimizer
+    portfolio = pairs if pairs is not None and len(pairs.symbols) > 1 else None
+    if per_pair and (portfolio is None or list_studies or resume is not None):
+        ctx.close()
+        from tradebot.core.errors import UsageError
+
+        raise UsageError("--per-pair needs a pair list of two or more pairs (--symbols A,B or --pairs-file)")
+    if per_pair and export_preset is not None:
+        ctx.close()
+        from tradebot.core.errors import UsageError
+
+        raise UsageError("--export-preset: not with --per-pair (the stored run holds each pair's parameters: "
+                         "`tradebot report ID`)")
+    if pairs is not None and portfolio is None:  # a list of one pair is the one-market optimizer
         ctx.close()
         ctx = context(config, preset, {**overrides, "market.symbol": pairs.symbols[0]}, strategy_path)
     try:
@@ -138,19 +136,36 @@ def optimize(
             tournament=tournament, seed=seed, max_dd=max_dd, min_trades=min_trades, wf_train=wf_train,
             wf_test=wf_test, wf_step=wf_step, wf_anchored=anchored,
             extra={"sizing_mode": ctx.settings.sizing.mode})
+        pp = None
         with _progress(progress_style(json_out, quiet), ctx.settings) as (on_progress, on_notice):
             if resume is not None:
                 sid = rep.parse_study_id(resume)
                 interrupt_note(f"nothing new was stored; `tradebot optimize --resume S{sid}` continues study S{sid}")
                 outcome = svc.resume_optimize(ctx, sid, jobs=jobs, cluster=cluster,
                                               progress=on_progress, notice=on_notice)
+            elif portfolio is not None and per_pair:
+                from tradebot.services.portfolio_optimize import run_per_pair
+
+                pp = run_per_pair(ctx, portfolio, request, jobs=jobs, cluster=cluster, progress=on_progress,
+                                  notice=on_notice)
+            elif portfolio is not None:  # one parameter set for the whole pair list, stored as a study
+                from tradebot.services.portfolio_optimize import run_portfolio_study
+
+                outcome = run_portfolio_study(ctx, portfolio, request, jobs=jobs, cluster=cluster,
+                                              progress=on_progress, notice=on_notice)
             else:
                 outcome = svc.run_optimize(ctx, request, jobs=jobs, cluster=cluster, progress=on_progress,
                                            notice=on_notice)
-        report = rep.study_report(ctx, outcome.study_id)
-        preset_file = rep.export_preset(ctx, outcome.study_id, export_preset) if export_preset else None
+        if pp is not None:
+            pp_report = per_pair_report(ctx, pp)
+        else:
+            report = rep.study_report(ctx, outcome.study_id)
+            preset_file = rep.export_preset(ctx, outcome.study_id, export_preset) if export_preset else None
     finally:
         ctx.close()
+    if pp is not None:
+        render_per_pair(pp_report, json_out, out)
+        return
     if json_out:
         report["evaluated"] = outcome.evaluated
         report["replayed"] = outcome.replayed

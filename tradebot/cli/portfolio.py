@@ -236,40 +236,46 @@ def report_portfolio_account(ctx: Context, account: str, *, json_out: bool, out:
     return True
 
 
-def run_optimize_pairs(ctx: Context, pairs: PairList, *, request: dict[str, Any], unsupported: dict[str, Any],
-                       json_out: bool, out: Console) -> None:
-    """``tradebot optimize`` over a pair list: one parameter set for all pairs (not stored)."""
-    from tradebot.analysis.report import report_to_json
-    from tradebot.core.errors import UsageError
-    from tradebot.services.portfolio_optimize import run_portfolio_optimize
+def per_pair_report(ctx: Context, pp: Any) -> dict[str, Any]:
+    """``optimize --per-pair``: each pair's study (its report from the store), the chosen
+    parameters and the stored portfolio backtest with them."""
+    from tradebot.services.study_report import study_report
 
-    given = [name for name, value in unsupported.items() if value not in (None, False, [], ())]
-    if given:
-        raise UsageError(f"{given[0]}: not available for a pair list yet (one in-sample search over the "
-                         "whole range, printed, not stored); drop it or optimize one --symbol")
-    outcome = run_portfolio_optimize(ctx, pairs, **request)
+    studies = []
+    for sym, o in pp.studies.items():
+        r = study_report(ctx, o.study_id)
+        studies.append({"pair": sym, "study_id": o.study_id, "evaluated": o.evaluated, "replayed": o.replayed,
+                        "params": pp.pair_params[sym], "chosen": r.get("chosen"), "honesty": r.get("honesty"),
+                        "walk_forward": r.get("walk_forward")})
+    return {"per_pair": True, "studies": studies, "pair_params": pp.pair_params,
+            "run_id": pp.backtest.run_id, "report": pp.backtest.report}
+
+
+def render_per_pair(rep: Mapping[str, Any], json_out: bool, out: Console) -> None:
+    from tradebot.analysis.report import report_to_json
+
     if json_out:
-        typer.echo(report_to_json(outcome.to_dict(), indent=2))
+        typer.echo(report_to_json(dict(rep), indent=2))
         return
     from rich import box
     from rich.table import Table
 
-    from tradebot.cli.render import fmt_num, fmt_pct
+    from tradebot.cli.render import fmt_num
 
-    first = outcome.objectives[0]
-    order = sorted(range(len(outcome.trials)), key=lambda i: -(outcome.trials[i]["scores"][0]
-                                                               if outcome.trials[i]["scores"][0] is not None
-                                                               else float("-inf")))
-    t = Table(title=f"Best parameter sets for {', '.join(outcome.pairs)} (by {first})", box=box.SIMPLE_HEAVY,
+    t = Table(title="Per-pair parameters (each searched on its pair alone)", box=box.SIMPLE_HEAVY,
               title_style="bold")
-    for col in ("#", "Params", first, "Return %", "Max DD %", "Trades"):
-        t.add_column(col, justify="left" if col in ("#", "Params") else "right")
-    for i in order[:10]:
-        tr = outcome.trials[i]
-        m = tr["metrics"]
-        t.add_row(str(i), ", ".join(f"{k}={v}" for k, v in tr["params"].items()), fmt_num(tr["scores"][0], 3),
-                  fmt_pct(m["return_pct"]), fmt_pct(m["max_dd_pct"]), fmt_num(m["trades"], 0))
+    for col in ("Pair", "Study", "Params", "In-sample Sharpe", "Out-of-sample Sharpe", "DSR"):
+        t.add_column(col, justify="left" if col in ("Pair", "Study", "Params") else "right")
+    for st in rep["studies"]:
+        chosen = st.get("chosen") or {}
+        wf = (st.get("walk_forward") or {}).get("out_of_sample") or {}
+        dsr = ((st.get("honesty") or {}).get("dsr") or {}).get("dsr")
+        t.add_row(st["pair"], f"S{st['study_id']}", ", ".join(f"{k}={v}" for k, v in st["params"].items()),
+                  fmt_num((chosen.get("in_sample") or {}).get("sharpe"), 3), fmt_num(wf.get("sharpe"), 3),
+                  fmt_num(dsr, 3))
     out.print(t)
-    best = ", ".join(f"{k}={v}" for k, v in outcome.trials[outcome.best[0]]["params"].items())
-    out.print(f"{len(outcome.trials)} evaluations ({outcome.method}); best for all pairs: {best}. "
-              "In-sample only, not stored: check it with `tradebot backtest --symbols ...` on other dates.")
+    render_portfolio_report(rep["report"], out)
+    ids = ", ".join(f"S{st['study_id']}" for st in rep["studies"])
+    out.print(f"Studies {ids}: `tradebot report S<id>` shows each. The pair list with these parameters is "
+              f"stored as run {rep['run_id']}: `tradebot report {rep['run_id']} --rerun` reproduces it "
+              "(in-sample over the whole range: judge it by each study's out-of-sample figures).")

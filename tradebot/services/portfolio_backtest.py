@@ -120,6 +120,41 @@ def strategy_scores(strategy: Strategy, aligned: AlignedMarkets, rank: str) -> n
     return out
 
 
+def pair_strategies(ctx: Context, pairs: PairList) -> tuple[Strategy, ...]:
+    """One strategy per pair: ``[strategy.params]`` with ``[portfolio.pair_params]`` of that
+    pair on top (``optimize --per-pair``). A pair_params entry for a pair not in the list, or
+    a parameter the strategy refuses, is a one-line error naming it."""
+
+    s = ctx.settings
+    extra = dict(s.portfolio.pair_params)
+    unknown = sorted(set(extra) - set(pairs.symbols))
+    if unknown:
+        raise UsageError(f"portfolio.pair_params: {unknown[0]} is not in the pair list "
+                         f"({', '.join(pairs.symbols)})")
+    base = dict(s.strategy.params)
+    out = []
+    for sym in pairs.symbols:
+        try:
+            out.append(ctx.registry.create(s.strategy.name, {**base, **extra.get(sym, {})}))
+        except UsageError as e:
+            if sym not in extra:
+                raise
+            raise UsageError(f"portfolio.pair_params {sym}: {e}") from None
+    return tuple(out)
+
+
+def market_scores(strategies: tuple[Strategy, ...], aligned: AlignedMarkets, rank: str) -> np.ndarray | None:
+    """:func:`strategy_scores` with one strategy per market."""
+    if rank != "score":
+        return None
+    out = np.full((aligned.n_markets, aligned.n_bars), np.nan)
+    for m, strategy in enumerate(strategies):
+        one = strategy_scores(strategy, aligned, rank)
+        assert one is not None
+        out[m] = one[m]
+    return out
+
+
 def combined_sha256(candles: tuple[Candles, ...], symbols: tuple[str, ...]) -> str:
     """One fingerprint of every pair's candles, in pair order."""
     from tradebot.services.provenance import candles_sha256
@@ -130,16 +165,18 @@ def combined_sha256(candles: tuple[Candles, ...], symbols: tuple[str, ...]) -> s
     return h.hexdigest()
 
 
-def simulate(candles: tuple[Candles, ...], pairs: PairList, strategy: Strategy, settings: Settings
-             ) -> tuple[AlignedMarkets, PortfolioResult]:
-    """Align the pairs, compute each market's signals on its own candles, run the portfolio."""
+def simulate(candles: tuple[Candles, ...], pairs: PairList, strategy: Strategy, settings: Settings,
+             strategies: tuple[Strategy, ...] | None = None) -> tuple[AlignedMarkets, PortfolioResult]:
+    """Align the pairs, compute each market's signals on its own candles (with its own
+    strategy when ``strategies`` gives one per pair), run the portfolio."""
     from tradebot.engine.portfolio import align, run_portfolio
     from tradebot.services.backtest import engine_config
 
     aligned = align(list(candles), pairs.symbols)
     pcfg = portfolio_config(settings, len(pairs.symbols))
-    signals = [strategy.signals_for(c) for c in candles]
-    scores = strategy_scores(strategy, aligned, pcfg.rank)
+    per = strategies if strategies is not None else (strategy,) * len(candles)
+    signals = [st.signals_for(c) for st, c in zip(per, candles, strict=True)]
+    scores = market_scores(per, aligned, pcfg.rank)
     return aligned, run_portfolio(aligned, signals, engine_config(settings), pcfg, scores)
 
 
@@ -192,11 +229,14 @@ def run_portfolio_backtest(ctx: Context, pairs: PairList, *, save: bool = True,
         check_store_target(ctx)
     strategy = ctx.registry.create(s.strategy.name, dict(s.strategy.params))
     check_rank(strategy, s.portfolio.rank)
+    per_pair = pair_strategies(ctx, pairs)
+    pair_params = {sym: st.parameters for sym, st in zip(pairs.symbols, per_pair, strict=True)
+                   if sym in s.portfolio.pair_params}
     step("loading candles")
     candles = load_pairs(ctx, pairs, s.since_ms(), s.until_ms())
     bars = sum(len(c) for c in candles)
     step(f"simulating {bars:,} bars over {len(candles)} markets")
-    aligned, result = simulate(candles, pairs, strategy, s)
+    aligned, result = simulate(candles, pairs, strategy, s, per_pair)
     step("computing metrics")
     whole = whole_result(result, aligned)
     metrics = compute_metrics(whole, s.market.timeframe, s.risk.daily_profit_target)
@@ -208,7 +248,7 @@ def run_portfolio_backtest(ctx: Context, pairs: PairList, *, save: bool = True,
     resolved["strategy"] = {"name": strategy.name, "params": strategy.parameters}
     # the pair list that was used, as a static list (a rerun trades the same pairs)
     resolved["portfolio"] = {**resolved.get("portfolio", {}), "pairs": list(pairs.symbols),
-                             "pairs_file": None}
+                             "pairs_file": None, "pair_params": pair_params}
     resolved["portfolio"]["pairlist"] = {**resolved["portfolio"].get("pairlist", {}), "method": "static"}
     sim = candles[0].source == SIM
     source = f"sim: built-in synthetic market (seed {s.seed})" if sim else "cache"
@@ -227,6 +267,8 @@ def run_portfolio_backtest(ctx: Context, pairs: PairList, *, save: bool = True,
         "pairs": list(pairs.symbols), "pairlist": pairs.to_dict(),
         "portfolio_rules": _rules(s, len(pairs.symbols)),
     }
+    if pair_params:
+        header["pair_params"] = pair_params
     run_id = None
     if save:
         step("saving run")

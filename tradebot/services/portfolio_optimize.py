@@ -1,130 +1,244 @@
-"""``tradebot optimize`` over a pair list: one parameter set for all pairs.
+"""``tradebot optimize`` over a pair list, stored as a study.
 
-Each parameter set the searcher asks for (grid, random, ga or bayes: the searchers of
-:mod:`tradebot.optimize.search`, over the space of ``--space`` specs) is run as a portfolio
-backtest of the whole pair list (one wallet, the ``[portfolio]`` rules), and scored from the
-metrics the portfolio report shows for it (so a trial's Sharpe is the Sharpe of
-``tradebot backtest --symbols ...`` with those parameters). One in-sample search over the
-whole range: walk-forward windows, studies in the store and resume are those of the
-one-market optimizer only; the result is printed, not stored.
+One parameter set for all pairs (:func:`run_portfolio_study`): each parameter set the
+searcher asks for is run as a portfolio backtest of the whole pair list (one wallet, the
+``[portfolio]`` rules; :class:`~tradebot.services.portfolio_problem.PortfolioProblem`) and
+scored from the metrics the portfolio report shows for it. The study is the one-market
+optimizer's (:mod:`tradebot.services.optimize`): the same searchers, batches stored one
+transaction each, walk-forward windows (over the union timeline of the pairs), ``--jobs``
+and ``--cluster``, DSR and PBO, ``--resume`` (:func:`resume_portfolio_study`, reached
+through ``resume_optimize``), ``tradebot report S<id>`` and ``--export-preset``. A
+portfolio study is told apart by ``request.extra["pairs"]``.
+
+Per pair (:func:`run_per_pair`, ``--per-pair``): each pair's parameters are searched on
+that pair alone (a study per pair: the portfolio of that one pair, which trades as the
+one-market backtest does), then the whole pair list runs as one portfolio backtest with
+each pair's chosen parameters (``portfolio.pair_params``), stored as a run that
+``tradebot report ID --rerun`` reproduces. Searching each pair alone keeps the search
+N small searches instead of one search over N times the dimensions; its price is that a
+pair's choice does not see the other pairs competing for cash and slots
+(docs/decisions/0017, "Optimizing a pair list").
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from tradebot.core.errors import ParameterError, TradebotError, UsageError
+from tradebot.core.errors import StoreError, UsageError
 from tradebot.core.pairs import PairList
 from tradebot.services.context import Context
 
-
-@dataclass(frozen=True)
-class PortfolioOptimizeOutcome:
-    pairs: tuple[str, ...]
-    method: str
-    objectives: tuple[str, ...]
-    space: dict[str, Any]
-    trials: list[dict[str, Any]]  # in ask order: params, metrics, scores (None = infeasible)
-    best: list[int]  # indices into trials: the best by the first objective, or the Pareto front
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"pairs": list(self.pairs), "method": self.method, "objectives": list(self.objectives),
-                "space": self.space, "evaluated": len(self.trials), "best": self.best,
-                "best_params": [self.trials[i]["params"] for i in self.best], "trials": self.trials,
-                "stored": False}
+if TYPE_CHECKING:
+    from tradebot.services.optimize import NoticeFn, OptimizeRequest, ProgressFn, StudyOutcome, _Plan
+    from tradebot.services.portfolio_backtest import PortfolioOutcome
 
 
-def _metrics_row(m: Any) -> np.ndarray:
-    """The optimizer's metric columns (:data:`tradebot.optimize.objectives.METRICS`) from the
-    report's Metrics of one portfolio run."""
-    from tradebot.optimize.objectives import METRICS
-
-    def f(x: Any) -> float:
-        return math.nan if x is None else float(x)
-
-    values = {"sharpe": f(m.sharpe), "sortino": f(m.sortino), "calmar": f(m.calmar),
-              "profit": m.final_equity - m.initial_capital, "return_pct": f(m.total_return_pct),
-              "max_dd_pct": f(m.max_drawdown_pct), "trades": float(m.trades),
-              "daily_target_share": f(m.target_days_pct) / 100.0, "cagr_pct": f(m.cagr_pct)}
-    return np.array([values[k] for k in METRICS], dtype=np.float64)
+def is_portfolio_request(request: dict[str, Any]) -> bool:
+    """A stored study's request is a pair list's (see the module docstring)."""
+    return bool(((request or {}).get("extra") or {}).get("pairs"))
 
 
-def run_portfolio_optimize(ctx: Context, pairs: PairList, *, method: str, objectives: str,
-                           space_specs: Sequence[str], trials: int = 100, batch_size: int = 16,
-                           seed: int | None = None, max_dd: float | None = None, min_trades: int = 0,
-                           ga: dict[str, Any] | None = None,
-                           progress: Callable[[int, int, float | None], None] | None = None
-                           ) -> PortfolioOptimizeOutcome:
-    """Search one parameter set for the whole pair list (see the module docstring)."""
-    from tradebot.analysis.metrics import compute_metrics
-    from tradebot.engine.portfolio import align, run_portfolio
-    from tradebot.optimize.objectives import METRICS, parse_objectives, scores
-    from tradebot.optimize.pareto import pareto_front
-    from tradebot.optimize.search import make_searcher
+def _check(ctx: Context, r: OptimizeRequest) -> None:
+    """The request's options, as the one-market planner checks them."""
+    from tradebot.services.optimize import METHODS
+
+    if r.method not in METHODS:
+        raise UsageError(f"--method {r.method!r}: choose one of {', '.join(METHODS)}")
+    for name, v, low in (("--trials", r.trials, 1), ("--batch-size", r.batch_size, 1),
+                         ("--population", r.population, 2), ("--generations", r.generations, 1)):
+        if v < low:
+            raise UsageError(f"{name} {v}: must be >= {low}")
+    for name, p in (("--cx-prob", r.cx_prob), ("--mut-prob", r.mut_prob)):
+        if not 0 <= p <= 1:
+            raise UsageError(f"{name} {p}: must be a probability in [0, 1]")
+    info = ctx.registry.get(ctx.settings.strategy.name)
+    if getattr(info.cls, "uses_model", False):
+        raise UsageError(f"optimize does not tune strategy {info.name!r} (see tradebot optimize --symbol)")
+
+
+def _plan(ctx: Context, pairs: PairList, request: OptimizeRequest, settings_seed: int) -> _Plan:
+    """Everything checked, nothing stored: bad input fails here with one line."""
+    from tradebot.optimize.objectives import parse_objectives
     from tradebot.optimize.space import build_space
+    from tradebot.optimize.windows import Window, parse_span, walk_forward_windows
     from tradebot.services.backtest import engine_config
-    from tradebot.services.portfolio_backtest import (
-        check_rank,
-        load_pairs,
-        portfolio_config,
-        strategy_scores,
-        whole_result,
-    )
+    from tradebot.services.optimize import _Plan, _searcher
+    from tradebot.services.portfolio_backtest import SIM, check_rank, load_pairs, portfolio_config
+    from tradebot.services.portfolio_problem import PortfolioProblem
 
     s = ctx.settings
+    r = request
+    _check(ctx, r)
     pcfg = portfolio_config(s, len(pairs.symbols))
-    spec = parse_objectives(objectives, max_dd, min_trades, s.risk.daily_profit_target)
-    cls = ctx.registry.get(s.strategy.name).cls
-    base_params: dict[str, Any] = dict(s.strategy.params)
-    space = build_space(cls, list(space_specs))
-    check_rank(ctx.registry.create(s.strategy.name, base_params), pcfg.rank)
-    searcher = make_searcher(method, space, len(spec.names), s.seed if seed is None else seed,
-                             trials=trials, batch_size=batch_size, **(ga or {}))
+    info = ctx.registry.get(s.strategy.name)
+    space = build_space(info.cls, list(r.space))
+    spec = parse_objectives(r.objectives, r.max_dd, r.min_trades, s.risk.daily_profit_target)
+    check_rank(ctx.registry.create(s.strategy.name, dict(s.strategy.params)), pcfg.rank)
     candles = load_pairs(ctx, pairs, s.since_ms(), s.until_ms())
-    aligned = align(list(candles), pairs.symbols)
-    base_cfg = engine_config(s)
-    out: list[dict[str, Any]] = []
-    best_so_far: float | None = None
-    while True:
-        batch = searcher.ask()
-        if not batch:
-            break
-        rows = np.full((len(batch), len(METRICS)), np.nan)
-        for i, values in enumerate(batch):
-            strat_values, engine_values = space.split(dict(values))
-            try:
-                strategy = cls(**{**base_params, **strat_values})
-                cfg = dataclasses.replace(base_cfg, **engine_values) if engine_values else base_cfg
-            except (TradebotError, ValueError, TypeError):
-                continue  # an invalid combination: infeasible
-            res = run_portfolio(aligned, [strategy.signals_for(c) for c in candles], cfg, pcfg,
-                                strategy_scores(strategy, aligned, pcfg.rank))
-            rows[i] = _metrics_row(compute_metrics(whole_result(res, aligned), s.market.timeframe,
-                                                   s.risk.daily_profit_target))
-        sc = scores(rows, spec)
-        searcher.tell(batch, sc)
-        for values, row, score in zip(batch, rows, sc, strict=True):
-            metrics = {k: (None if math.isnan(v) else float(v)) for k, v in zip(METRICS, row, strict=True)}
-            out.append({"params": dict(values), "metrics": metrics,
-                        "scores": [None if not math.isfinite(x) else float(x) for x in score]})
-            if math.isfinite(score[0]) and (best_so_far is None or score[0] > best_so_far):
-                best_so_far = float(score[0])
-        if progress is not None:
-            progress(len(out), searcher.budget, best_so_far)
-    if not out:
-        raise UsageError("the search space is empty: nothing was evaluated")
-    all_scores = np.array([[(-np.inf if x is None else x) for x in t["scores"]] for t in out])
-    if len(spec.names) == 1:
-        best = [int(np.argmax(all_scores[:, 0]))] if np.isfinite(all_scores[:, 0]).any() else []
+    sim = candles[0].source == SIM
+    source = f"sim: built-in synthetic market (seed {s.seed})" if sim else "cache"
+    problem = PortfolioProblem(candles, pairs.symbols, info.cls, engine_config(s), pcfg, space, spec,
+                               s.market.timeframe, dict(s.strategy.params), candles[0].source)
+    n = problem.aligned.n_bars
+    tf = s.market.timeframe
+    walk_forward = r.wf_train is not None or r.wf_test is not None
+    if walk_forward:
+        if r.wf_train is None or r.wf_test is None:
+            raise UsageError("walk-forward needs both --wf-train and --wf-test")
+        windows = walk_forward_windows(n, parse_span(r.wf_train, tf), parse_span(r.wf_test, tf),
+                                       anchored=r.wf_anchored,
+                                       step=parse_span(r.wf_step, tf) if r.wf_step else None)
     else:
-        best = [int(i) for i in pareto_front(all_scores)]
-    if not best:
-        raise ParameterError(f"no parameter set was feasible for {', '.join(spec.names)} over "
-                             f"{len(out)} evaluations (no trades, or every set broke a constraint)")
-    return PortfolioOptimizeOutcome(pairs.symbols, method, spec.names, space.to_dict(), out, best)
+        windows = [Window(0, 0, n, n, n)]
+    seed = settings_seed if r.seed is None else r.seed
+    plan = _Plan(r, seed, problem.candles, problem, windows, len(spec.names), source, walk_forward)
+    _searcher(plan, 0)  # method options are checked before anything is stored
+    return plan
+
+
+def _fingerprint(plan: _Plan, symbols: tuple[str, ...]) -> str:
+    from tradebot.services.portfolio_backtest import combined_sha256
+    from tradebot.services.portfolio_problem import PortfolioProblem
+
+    assert isinstance(plan.problem, PortfolioProblem)
+    return combined_sha256(plan.problem.markets, symbols)
+
+
+def run_portfolio_study(ctx: Context, pairs: PairList, request: OptimizeRequest, *, jobs: int = 1,
+                        cluster: str | None = None, progress: ProgressFn | None = None,
+                        notice: NoticeFn | None = None) -> StudyOutcome:
+    """Validate, store a new portfolio study, search every window, summarize."""
+    from tradebot.core.config import settings_to_dict
+    from tradebot.data.study_repository import StudyRepository
+    from tradebot.optimize.executors import make_executor
+    from tradebot.services.optimize import _execute
+    from tradebot.services.portfolio_backtest import SIM
+    from tradebot.services.provenance import code_version
+
+    s = ctx.settings
+    request = replace(request, extra={**request.extra, "pairs": list(pairs.symbols),
+                                      "pairlist": pairs.to_dict()})
+    plan = _plan(ctx, pairs, request, s.seed)
+    executor = make_executor(jobs, cluster)  # an unreachable cluster fails before storing
+    try:
+        resolved = settings_to_dict(s)
+        resolved.pop("home", None)
+        resolved.pop("database_url", None)
+        resolved["portfolio"] = {**resolved.get("portfolio", {}), "pairs": list(pairs.symbols),
+                                 "pairs_file": None}
+        resolved["portfolio"]["pairlist"] = {**resolved["portfolio"].get("pairlist", {}), "method": "static"}
+        if plan.candles.source == SIM:
+            resolved["market"]["exchange"] = SIM
+        req = request.to_dict()
+        req["seed"] = plan.seed
+        c = plan.candles
+        with ctx.store.session() as session:
+            study_id = StudyRepository(session).create(
+                strategy_name=s.strategy.name, method=request.method, seed=plan.seed, request=req,
+                space=plan.problem.space.to_dict(), config=resolved,
+                exchange=SIM if c.source == SIM else s.market.exchange, symbol=",".join(pairs.symbols),
+                timeframe=s.market.timeframe, data_source=plan.data_source,
+                data_start_ms=int(c.timestamp[0]), data_end_ms=int(c.timestamp[-1]), data_rows=len(c),
+                data_sha256=_fingerprint(plan, pairs.symbols), code_version=code_version())
+        return _execute(ctx, study_id, plan, executor, progress, notice)
+    finally:
+        executor.close()
+
+
+def resume_portfolio_study(ctx: Context, study_id: int, *, jobs: int = 1, cluster: str | None = None,
+                           progress: ProgressFn | None = None, notice: NoticeFn | None = None) -> StudyOutcome:
+    """Continue a stored portfolio study from its stored request, config, pairs and range."""
+    from tradebot.core.config import load_settings
+    from tradebot.data.study_repository import StudyRepository
+    from tradebot.optimize.executors import make_executor
+    from tradebot.services.backtest import _iso
+    from tradebot.services.optimize import OptimizeRequest, StudyOutcome, _execute
+
+    with ctx.store.session() as session:
+        study = StudyRepository(session).get(study_id)
+        overrides = dict(study.config)
+        request = OptimizeRequest.from_dict(study.request)
+        sha, status = study.data_sha256, study.status
+        start_ms, end_ms = study.data_start_ms, study.data_end_ms
+    pairs = PairList(tuple(request.extra["pairs"]), f"study S{study_id}")
+    overrides["home"] = str(ctx.home)
+    if ctx.settings.database_url is not None:
+        overrides["database_url"] = ctx.settings.database_url
+    overrides.pop("exchanges", None)
+    overrides["backtest"] = dict(overrides.get("backtest") or {})
+    overrides["backtest"]["since"] = _iso(start_ms)
+    overrides["backtest"]["until"] = _iso(end_ms + 1)
+    settings = load_settings(overrides=overrides, env={})
+    sub = Context(settings, ctx.strategy_path)
+    sub.__dict__["store"] = ctx.store
+    plan = _plan(sub, pairs, request, settings.seed)
+    if _fingerprint(plan, pairs.symbols) != sha:
+        raise StoreError(f"study S{study_id}: the candles of its pairs changed since it started; "
+                         "start a new study")
+    if status == "done":
+        with ctx.store.session() as session:
+            summary = dict(StudyRepository(session).get(study_id).summary)
+        return StudyOutcome(study_id, summary, 0, 0)
+    executor = make_executor(jobs, cluster)
+    try:
+        return _execute(sub, study_id, plan, executor, progress, notice)
+    finally:
+        executor.close()
+
+
+@dataclass(frozen=True)
+class PerPairOutcome:
+    studies: dict[str, StudyOutcome]  # pair -> its study
+    pair_params: dict[str, dict[str, Any]]  # pair -> chosen strategy parameters
+    backtest: PortfolioOutcome  # the pair list with each pair's parameters (stored)
+
+    @property
+    def evaluated(self) -> int:
+        return sum(o.evaluated for o in self.studies.values())
+
+
+def run_per_pair(ctx: Context, pairs: PairList, request: OptimizeRequest, *, jobs: int = 1,
+                 cluster: str | None = None, progress: ProgressFn | None = None,
+                 notice: NoticeFn | None = None, on_study: Callable[[str, int], None] | None = None
+                 ) -> PerPairOutcome:
+    """A study per pair on that pair alone, then the pair list's portfolio backtest with each
+    pair's chosen parameters, stored as a run (see the module docstring)."""
+    from tradebot.optimize.space import build_space
+    from tradebot.services.data import check_store_target
+    from tradebot.services.portfolio_backtest import check_pairs_cached, run_portfolio_backtest
+
+    s = ctx.settings
+    if len(pairs.symbols) < 2:
+        raise UsageError("--per-pair needs a pair list of two or more pairs (--symbols A,B)")
+    space = build_space(ctx.registry.get(s.strategy.name).cls, list(request.space))
+    _, engine = space.split({n: None for n in (*space.names, *space.fixed)})
+    if engine:
+        raise UsageError(f"--per-pair: --space {sorted(engine)[0]} is an account setting, not a strategy "
+                         "parameter; per-pair searches tune strategy parameters only")
+    if s.portfolio.pair_params:
+        raise UsageError("--per-pair: the settings already hold portfolio.pair_params; remove them first")
+    check_store_target(ctx)
+    check_pairs_cached(ctx, pairs)
+    # every pair's plan is checked (options, space, data) before the first study is stored
+    for sym in pairs.symbols:
+        _plan(ctx, PairList((sym,), pairs.source), request, s.seed)
+    studies: dict[str, StudyOutcome] = {}
+    chosen: dict[str, dict[str, Any]] = {}
+    for sym in pairs.symbols:
+        one = PairList((sym,), pairs.source)
+        outcome = run_portfolio_study(ctx, one, request, jobs=jobs, cluster=cluster, progress=progress,
+                                      notice=notice)
+        studies[sym] = outcome
+        if on_study is not None:
+            on_study(sym, outcome.study_id)
+        params = (outcome.summary.get("chosen") or {}).get("params")
+        if not params:
+            raise UsageError(f"--per-pair: study S{outcome.study_id} ({sym}) chose no parameters")
+        chosen[sym] = dict(params)
+    settings = s.model_copy(update={"portfolio": s.portfolio.model_copy(update={"pair_params": chosen})})
+    sub = Context(settings, ctx.strategy_path)
+    sub.__dict__["store"] = ctx.store
+    backtest = run_portfolio_backtest(sub, pairs, save=True)
+    return PerPairOutcome(studies, chosen, backtest)
