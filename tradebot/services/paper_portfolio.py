@@ -112,6 +112,9 @@ def _plan_new(ctx: Context, account: str, pairs: PairList, source: str, since_ms
     m = s.market
     if len(pairs.symbols) < 2:
         raise UsageError("a portfolio paper account trades two or more pairs (one pair: use --symbol)")
+    if s.portfolio.pair_params:  # the account stores one parameter set; it would not trade what was tested
+        raise UsageError("portfolio.pair_params: a portfolio paper account takes one parameter set for all "
+                         "pairs; per-pair parameters are for backtests (tradebot optimize --per-pair)")
     pcfg = portfolio_config(s, len(pairs.symbols))
     strategy = ctx.registry.create(s.strategy.name, dict(s.strategy.params))
     check_rank(strategy, pcfg.rank)
