@@ -113,6 +113,7 @@ class _Plan:
     n_objectives: int
     data_source: str
     walk_forward: bool
+    model_ref: str | None = None  # the ml strategy: the model version its probabilities came from
 
 
 def _searcher(plan: _Plan, window: int) -> Searcher:
@@ -145,15 +146,23 @@ def _plan(ctx: Context, request: OptimizeRequest, settings_seed: int) -> _Plan:
         if not 0 <= p <= 1:
             raise UsageError(f"{name} {p}: must be a probability in [0, 1]")
     info = ctx.registry.get(s.strategy.name)
-    if getattr(info.cls, "uses_model", False):  # the ml strategy (docs/decisions/0020)
-        raise UsageError(f"optimize does not tune strategy {info.name!r}: its thresholds would be chosen on "
-                         "a model's predictions of its own training data; compare thresholds on the walk-forward "
-                         "backtest instead (tradebot backtest --model NAME -p threshold=0.6)")
-    space = build_space(info.cls, list(r.space))
+    ml = getattr(info.cls, "uses_model", False)  # the ml strategy: walk-forward probabilities (services/ml_optimize)
+    specs = list(r.space)
+    if ml:
+        from tradebot.services.ml_optimize import ml_space
+
+        specs = ml_space(info.cls, specs, dict(s.strategy.params))
+    space = build_space(info.cls, specs)
     spec = parse_objectives(r.objectives, r.max_dd, r.min_trades, s.risk.daily_profit_target)
     candles = load_market(ctx, s.since_ms(), s.until_ms())
     n = len(candles)
     tf = s.market.timeframe
+    base_params, inputs, first = dict(s.strategy.params), None, 0
+    if ml:  # computed once; the windows cover only the bars with out-of-sample probabilities
+        from tradebot.services.ml_optimize import ml_inputs
+
+        inputs = ml_inputs(ctx, info.cls, base_params, candles)
+        base_params, first, n = inputs.params, inputs.first, n - inputs.first
     walk_forward = r.wf_train is not None or r.wf_test is not None
     if walk_forward:
         if r.wf_train is None or r.wf_test is None:
@@ -164,11 +173,16 @@ def _plan(ctx: Context, request: OptimizeRequest, settings_seed: int) -> _Plan:
         windows = walk_forward_windows(n, train, test, anchored=r.wf_anchored, step=step)
     else:
         windows = [Window(0, 0, n, n, n)]
-    problem = Problem(candles, info.cls, engine_config(s), space, spec, tf,
-                      base_params=dict(s.strategy.params))
+    problem = Problem(candles, info.cls, engine_config(s), space, spec, tf, base_params=base_params)
+    if inputs is not None:
+        from tradebot.services.ml_optimize import shift_windows
+
+        windows = shift_windows(windows, first)
+        problem.add_indicators({inputs.key: inputs.indicators})
     seed = settings_seed if r.seed is None else r.seed
     plan = _Plan(r, seed, candles, problem, windows, len(spec.names),
-                 _data_source_label(candles, s.seed), walk_forward)
+                 _data_source_label(candles, s.seed), walk_forward,
+                 None if inputs is None else inputs.model_ref)
     _searcher(plan, 0)  # method options are checked before anything is stored
     return plan
 
@@ -317,6 +331,8 @@ def run_optimize(ctx: Context, request: OptimizeRequest, *, jobs: int = 1, clust
         c = plan.candles
         if c.source == "sim":  # a resume asks for the sim market by name (services/market.py)
             resolved["market"]["exchange"] = "sim"
+        if plan.model_ref is not None:  # a resume uses the same model version
+            resolved["strategy"]["params"] = {**resolved["strategy"].get("params", {}), "model": plan.model_ref}
         req = request.to_dict()
         req["seed"] = plan.seed
         with ctx.store.session() as session:
