@@ -96,8 +96,10 @@ def test_wrong_market_tampered_artifact_and_options_refused(run: Run, trained: P
     _one_line_error(res, "--in-sample applies to the ml strategy only")
     res = run("backtest", "--strategy", "ml", *MARKET)
     _one_line_error(res, "strategy 'ml' needs a model")
-    res = run("optimize", "--strategy", "ml", "-p", "model=trend", *MARKET, "--space", "threshold=0.5:0.6:0.05")
-    _one_line_error(res, "optimize does not tune strategy 'ml'")
+    res = run("optimize", "--strategy", "ml", "-p", "model=trend", *MARKET, "--space", "retrain_every=100:200")
+    _one_line_error(res, "retrain_every changes the probabilities")
+    res = run("optimize", "--strategy", "ml", "-p", "model=trend", "-p", "in_sample=true", *MARKET)
+    _one_line_error(res, "optimize does not tune the ml strategy on in-sample probabilities")
     res = run("strategies", "check", "ml", "-p", "model=trend", *MARKET, "--points", "4")
     assert res.code == 0 and "no look-ahead" in res.out, res  # bound to the champion
     assert run("train", "--name", "trend", *MARKET, "--folds", "2", "--shuffles", "0", "--no-importance",

@@ -29,7 +29,12 @@ def _embargo(text: str) -> float | int:
 def train(
     name: str = typer.Option(..., "--name", "-n", help="Model name in the registry (letters, digits, _ . -)."),
     spec: str = typer.Option("default", "--spec", help="Feature spec: built-in name or TOML file."),
-    label: str = typer.Option("forward", "--label", help="Labels: forward (return sign) or triple_barrier."),
+    label: str = typer.Option("forward", "--label", help="Labels: forward (return sign), triple_barrier, or meta "
+                              "(whether a --base strategy's trade gains after costs)."),
+    base: str = typer.Option(None, "--base", help="meta: the built-in strategy whose entries the model filters "
+                             "(e.g. rsi)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="meta: a --base strategy parameter NAME=VALUE "
+                                    "(repeatable)."),
     horizon: int = typer.Option(12, "--horizon", help="Label horizon in bars (the vertical barrier)."),
     dead_zone: float = typer.Option(0.0, "--dead-zone", help="forward: returns within ±X are left out."),
     pt: float = typer.Option(2.0, "--pt", help="triple_barrier: profit barrier in ATRs."),
@@ -70,13 +75,15 @@ def train(
     from tradebot.ml.pipeline import ModelSettings
     from tradebot.ml.retrain import ModelBusy, parse_age
     from tradebot.services.train import TrainRequest
+    from tradebot.strategies.params import parse_assignments
 
     pca_value: float | int | None = None
     if pca is not None:
         pca_value = int(pca) if pca >= 1 and float(pca).is_integer() else float(pca)
     request = TrainRequest(
         name=name, spec=spec,
-        label=LabelSettings(method=label, horizon=horizon, dead_zone=dead_zone, profit=pt, stop=sl),
+        label=LabelSettings(method=label, horizon=horizon, dead_zone=dead_zone, profit=pt, stop=sl,
+                            base=base or "", base_params=parse_assignments(param) or None),
         model=ModelSettings(model=model, calibration=calibration, pca=pca_value),
         cv=CVSettings(scheme=cv, folds=folds, embargo=_embargo(embargo), shuffles=shuffles),
         seed=seed, jobs=jobs, importance=ImportanceSettings() if importance else None,
@@ -191,8 +198,14 @@ def render_training(record: dict[str, Any], out: Any) -> None:
     scores, cvs = record["scores"], record["cv"]
     emb = cvs["embargo"]
     emb_text = f"{emb} bars" if isinstance(emb, int) else f"{emb:.1%} of the span"
-    out.print(f"Model {record['name']}:{record['version']} ({record['model']['model']}, "
-              f"{record['label']['method']} labels, horizon {record['label']['horizon']}) on "
+    lab = record["label"]
+    if lab["method"] == "meta":
+        from tradebot.ml.meta import describe
+
+        what = f"meta labels on {describe(lab)}: its trades, winners after {lab['cost']:.3%} per side"
+    else:
+        what = f"{lab['method']} labels, horizon {lab['horizon']}"
+    out.print(f"Model {record['name']}:{record['version']} ({record['model']['model']}, {what}) on "
               f"{record['exchange']} {record['symbol']} {record['timeframe']}: {record['data_rows']:,} bars, "
               f"{record['samples']:,} samples, spec {record['spec_name']} ({record['spec_sha256'][:12]})")
     scheme = "purged k-fold" if cvs["scheme"] == "purged" else "walk-forward"
@@ -220,6 +233,8 @@ def render_training(record: dict[str, Any], out: Any) -> None:
                   "", "", _pct(sh["return_mean"]))
         b.add_row(f"shuffled labels (best of {sh['runs']})", _num(sh["auc_max"]), "", "", "", _pct(sh["return_max"]))
     b.add_row("buy and hold", "", "", "", "", _pct(bh["return"]))
+    if sm.get("base"):  # meta: the strategy the model filters, unfiltered, same bars and costs
+        b.add_row(f"base strategy alone ({sm['base']['trades']} trades)", "", "", "", "", _pct(sm["base"]["return"]))
     out.print(b)
     if cvs["scheme"] == "purged":
         out.print("Purged k-fold: each fold is unseen by its model, but the models of early folds were "

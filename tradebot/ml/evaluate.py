@@ -15,6 +15,11 @@ fold and scores the fold's test block, which the fit never saw:
   ``shuffles`` runs in which the labels are permuted within each training fold (the test
   folds, features and weights unchanged).
 
+Meta labels (``method="meta"``, :mod:`tradebot.ml.meta`): the samples are the base
+strategy's entry signals, and each fold trades the base strategy *gated* by the model (its
+entries taken only where P(profitable) >= ``enter``, its own exits); the base strategy
+alone over the same bars is one more baseline, and the verdict asks the model to beat it.
+
 The rule that turns these into a verdict is :func:`tradebot.ml.verdict.verdict`
 (docs/decisions/0014-model-registry.md). Labels are binary here: 1 = "up" (forward return
 above the dead zone, or the profit barrier first), 0 otherwise; forward-return labels in
@@ -32,6 +37,7 @@ import numpy as np
 
 from tradebot.core.candles import Candles
 from tradebot.core.errors import UsageError
+from tradebot.core.signals import Signals
 from tradebot.ml.cv import PurgedKFold, WalkForwardSplit
 from tradebot.ml.features import FeatureMatrix
 from tradebot.ml.importance import ImportanceSettings
@@ -42,7 +48,7 @@ if TYPE_CHECKING:
     from tradebot.engine.config import EngineConfig
 
 Progress = Callable[[str], None]
-LABEL_METHODS = ("forward", "triple_barrier")
+LABEL_METHODS = ("forward", "triple_barrier", "meta")
 CV_SCHEMES = ("purged", "walk-forward")
 #: fewest samples a training or test fold may have
 MIN_FOLD_SAMPLES = 20
@@ -56,13 +62,31 @@ class LabelSettings:
     profit: float | None = 2.0  # triple barrier: ATR multiples
     stop: float | None = 1.0
     atr_period: int = 14
+    base: str = ""  # meta: the built-in strategy whose trades the model filters
+    base_params: dict[str, Any] | None = None  # meta: all its parameters (resolved here)
+    cost: float = 0.0  # meta: fee + slippage per side a trade must beat (the train service sets it)
 
     def __post_init__(self) -> None:
         if self.method not in LABEL_METHODS:
             raise UsageError(f"label method must be one of {', '.join(LABEL_METHODS)}, got {self.method!r}")
+        if self.method == "meta":
+            from tradebot.ml.meta import resolved_params
+
+            object.__setattr__(self, "base_params", resolved_params(self.base, self.base_params))
+        elif self.base or self.base_params:
+            raise UsageError(f"--base and base parameters go with --label meta, not --label {self.method}")
+
+    @property
+    def meta(self) -> bool:
+        return self.method == "meta"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if self.method == "meta":
+            return {"method": "meta", "base": self.base, "base_params": dict(self.base_params or {}),
+                    "cost": self.cost, "exit": "base strategy's next exit signal"}
+        for k in ("base", "base_params", "cost"):
+            d.pop(k)
         if self.method == "forward":
             for k in ("profit", "stop", "atr_period"):
                 d.pop(k)
@@ -111,6 +135,12 @@ class Dataset:
 
 
 def make_labels(candles: Candles, settings: LabelSettings) -> LabelSet:
+    if settings.method == "meta":
+        from tradebot.ml.labels import base_exit_labels
+
+        base = base_signals_of(candles, settings)
+        assert base is not None
+        return base_exit_labels(candles, base.entries, base.exits, settings.cost)
     if settings.method == "forward":
         return forward_return_labels(candles.close, settings.horizon, settings.dead_zone, binary=True)
     return triple_barrier_labels(candles, settings.horizon, settings.profit, settings.stop, settings.atr_period)
@@ -134,6 +164,15 @@ def make_dataset(features: FeatureMatrix, labels: LabelSet) -> Dataset:
     w = w * (w.size / w.sum()) if w.sum() > 0 else np.ones_like(w)
     return Dataset(np.ascontiguousarray(features.values[rows]), y, w, rows.astype(np.int64),
                    labels.t1[rows].astype(np.int64), tuple(features.columns))
+
+
+def base_signals_of(candles: Candles, settings: LabelSettings) -> Signals | None:
+    """The base strategy's signals of a meta model (None for other labels)."""
+    if not settings.meta:
+        return None
+    from tradebot.ml.meta import base_signals
+
+    return base_signals(candles, settings.base, settings.base_params)
 
 
 def splitter(settings: CVSettings, ds: Dataset) -> PurgedKFold | WalkForwardSplit:
@@ -173,17 +212,33 @@ class Trading:
 
 
 def trade_fold(candles: Candles, first: int, last: int, proba: np.ndarray, config: EngineConfig,
-               enter: float, exit: float) -> Trading:
-    """Run P(up) per bar of ``candles[first:last+1]`` (NaN: no signal) through the engine."""
-    from tradebot.analysis.metrics import daily_returns
-    from tradebot.core.signals import Signals
-    from tradebot.engine.backtest import run_signals
-
+               enter: float, exit: float, base: Signals | None = None) -> Trading:
+    """Run P(up) per bar of ``candles[first:last+1]`` (NaN: no signal) through the engine;
+    with ``base`` (a meta model, signals over all of ``candles``): the base strategy's
+    entries where P >= ``enter``, its own exits."""
     bars = candles.slice(first, last + 1)
+    if base is not None:
+        from tradebot.ml.meta import gated_signals
+
+        part = Signals(base.entries[first:last + 1], base.exits[first:last + 1])
+        return _run(bars, gated_signals(part, proba, enter), config)
     with np.errstate(invalid="ignore"):
         entries = proba >= enter
         exits = proba < exit
-    res = run_signals(bars, Signals(entries, exits), config)
+    return _run(bars, Signals(entries, exits), config)
+
+
+def base_alone(candles: Candles, first: int, last: int, config: EngineConfig, base: Signals) -> Trading:
+    """The base strategy of a meta model, unfiltered, over the same bars and costs."""
+    return _run(candles.slice(first, last + 1), Signals(base.entries[first:last + 1], base.exits[first:last + 1]),
+                config)
+
+
+def _run(bars: Candles, signals: Signals, config: EngineConfig) -> Trading:
+    from tradebot.analysis.metrics import daily_returns
+    from tradebot.engine.backtest import run_signals
+
+    res = run_signals(bars, signals, config)
     initial = config.initial_capital
     total = float(res.equity[-1] / initial - 1.0) if res.equity.size else 0.0
     return Trading(total, int(res.trades.shape[0]), daily_returns(bars.timestamp, res.equity, initial))
@@ -211,13 +266,17 @@ class Fold:
     trading: Trading
     buy_hold: Trading
     majority: dict[str, float]
+    base: Trading | None = None  # meta: the base strategy alone over the same bars
 
     def to_dict(self) -> dict[str, Any]:
-        return {"fold": self.index, "train_samples": self.train_samples, "test_samples": self.test_samples,
-                "start_ms": self.start_ms, "end_ms": self.end_ms, **self.scores,
-                "return": self.trading.total_return, "trades": self.trading.trades,
-                "buy_hold_return": self.buy_hold.total_return,
-                "majority": self.majority}
+        d = {"fold": self.index, "train_samples": self.train_samples, "test_samples": self.test_samples,
+             "start_ms": self.start_ms, "end_ms": self.end_ms, **self.scores,
+             "return": self.trading.total_return, "trades": self.trading.trades,
+             "buy_hold_return": self.buy_hold.total_return,
+             "majority": self.majority}
+        if self.base is not None:
+            d["base_return"], d["base_trades"] = self.base.total_return, self.base.trades
+        return d
 
 
 @dataclass(frozen=True)
@@ -249,6 +308,13 @@ class CVResult:
         return _compound([f.buy_hold.total_return for f in self.folds])
 
     @property
+    def base_return(self) -> float | None:
+        """Meta: the base strategy alone over the test folds (compounded); None otherwise."""
+        if not self.folds or any(f.base is None for f in self.folds):
+            return None
+        return _compound([f.base.total_return for f in self.folds if f.base is not None])
+
+    @property
     def daily_returns(self) -> np.ndarray:
         return np.concatenate([f.trading.daily_returns for f in self.folds]) if self.folds else np.zeros(0)
 
@@ -259,7 +325,7 @@ class CVResult:
         from tradebot.optimize.overfit import sharpe_per_period
 
         sh = self.shuffles
-        return {
+        out = {
             "model": {"auc": self.mean_auc, "log_loss": mean("log_loss"), "brier": mean("brier"),
                       "balanced_accuracy": mean("balanced_accuracy"), "return": self.total_return,
                       "trades": sum(f.trading.trades for f in self.folds),
@@ -279,6 +345,10 @@ class CVResult:
                 "return_max": _nanmax([s.total_return for s in sh]),
             },
         }
+        if self.base_return is not None:
+            out["base"] = {"return": self.base_return,
+                           "trades": sum(f.base.trades for f in self.folds if f.base is not None)}
+        return out
 
 
 def _finite(x: float) -> float | None:
@@ -330,23 +400,25 @@ def _fold_bars(features: FeatureMatrix, first: int, last: int) -> tuple[np.ndarr
 def cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, model: ModelSettings,
                    settings: CVSettings, config: EngineConfig, seed: int,
                    progress: Progress | None = None, jobs: int = 1,
-                   importance: ImportanceSettings | None = None) -> CVResult:
+                   importance: ImportanceSettings | None = None, base: Signals | None = None) -> CVResult:
     """Out-of-sample scores per fold, the baselines and the shuffled-label runs (``jobs``
     processes for those; the results do not depend on it); with ``importance``, the
     features' importance on the test folds too (:mod:`tradebot.ml.importance`, computed in
-    this process, so it does not depend on ``jobs`` either)."""
+    this process, so it does not depend on ``jobs`` either); with ``base`` (a meta model's
+    base signals over all of ``candles``), every fold trades the gated base strategy."""
     from threadpoolctl import threadpool_limits
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not (jobs >= 1 or jobs == -1):
         raise UsageError(f"jobs must be a positive number of processes or -1 (all cores), got {jobs!r}")
     with threadpool_limits(limits=1):
-        return _cross_validate(candles, features, ds, model, settings, config, seed, progress, jobs, importance)
+        return _cross_validate(candles, features, ds, model, settings, config, seed, progress, jobs, importance,
+                               base)
 
 
 def _cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, model: ModelSettings,
                     settings: CVSettings, config: EngineConfig, seed: int,
                     progress: Progress | None, jobs: int,
-                    importance: ImportanceSettings | None = None) -> CVResult:
+                    importance: ImportanceSettings | None = None, base: Signals | None = None) -> CVResult:
     from tradebot.ml.importance import FoldImportance, feature_groups, fold_importance, summarise
 
     def say(msg: str) -> None:
@@ -382,22 +454,24 @@ def _cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, mode
         oos_y.append(ds.y[test])
         proba = np.full(last - first + 1, np.nan)
         proba[rows] = positive_proba(fitted, Xb)
-        trading = trade_fold(candles, first, last, proba, config, settings.enter, settings.exit)
+        trading = trade_fold(candles, first, last, proba, config, settings.enter, settings.exit, base)
         bh = buy_and_hold(candles, first, last, config)
+        alone = None if base is None else base_alone(candles, first, last, config, base)
         prior = float(np.average(ds.y[train], weights=ds.w[train]))
         majority = classification_scores(ds.y[test], np.full(test.size, prior))
         fold = Fold(k, int(train.size), int(test.size), first, last, int(candles.timestamp[first]),
                     int(candles.timestamp[last]), scores, trading, bh,
-                    {"log_loss": majority["log_loss"], "brier": majority["brier"], "p_up": prior})
+                    {"log_loss": majority["log_loss"], "brier": majority["brier"], "p_up": prior}, alone)
         folds.append(fold)
         if importance is not None:
             fold_imp.append(fold_importance(fitted, ds.X[train], ds.X[test], ds.y[test], groups, importance,
                                             seed, k))
         say(f"fold {k}/{n} (out of sample): AUC {_fmt(scores['auc'])}, log loss {scores['log_loss']:.4f}, "
-            f"return {trading.total_return:+.2%} in {trading.trades} trades, buy and hold {bh.total_return:+.2%}")
+            f"return {trading.total_return:+.2%} in {trading.trades} trades, buy and hold {bh.total_return:+.2%}"
+            + ("" if alone is None else f", base strategy alone {alone.total_return:+.2%}"))
     shuffles: list[ShuffleRun] = []
     span = int(np.median(ds.t1 - ds.t0)) + 1
-    args = (candles, ds, folds_idx, blocks, model, settings, config, seed, span)
+    args = (candles, ds, folds_idx, blocks, model, settings, config, seed, span, base)
     if jobs == 1 or settings.shuffles < 2:
         runs: Any = (_shuffle_run(s, *args) for s in range(settings.shuffles))
     else:
@@ -417,7 +491,7 @@ def _cross_validate(candles: Candles, features: FeatureMatrix, ds: Dataset, mode
 
 def _shuffle_run(s: int, candles: Candles, ds: Dataset, folds_idx: list[tuple[np.ndarray, np.ndarray]],
                  blocks: list[tuple[int, int, np.ndarray, np.ndarray]], model: ModelSettings, settings: CVSettings,
-                 config: EngineConfig, seed: int, span: int) -> ShuffleRun:
+                 config: EngineConfig, seed: int, span: int, base: Signals | None = None) -> ShuffleRun:
     """Shuffled-label run ``s``: its own random stream (``[seed, s]``), so the result does
     not depend on which process runs it or in which order."""
     from threadpoolctl import threadpool_limits
@@ -435,7 +509,8 @@ def _shuffle_run(s: int, candles: Candles, ds: Dataset, folds_idx: list[tuple[np
             losses.append(sc["log_loss"])
             proba = np.full(last - first + 1, np.nan)
             proba[rows] = positive_proba(fitted, Xb)
-            rets.append(trade_fold(candles, first, last, proba, config, settings.enter, settings.exit).total_return)
+            rets.append(trade_fold(candles, first, last, proba, config, settings.enter, settings.exit,
+                                   base).total_return)
     return ShuffleRun(_nanmean(aucs), _compound(rets), _nanmean(losses))
 
 

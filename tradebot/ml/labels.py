@@ -10,6 +10,9 @@ feed the purged splitters (:mod:`tradebot.ml.cv`) and the uniqueness weights.
   barrier (López de Prado, AFML ch. 3); stop first when a bar touches both, as the engine.
 - :func:`meta_labels`: 1 when a base strategy's entry would have hit its profit barrier
   first, 0 otherwise (AFML 3.6): the model learns whether to take the base trade.
+- :func:`base_exit_labels`: meta-labels by the base strategy's *own* exit: 1 when the trade
+  entered at a signal and closed at the base strategy's next exit signal gains after costs
+  (what ``tradebot train --label meta`` uses, docs/decisions/0020).
 - :func:`average_uniqueness` / :func:`sample_weights`: AFML ch. 4.
 """
 
@@ -163,6 +166,42 @@ def meta_labels(candles: Candles, entries: np.ndarray, horizon: int, profit: flo
     barrier, t1, ret, pt_touch, sl_touch = _barriers(candles, horizon, profit, stop, atr_period, s, entry)
     label = np.where(t1 >= 0, (barrier == 1).astype(np.float64), np.nan)
     return LabelSet(label, t1, ret, barrier, pt_touch, sl_touch)
+
+
+def base_exit_labels(candles: Candles, entries: np.ndarray, exits: np.ndarray, cost: float = 0.0) -> LabelSet:
+    """Meta-labels of a base strategy's long trades as the engine trades them: a signal at
+    bar t's close is filled at the open of t + 1; the trade is closed at the open of u + 1,
+    where u >= t + 1 is the first bar with an exit signal. Label 1 when the trade gains after
+    ``cost`` per side (a fraction: fee + slippage), ``open[u+1] (1 - cost) > open[t+1] (1 + cost)``,
+    else 0; ``t1 = u + 1``. NaN on bars without an entry signal and where the exit (or its
+    fill) lies past the data. Every signal bar is an event, also one the engine would skip
+    while a trade is open (the model decides per signal)."""
+    n = len(candles)
+    ev = np.asarray(entries, dtype=bool)
+    ex = np.asarray(exits, dtype=bool)
+    if ev.shape != (n,) or ex.shape != (n,):
+        raise UsageError(f"entries and exits must be boolean masks of {n} bars, got shapes {ev.shape}, {ex.shape}")
+    if isinstance(cost, bool) or not isinstance(cost, int | float) or not 0 <= cost < 0.5:
+        raise UsageError(f"cost per side must be a fraction in [0, 0.5), got {cost!r}")
+    open_ = np.asarray(candles.open, dtype=np.float64)
+    exit_bars = np.flatnonzero(ex)
+    t = np.arange(n, dtype=np.int64)
+    k = np.searchsorted(exit_bars, t + 1)  # first exit signal at or after t + 1
+    if exit_bars.size:
+        u = np.where(k < exit_bars.size, exit_bars[np.minimum(k, exit_bars.size - 1)], -1)
+    else:
+        u = np.full(n, -1, dtype=np.int64)
+    defined = ev & (u >= 0) & (u + 1 < n) & (t + 1 < n)
+    t1 = np.where(defined, u + 1, -1).astype(np.int64)
+    ret = np.full(n, np.nan)
+    label = np.full(n, np.nan)
+    if defined.any():
+        e = open_[t[defined] + 1]
+        x = open_[t1[defined]]
+        ret[defined] = x * (1.0 - cost) / (e * (1.0 + cost)) - 1.0
+        label[defined] = (ret[defined] > 0).astype(np.float64)
+    none = np.full(n, -1, dtype=np.int64)
+    return LabelSet(label, t1, ret, np.zeros(n, dtype=np.int8), none, none.copy())
 
 
 def average_uniqueness(t1: np.ndarray, t0: np.ndarray | None = None, n_bars: int | None = None) -> np.ndarray:

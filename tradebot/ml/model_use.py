@@ -22,6 +22,7 @@ import numpy as np
 
 from tradebot.core.candles import Candles
 from tradebot.core.errors import UsageError
+from tradebot.core.signals import Signals
 from tradebot.ml.spec import FeatureSpec, parse_spec
 
 
@@ -73,6 +74,30 @@ class UsableModel:
 
         known = {f.name for f in fields(ModelSettings)}
         return ModelSettings(**{k: v for k, v in self.model.items() if k in known})
+
+    @property
+    def is_meta(self) -> bool:
+        """A meta model: it filters a built-in strategy's entries (:mod:`tradebot.ml.meta`)."""
+        return self.label.get("method") == "meta"
+
+    def base_signals(self, candles: Candles) -> Signals | None:
+        """A meta model's base strategy signals over ``candles`` (None for other models)."""
+        if not self.is_meta:
+            return None
+        from tradebot.ml.meta import base_signals
+
+        return base_signals(candles, str(self.label.get("base", "")), self.label.get("base_params"))
+
+    def indicators(self, candles: Candles, proba: np.ndarray) -> dict[str, np.ndarray]:
+        """The ``ml`` strategy's indicators from ``proba`` over ``candles``: ``proba`` alone, or
+        for a meta model the probability at the base strategy's entries (NaN elsewhere) and
+        the base strategy's entries and exits."""
+        base = self.base_signals(candles)
+        if base is None:
+            return {"proba": proba}
+        from tradebot.ml.meta import only_at_entries
+
+        return {"proba": only_at_entries(proba, base), "base_entries": base.entries, "base_exits": base.exits}
 
     def overlaps(self, first_ms: int, last_ms: int) -> bool:
         """Whether bars ``[first_ms, last_ms]`` reach into the training data."""

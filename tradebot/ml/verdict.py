@@ -121,6 +121,9 @@ def verdict(cv: CVResult, prior_sharpes: Sequence[float | None] = ()) -> Verdict
     hold = cv.buy_hold_return
     if not cv.total_return > hold:
         reasons.append(f"trading return {cv.total_return:+.2%} does not beat buy and hold ({hold:+.2%})")
+    base = cv.base_return  # a meta model must add something to the strategy it filters
+    if base is not None and not cv.total_return > base:
+        reasons.append(f"trading return {cv.total_return:+.2%} does not beat the base strategy alone ({base:+.2%})")
     return Verdict(NO_EDGE if reasons else EDGE, p_auc, p_ret, dsr, sharpe, sharpe0, len(trials), n,
                    tuple(reasons))
 

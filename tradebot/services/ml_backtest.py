@@ -106,9 +106,18 @@ def run_ml_backtest(ctx: Context, strategy: Strategy, *, save: bool = True, prog
     ml["sample"] = sample
     oos = candles.slice(first, n)
     config = engine_config(s)
-    signals = strategy.signals_from(oos, {"proba": proba[first:]})
+    ind = {k: v[first:] for k, v in model.indicators(candles, proba).items()}
+    signals = strategy.signals_from(oos, ind)
     step(f"simulating {len(oos):,} bars")
     result = run_signals(oos, signals, config)
+    if model.is_meta:  # the base strategy it filters, alone over the same bars and costs
+        from tradebot.core.signals import Signals
+        from tradebot.ml.meta import describe
+
+        alone = run_signals(oos, Signals(ind["base_entries"], ind["base_exits"]), config)
+        ml["meta"] = {"base": describe(model.label),
+                      "base_alone_return_pct": float(alone.equity[-1] / config.initial_capital - 1.0) * 100.0
+                      if alone.equity.size else 0.0, "base_alone_trades": int(alone.trades.shape[0])}
     metrics = compute_metrics(result, s.market.timeframe, s.risk.daily_profit_target)
     bh = buy_and_hold(candles, first, n - 1, config) if len(oos) >= 2 else None
     ml["buy_and_hold_return_pct"] = None if bh is None else bh.total_return * 100.0

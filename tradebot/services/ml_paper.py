@@ -47,7 +47,9 @@ def paper_signals(ctx: Context, strategy: Strategy, symbol: str, timeframe: str,
         market = Market("sim" if sim else candles.exchange, symbol, timeframe, sim=sim)
         others = other_symbols(ctx, market, model.spec, candles)
     proba = model.predict(candles, first=start, strict=False, others=others)
-    signals = strategy.signals_from(candles, {"proba": proba})
+    ind = model.indicators(candles, proba)  # a meta model: its base strategy's signals too
+    proba = ind["proba"]
+    signals = strategy.signals_from(candles, ind)
     ts = candles.timestamp
     decisions = []
     for t in range(start, len(candles)):

@@ -66,6 +66,9 @@ class TrainRequest:
             check_trials(self.tune)
         if self.promote_margin is not None:
             check_margin(self.promote_margin)
+        if self.label.meta and (self.tune is not None or self.promote_margin is not None):
+            raise UsageError("--label meta does not combine with --tune or --promote-margin yet (their scoring "
+                             "trades the model's probabilities, not the base strategy it filters)")
         a = self.if_older
         if a is not None and (isinstance(a, bool) or not isinstance(a, int | float) or not a > 0):
             raise UsageError(f"--if-older must be a positive age, got {a!r}")
@@ -163,7 +166,7 @@ def _train(ctx: Context, request: TrainRequest, progress: Progress | None) -> Tr
         write_artifact,
     )
     from tradebot.data.repositories import jsonable
-    from tradebot.ml.evaluate import cross_validate, make_dataset, make_labels
+    from tradebot.ml.evaluate import base_signals_of, cross_validate, make_dataset, make_labels
     from tradebot.ml.features import build_features
     from tradebot.ml.pipeline import fit_pipeline
     from tradebot.ml.spec import load_spec
@@ -186,11 +189,19 @@ def _train(ctx: Context, request: TrainRequest, progress: Progress | None) -> Tr
     say(f"features ({spec.name}, {len(spec.columns)} columns) and labels over {len(candles):,} bars")
     others = other_symbols(ctx, market, spec, candles)
     features = build_features(candles, spec, others=others)
-    labels = make_labels(candles, request.label)
-    ds = make_dataset(features, labels)
     config = engine_config(s)
+    label = request.label
+    if label.meta:  # a base trade is a winner only after the account's fees and slippage
+        from tradebot.ml.meta import cost_per_side, describe
+
+        label = replace(label, cost=cost_per_side(config))
+        say(f"meta labels: trades of {describe(label.to_dict())} closed at its own exit signals, "
+            f"winners after {label.cost:.3%} per side")
+    labels = make_labels(candles, label)
+    ds = make_dataset(features, labels)
+    base = base_signals_of(candles, label)
     data_sha = candles_sha256(candles)
-    label_d, model_d = jsonable(request.label.to_dict()), jsonable(request.model.to_dict())
+    label_d, model_d = jsonable(label.to_dict()), jsonable(request.model.to_dict())
     cv_d = jsonable({**request.cv.to_dict(), "alpha": _alpha()})
     trials = request.tune or 1
     prior = _prior_sharpes(ctx, name, _config_key(spec.sha256, label_d, model_d, cv_d, data_sha, seed, trials))
@@ -209,7 +220,7 @@ def _train(ctx: Context, request: TrainRequest, progress: Progress | None) -> Tr
     say(f"cross-validating {model.model} on {len(ds):,} samples ({request.cv.scheme}, "
         f"{request.cv.folds} folds, {request.cv.shuffles} shuffled-label runs)")
     cv = cross_validate(candles, features, ds, model, request.cv, config, seed, progress,
-                        request.jobs, request.importance)
+                        request.jobs, request.importance, base)
     v = verdict(cv, prior)
     challenge = _challenge(ctx, name, request, candles, features, ds, model, config, seed, market, say)
     if challenge is not None and challenge["comparison"] is None:  # no champion yet

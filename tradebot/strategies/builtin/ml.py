@@ -12,6 +12,11 @@ spec over the candles (:meth:`tradebot.ml.model_use.UsableModel.predict`); signa
 pure function of them, so a walk-forward backtest (probabilities from models retrained on
 the preceding data, :mod:`tradebot.ml.walkforward`) goes through the same ``signals_from``.
 
+A *meta model* (``tradebot train --label meta --base rsi``, :mod:`tradebot.ml.meta`) is
+traded as its base strategy filtered by the model: the base strategy's entries where
+P(profitable) >= ``threshold``, the base strategy's own exits (``exit_threshold`` is not
+used: the model's probability exists only at the base strategy's entry signals).
+
 ``retrain_every``, ``train_window``, ``window`` and ``in_sample`` shape a backtest only
 (:mod:`tradebot.services.ml_backtest`); paper trading always uses the registry's model as
 stored.
@@ -88,10 +93,15 @@ class MlStrategy(Strategy):
 
     # -- indicators and signals ------------------------------------------------------------
     def compute_indicators(self, candles: Candles) -> Indicators:
-        return {"proba": self._require().predict(candles)}
+        model = self._require()
+        return model.indicators(candles, model.predict(candles))
 
     def signals_from(self, candles: Candles, ind: Indicators) -> Signals:
         p = np.asarray(ind["proba"], dtype=np.float64)
+        if "base_entries" in ind:  # a meta model: the base strategy filtered by the model
+            from tradebot.ml.meta import gated_signals
+
+            return gated_signals(Signals(ind["base_entries"], ind["base_exits"]), p, self.threshold)
         with np.errstate(invalid="ignore"):  # NaN (not settled, not predicted): no signal
             entries = p >= self.threshold
             exits = p < self.exit_threshold
