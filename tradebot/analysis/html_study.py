@@ -61,10 +61,11 @@ def importance_figure(imp: Mapping[str, float]) -> go.Figure:
 def windows_figure(windows: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Each window's in-sample and out-of-sample span on a time line."""
     fig = go.Figure()
-    labels = [f"window {w['window']}" for w in windows]
     for key, name, color in (("is", "in-sample", BLUE), ("oos", "out-of-sample", ORANGE)):
-        starts = [float(w[f"{key}_start_ms"]) for w in windows]
-        spans = [float(w[f"{key}_end_ms"]) - float(w[f"{key}_start_ms"]) for w in windows]
+        ws = [w for w in windows if w.get(f"{key}_start_ms") is not None]  # no test span without walk-forward
+        labels = [f"window {w['window']}" for w in ws]
+        starts = [float(w[f"{key}_start_ms"]) for w in ws]
+        spans = [float(w[f"{key}_end_ms"]) - float(w[f"{key}_start_ms"]) for w in ws]
         fig.add_trace(go.Bar(base=starts, x=spans, y=labels, orientation="h", name=name,
                              marker={"color": color}, meta={"role": key}))
     fig.update_layout(barmode="overlay")
