@@ -47,9 +47,10 @@ class MlInputs:
     model_ref: str
 
 
-def ml_space(cls: type[Strategy], space: Sequence[str], params: dict[str, Any]) -> list[str]:
+def ml_space(ctx: Context, cls: type[Strategy], space: Sequence[str], params: dict[str, Any]) -> list[str]:
     """The ``--space`` specs of an ml study: the thresholds (by default) and engine
-    parameters; the probability-shaping parameters fixed to their ``-p`` values."""
+    parameters; the probability-shaping parameters fixed to their ``-p`` values, and for a
+    meta model ``exit_threshold`` too (it trades the base strategy's own exits)."""
     shaping = cls.indicator_params
     for raw in space:
         name = str(raw).partition("=")[0].strip()
@@ -63,12 +64,24 @@ def ml_space(cls: type[Strategy], space: Sequence[str], params: dict[str, Any]) 
     named = {str(raw).partition("=")[0].strip() for raw in space}
     specs = list(space) or list(DEFAULT_SPACE)
     defaults = cls().parameters
-    for name in shaping:
+    fixed = list(shaping)
+    if _is_meta(ctx, str(params.get("model", defaults["model"]))):
+        fixed.append("exit_threshold")
+        specs = [x for x in specs if str(x).partition("=")[0].strip() != "exit_threshold"]
+        named.discard("exit_threshold")
+    for name in fixed:
         if name == "model" or name in named:
             continue
         value = params.get(name, defaults[name])
         specs.append(f"{name}={str(value).lower() if isinstance(value, bool) else value}")
     return specs
+
+
+def _is_meta(ctx: Context, ref: str) -> bool:
+    from tradebot.services.ml_models import resolve_model
+
+    s = ctx.settings
+    return resolve_model(ctx, ref, symbol=s.market.symbol, timeframe=s.market.timeframe).is_meta
 
 
 def _truthy(v: Any) -> bool:

@@ -151,7 +151,7 @@ def _plan(ctx: Context, request: OptimizeRequest, settings_seed: int) -> _Plan:
     if ml:
         from tradebot.services.ml_optimize import ml_space
 
-        specs = ml_space(info.cls, specs, dict(s.strategy.params))
+        specs = ml_space(ctx, info.cls, specs, dict(s.strategy.params))
     space = build_space(info.cls, specs)
     spec = parse_objectives(r.objectives, r.max_dd, r.min_trades, s.risk.daily_profit_target)
     candles = load_market(ctx, s.since_ms(), s.until_ms())
