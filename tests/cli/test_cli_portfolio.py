@@ -150,20 +150,21 @@ def test_optimize_one_parameter_set_for_the_pair_list(cached: Path, run: Callabl
               "--max-open-positions", "2", "--json")
     assert res.code == 0, res
     body = res.json()
-    assert body["evaluated"] == 2 and body["stored"] is False and body["pairs"] == list(PAIRS)
-    best = body["trials"][body["best"][0]]
-    assert best["scores"][0] == max(t["scores"][0] for t in body["trials"] if t["scores"][0] is not None)
+    assert body["evaluated"] == 2 and body["status"] == "done" and body["symbol"] == ",".join(PAIRS)
+    assert body["request"]["extra"]["pairs"] == list(PAIRS)
+    chosen = body["chosen"]
+    assert chosen["params"] == max(body["top"], key=lambda t: t["scores"][0])["params"]
     # a trial's numbers are the portfolio backtest's for the same parameters
-    p = best["params"]
+    p = chosen["params"]
     bt = run("backtest", "--symbols", ",".join(PAIRS), *COMMON, "--since", SINCE, "--until", UNTIL,
              "--max-open-positions", "2", "--param", f"fast={p['fast']}", "--param", f"slow={p['slow']}",
              "--param", f"signal={p['signal']}", "--json", "--no-save")
     assert bt.code == 0, bt
-    assert bt.json()["summary"]["sharpe"] == best["metrics"]["sharpe"]
-    assert bt.json()["summary"]["trades"] == best["metrics"]["trades"]
+    assert bt.json()["summary"]["sharpe"] == chosen["in_sample"]["sharpe"]
+    assert bt.json()["summary"]["trades"] == chosen["in_sample"]["trades"]
     before = snapshot(cached)
     bad = run("optimize", "--symbols", ",".join(PAIRS), *COMMON, "--wf-train", "10d")
-    assert bad.code == 2 and bad.err.startswith("error: --wf-train: not available for a pair list"), bad
+    assert bad.code == 2 and bad.err.startswith("error: walk-forward needs both --wf-train and --wf-test"), bad
     assert snapshot(cached) == before
 
 
