@@ -69,6 +69,7 @@ def test_per_pair_parameters_stored_run_reruns_identically(
 
 BAD = [
     (("--symbols", "BTC/USDT", "--per-pair"), "error: --per-pair needs a pair list of two or more pairs"),
+    (("--resume", "S1", "--per-pair"), "error: --per-pair: not with --list or --resume"),
     (("--symbols", ",".join(PAIRS), "--per-pair", "--export-preset", "x"), "error: --export-preset: not with"),
     (("--symbols", ",".join(PAIRS), "--per-pair", "--space", "stop_loss_pct=0.02,0.04"),
      "error: --per-pair: --space stop_loss_pct is an account setting"),

@@ -98,7 +98,12 @@ def optimize(
     out = console()
     pairs = None if list_studies or resume is not None else pair_list(ctx, symbols, pairs_file)
     portfolio = pairs if pairs is not None and len(pairs.symbols) > 1 else None
-    if per_pair and (portfolio is None or list_studies or resume is not None):
+    if per_pair and (list_studies or resume is not None):
+        ctx.close()
+        from tradebot.core.errors import UsageError
+
+        raise UsageError("--per-pair: not with --list or --resume (each pair's study resumes by its S<id>)")
+    if per_pair and portfolio is None:
         ctx.close()
         from tradebot.core.errors import UsageError
 
