@@ -89,7 +89,15 @@ class MlStrategy(Strategy):
 
     @property
     def warmup_bars(self) -> int:
-        return 0 if self._model is None else self._model.spec.warmup_bars + 1
+        if self._model is None:
+            return 0
+        warmup = self._model.spec.warmup_bars
+        if self._model.is_meta:  # and the history its base strategy needs
+            from tradebot.ml.meta import base_strategy
+
+            label = self._model.label
+            warmup = max(warmup, base_strategy(str(label.get("base", "")), label.get("base_params")).warmup_bars)
+        return warmup + 1
 
     # -- indicators and signals ------------------------------------------------------------
     def compute_indicators(self, candles: Candles) -> Indicators:
