@@ -43,7 +43,7 @@ def test_paper_trades_the_filtered_base_strategy_like_the_backtest(tmp_path: Pat
     spec = tmp_path / "meta.toml"
     spec.write_text('name = "meta"\n[[features]]\nkind = "returns"\nperiods = [1, 4]\n'
                     '[[features]]\nkind = "volume_z"\nwindows = [24]\n')
-    assert META_SPEC["features"][1]["kind"] == "volume_z"  # the same spec as the other meta tests
+    assert "volume_z" in str(META_SPEC)  # the same spec as the other meta tests
     ctx = _ctx(home, backtest={"since": _iso(int(candles.timestamp[0])), "until": _iso(int(candles.timestamp[split]))})
     try:
         rec = train(ctx, TrainRequest(name="m", spec=str(spec), label=LabelSettings(method="meta", base="rsi"),
