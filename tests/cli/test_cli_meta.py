@@ -77,6 +77,15 @@ def test_meta_model_trained_traded_filtered_and_its_threshold_optimized(run: Run
     assert {w["best_params"]["threshold"] for w in windows} <= {0.5, 0.6, 0.7, 0.8, 0.9}
     assert study["trials"] == 5 * len(windows)
 
+    # one window: the study's numbers are the walk-forward backtest's, threshold for threshold
+    res = run("optimize", "--strategy", "ml", "-p", "model=rsimeta", *MARKET, "--space", "threshold=0.6,0.8", "--json")
+    assert res.code == 0, res
+    chosen = res.json()["chosen"]
+    bt = run("backtest", "--model", "rsimeta", *MARKET, "-p", f"threshold={chosen['params']['threshold']}", "--json")
+    assert bt.code == 0, bt
+    assert bt.json()["summary"]["sharpe"] == pytest.approx(chosen["in_sample"]["sharpe"], rel=1e-9)
+    assert bt.json()["header"]["params"]["model"] == "rsimeta:1"
+
 
 def test_meta_bad_input_is_one_line_and_stores_nothing(run: Run, meta_home: tuple[Path, Path]) -> None:
     home, spec = meta_home
