@@ -62,6 +62,8 @@ def test_meta_model_trained_traded_filtered_and_its_threshold_optimized(run: Run
     total = res.json()["summary"]["total_return_pct"]
     assert total > meta["base_alone_return_pct"] + 20, (total, meta)
     assert 0 < res.json()["summary"]["trades"] < meta["base_alone_trades"]
+    assert "; meta model: rsi(lower=30.0, period=14, upper=70.0) filtered by rsimeta:1 (the base strategy alone: " \
+        in h["data_source"]
 
     res = run("optimize", "--strategy", "ml", "-p", "model=rsimeta", *MARKET, "--space", "threshold=0.5:0.9:0.1",
               "--wf-train", "40d", "--wf-test", "20d", "--json")

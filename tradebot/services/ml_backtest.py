@@ -118,6 +118,8 @@ def run_ml_backtest(ctx: Context, strategy: Strategy, *, save: bool = True, prog
         ml["meta"] = {"base": describe(model.label),
                       "base_alone_return_pct": float(alone.equity[-1] / config.initial_capital - 1.0) * 100.0
                       if alone.equity.size else 0.0, "base_alone_trades": int(alone.trades.shape[0])}
+        what += (f"; meta model: {ml['meta']['base']} filtered by {model.ref} (the base strategy alone: "
+                 f"{ml['meta']['base_alone_return_pct']:+.2f}% in {ml['meta']['base_alone_trades']} trades)")
     metrics = compute_metrics(result, s.market.timeframe, s.risk.daily_profit_target)
     bh = buy_and_hold(candles, first, n - 1, config) if len(oos) >= 2 else None
     ml["buy_and_hold_return_pct"] = None if bh is None else bh.total_return * 100.0
