@@ -174,3 +174,18 @@ def test_per_pair_bad_input_stores_nothing(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="portfolio.pair_params: XRP/USDT is not in the pair list"):
         run_portfolio_backtest(bad, PAIRS, save=False)
+
+
+def test_a_dask_cluster_gives_the_same_portfolio_study(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    req = OptimizeRequest(method="random", space=("period=5:30", "lower=15:40", "upper=60:85"), trials=8,
+                          batch_size=8, seed=4, **WF)
+    a = ctx_for(tmp_path / "local")
+    sa = run_portfolio_study(a, PAIRS, req)
+    b = ctx_for(tmp_path / "dask")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        sb = run_portfolio_study(b, PAIRS, req, cluster=cluster.scheduler_address)
+    assert all_trials(a, sa.study_id) == all_trials(b, sb.study_id)
+    ra, rb = study_report(a, sa.study_id), study_report(b, sb.study_id)
+    assert ra["walk_forward"] == rb["walk_forward"] and ra["chosen"] == rb["chosen"]
