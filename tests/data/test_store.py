@@ -62,6 +62,11 @@ TABLES = {
     "api_audit",
     "api_bots",
     "api_jobs",
+    "run_markets",
+    "run_market_trades",
+    "portfolio_accounts",
+    "portfolio_account_trades",
+    "portfolio_account_equity",
 }
 
 

@@ -25,13 +25,13 @@ from tradebot.cli.fetch import fetch, markets
 from tradebot.cli.optimize import optimize
 from tradebot.cli.paper import paper
 from tradebot.cli.replay import replay_exchange
-from tradebot.cli.serve import serve
 from tradebot.cli.report import report
+from tradebot.cli.serve import serve
 from tradebot.cli.train import train
 
 app = typer.Typer(
     name="tradebot",
-    help="Crypto trading toolkit: data, backtests, optimization, paper and live trading.",
+    help="Crypto trading toolkit: data, backtests, optimization, models, paper trading and the server.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
