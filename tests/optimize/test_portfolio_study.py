@@ -189,3 +189,36 @@ def test_a_dask_cluster_gives_the_same_portfolio_study(tmp_path: Path) -> None:
     assert all_trials(a, sa.study_id) == all_trials(b, sb.study_id)
     ra, rb = study_report(a, sa.study_id), study_report(b, sb.study_id)
     assert ra["walk_forward"] == rb["walk_forward"] and ra["chosen"] == rb["chosen"]
+
+
+def test_rank_by_strategy_score_in_a_trial_is_the_engine_run_with_that_score(tmp_path: Path) -> None:
+    from tradebot.analysis.metrics import compute_metrics
+    from tradebot.engine.portfolio import PortfolioConfig, align, run_portfolio
+    from tradebot.optimize.objectives import parse_objectives
+    from tradebot.optimize.space import build_space
+    from tradebot.services.backtest import engine_config
+    from tradebot.services.portfolio_backtest import load_pairs, strategy_scores, whole_result
+    from tradebot.services.portfolio_problem import PortfolioProblem, metrics_row
+    from tradebot.strategies.builtin.rsi import RsiStrategy
+
+    class Scored(RsiStrategy):
+        def score_for(self, candles: Any) -> np.ndarray:
+            return -np.asarray(candles.close)  # the cheapest pair first
+
+    ctx = ctx_for(tmp_path)
+    candles = load_pairs(ctx, PAIRS, ctx.settings.since_ms(), ctx.settings.until_ms())
+    cfg, pcfg = engine_config(ctx.settings), PortfolioConfig(max_open_positions=1, rank="score")
+    space = build_space(Scored, ["period=9,14", "lower=35", "upper=60"])
+    problem = PortfolioProblem(candles, PAIRS.symbols, Scored, cfg, pcfg, space, parse_objectives("sharpe"), "1h")
+    n = problem.aligned.n_bars
+    trial = problem.evaluate([{"period": 9, "lower": 35.0, "upper": 60.0}], (0, n))
+    strategy = Scored(period=9, lower=35.0, upper=60.0)
+    aligned = align(list(candles), PAIRS.symbols)
+    res = run_portfolio(aligned, [strategy.signals_for(c) for c in candles], cfg, pcfg,
+                        strategy_scores(strategy, aligned, "score"))
+    expected = metrics_row(compute_metrics(whole_result(res, aligned), "1h", 0.0))
+    np.testing.assert_array_equal(trial.metrics[0], expected)
+    assert len(res.blocked) > 0  # slots ran short: the score decided entries
+    by_order = run_portfolio(aligned, [strategy.signals_for(c) for c in candles], cfg,
+                             PortfolioConfig(max_open_positions=1, rank="order"))
+    assert by_order.final_equity != res.final_equity
