@@ -75,7 +75,7 @@ def test_meta_model_trained_traded_filtered_and_its_threshold_optimized(run: Run
     assert study["walk_forward"]["out_of_sample"]
     first_ms = 1_704_067_200_000 + 3_600_000 * h["ml"]["walk_forward"]["first_test_bar"]
     assert min(w["is_start_ms"] for w in windows) == first_ms  # only bars with out-of-sample probabilities
-    assert {w["best_params"]["exit_threshold"] for w in windows} == {0.5}  # a meta model exits with its base
+    assert {tuple(w["best_params"]) for w in windows} == {("threshold",)}  # a meta model exits with its base
     assert {w["best_params"]["threshold"] for w in windows} <= {0.5, 0.6, 0.7, 0.8, 0.9}
     assert study["trials"] == 5 * len(windows)
 
@@ -87,6 +87,8 @@ def test_meta_model_trained_traded_filtered_and_its_threshold_optimized(run: Run
     assert bt.code == 0, bt
     assert bt.json()["summary"]["sharpe"] == pytest.approx(chosen["in_sample"]["sharpe"], rel=1e-9)
     assert bt.json()["header"]["params"]["model"] == "rsimeta:1"
+    res = run("optimize", "--strategy", "ml", "-p", "model=rsimeta", *MARKET, "--space", "exit_threshold=0.4,0.5")
+    _one_line_error(res, "a meta model exits with its base strategy's exit signals")
 
 
 def test_meta_bad_input_is_one_line_and_stores_nothing(run: Run, meta_home: tuple[Path, Path]) -> None:

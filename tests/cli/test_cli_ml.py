@@ -117,3 +117,18 @@ def test_wrong_market_tampered_artifact_and_options_refused(run: Run, trained: P
     res = run("backtest", "--model", "trend:2", *MARKET, "--in-sample")
     _one_line_error(res, "refusing to load it")
     assert runs() == 1
+
+
+def test_optimize_sweeps_thresholds_over_the_walk_forward_probabilities(run: Run, trained: Path) -> None:
+    res = run("optimize", "--strategy", "ml", "-p", "model=trend", "-p", "retrain_every=300", *MARKET,
+              "--space", "threshold=0.55,0.6", "--space", "exit_threshold=0.45,0.5", "--json")
+    assert res.code == 0, res
+    rep = res.json()
+    assert rep["trials"] == 4
+    chosen = rep["chosen"]
+    assert set(chosen["params"]) == {"threshold", "exit_threshold"}  # nothing that shapes the probabilities
+    bt = run("backtest", "--model", "trend", *MARKET, "--retrain-every", "300",
+             *(x for k, v in chosen["params"].items() for x in ("-p", f"{k}={v}")), "--json")
+    assert bt.code == 0, bt
+    assert bt.json()["summary"]["sharpe"] == pytest.approx(chosen["in_sample"]["sharpe"], rel=1e-9)
+    assert bt.json()["summary"]["trades"] == chosen["in_sample"]["trades"]

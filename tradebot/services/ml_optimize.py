@@ -34,10 +34,6 @@ if TYPE_CHECKING:
     from tradebot.optimize.windows import Window
     from tradebot.strategies.base import Strategy
 
-#: what a study of the ml strategy searches when --space names nothing
-DEFAULT_SPACE = ("threshold", "exit_threshold")
-
-
 @dataclass(frozen=True)
 class MlInputs:
     params: dict[str, Any]  # the strategy's fixed parameters, the model's version pinned
@@ -47,11 +43,14 @@ class MlInputs:
     model_ref: str
 
 
-def ml_space(ctx: Context, cls: type[Strategy], space: Sequence[str], params: dict[str, Any]) -> list[str]:
-    """The ``--space`` specs of an ml study: the thresholds (by default) and engine
-    parameters; the probability-shaping parameters fixed to their ``-p`` values, and for a
-    meta model ``exit_threshold`` too (it trades the base strategy's own exits)."""
-    shaping = cls.indicator_params
+def ml_space(ctx: Context, cls: type[Strategy], space: Sequence[str],
+             params: dict[str, Any]) -> tuple[type[Strategy], list[str]]:
+    """``(class, specs)`` to build an ml study's search space from: the class declares only
+    what may be searched — the thresholds (a meta model: ``threshold`` alone, it exits with
+    its base strategy) — so the probability-shaping parameters keep their ``-p`` values
+    (the problem's base parameters) and are not in the parameter sets; engine parameters
+    are searched when named, as for every strategy."""
+    shaping = set(cls.indicator_params)
     for raw in space:
         name = str(raw).partition("=")[0].strip()
         if name in shaping:
@@ -61,20 +60,15 @@ def ml_space(ctx: Context, cls: type[Strategy], space: Sequence[str], params: di
     if _truthy(params.get("in_sample", False)):
         raise UsageError("optimize does not tune the ml strategy on in-sample probabilities (-p in_sample=true): "
                          "its thresholds would be chosen on the model's predictions of its own training data")
-    named = {str(raw).partition("=")[0].strip() for raw in space}
-    specs = list(space) or list(DEFAULT_SPACE)
-    defaults = cls().parameters
-    fixed = list(shaping)
-    if _is_meta(ctx, str(params.get("model", defaults["model"]))):
-        fixed.append("exit_threshold")
-        specs = [x for x in specs if str(x).partition("=")[0].strip() != "exit_threshold"]
-        named.discard("exit_threshold")
-    for name in fixed:
-        if name == "model" or name in named:
-            continue
-        value = params.get(name, defaults[name])
-        specs.append(f"{name}={str(value).lower() if isinstance(value, bool) else value}")
-    return specs
+    fixed = set(shaping)
+    if _is_meta(ctx, str(params.get("model", ""))):
+        fixed.add("exit_threshold")
+        for raw in space:
+            if str(raw).partition("=")[0].strip() == "exit_threshold":
+                raise UsageError(f"--space {raw!r}: a meta model exits with its base strategy's exit signals; "
+                                 "exit_threshold is not used (search threshold)")
+    searched = {k: p for k, p in cls.params.items() if k not in fixed}
+    return type(cls.__name__, (cls,), {"params": searched, "__module__": cls.__module__}), list(space)
 
 
 def _is_meta(ctx: Context, ref: str) -> bool:

@@ -147,12 +147,12 @@ def _plan(ctx: Context, request: OptimizeRequest, settings_seed: int) -> _Plan:
             raise UsageError(f"{name} {p}: must be a probability in [0, 1]")
     info = ctx.registry.get(s.strategy.name)
     ml = getattr(info.cls, "uses_model", False)  # the ml strategy: walk-forward probabilities (services/ml_optimize)
-    specs = list(r.space)
+    specs, space_cls = list(r.space), info.cls
     if ml:
         from tradebot.services.ml_optimize import ml_space
 
-        specs = ml_space(ctx, info.cls, specs, dict(s.strategy.params))
-    space = build_space(info.cls, specs)
+        space_cls, specs = ml_space(ctx, info.cls, specs, dict(s.strategy.params))
+    space = build_space(space_cls, specs)
     spec = parse_objectives(r.objectives, r.max_dd, r.min_trades, s.risk.daily_profit_target)
     candles = load_market(ctx, s.since_ms(), s.until_ms())
     n = len(candles)
