@@ -27,7 +27,7 @@ from tradebot.services.study_report import study_report
 T0 = 1_704_067_200_000  # 2024-01-01
 DAY = 86_400_000
 PAIRS = PairList(("BTC/USDT", "ETH/USDT", "SOL/USDT"), "test")
-WF = {"wf_train": "20d", "wf_test": "10d"}
+WF: dict[str, Any] = {"wf_train": "20d", "wf_test": "10d"}
 
 
 class Interrupt(Exception):
