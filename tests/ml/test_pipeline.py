@@ -56,6 +56,16 @@ def test_clipper_follows_the_sklearn_contract() -> None:
     assert c.transform(np.array([[-5.0, 50.0]])).tolist() == [[c.lower_[0], c.upper_[1]]]
 
 
+def test_clipping_without_a_scaler_predicts() -> None:
+    # scaler "none" leaves the clipper as the last step of the numeric pipeline; scikit-learn
+    # then asks it for its estimator tags (this once failed at predict_proba)
+    X, y = _data()
+    pipe = fit_pipeline(ModelSettings(scaler="none"), COLUMNS, 1, X[:400], y[:400])
+    p = positive_proba(pipe, X[400:])
+    assert p.shape == (200,) and np.all((p > 0) & (p < 1))
+    assert ((p > 0.5) == (y[400:] == 1)).mean() > 0.7  # it learned the planted column
+
+
 @pytest.mark.parametrize("model", ["logreg", "rf", "hgb", "sklearn.tree:DecisionTreeClassifier"])
 def test_models_by_name_get_class_weights_and_the_seed(model: str) -> None:
     est = make_estimator(ModelSettings(model=model), seed=123)

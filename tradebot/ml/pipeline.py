@@ -160,6 +160,14 @@ class QuantileClipper:
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray(input_features, dtype=object)
 
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's estimator tags (a Pipeline whose last step is this clipper asks for
+        them, e.g. with ``scaler = "none"``); imported here so the module stays light."""
+        from sklearn.utils import Tags, TargetTags, TransformerTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    transformer_tags=TransformerTags())
+
 
 def build_pipeline(settings: ModelSettings, columns: Sequence[str], seed: int) -> Any:
     """The unfitted pipeline: preprocessing of ``columns`` (in this order) → PCA → model."""
