@@ -48,8 +48,14 @@ def serve(
     from tradebot.api.app import create_app
 
     app = create_app(ctx, run_bots=bots, workers=workers, secure_cookies=tls)
+    scheme = "https" if tls else "http"
+    err.print(f"serving on {scheme}://{host}:{port}/ (dashboard at /, API docs at /docs); Ctrl-C stops",
+              highlight=False)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=True, server_header=False,
+        # log_config=None: uvicorn's loggers propagate to tradebot's logging setup (the log file and
+        # the secret-scrubbing filter) instead of getting handlers of their own
+        uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=None, access_log=True,
+                    server_header=False,
                     ssl_certfile=str(ssl_certfile) if tls else None, ssl_keyfile=str(ssl_keyfile) if tls else None)
     finally:
         ctx.close()
