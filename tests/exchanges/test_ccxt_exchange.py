@@ -445,6 +445,9 @@ def test_unknown_symbol_suggests_close_names(rx):
 
 def test_rejected_api_key_is_an_auth_error_that_never_shows_the_key(rx, caplog):
     caplog.set_level(logging.DEBUG)
+    # an in-process CLI test earlier in this worker may have run the logging setup, which puts
+    # the ccxt logger at WARNING: this test needs ccxt's debug lines
+    caplog.set_level(logging.DEBUG, logger="ccxt")
     ex = adapter(rx, api_key=API_KEY, secret=SECRET)
     with pytest.raises(ExchangeAuthError) as info:
         ex.fetch_balance()
