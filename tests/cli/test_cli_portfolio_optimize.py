@@ -2,7 +2,7 @@
 walk-forward windows over the union timeline (listed, reported as S<id> in the terminal, as
 JSON and as an HTML page, resumed, exported as a preset), and ``--per-pair``: a study per
 pair, then the pair list backtested with each pair's parameters, stored and re-run to the
-same numbers. Bad input: one line, exit 2, nothing stored."""
+same numbers, and exported as a preset that trades the same. Bad input: one line, exit 2, nothing stored."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_a_portfolio_study_with_walk_forward_is_stored_listed_reported_and_resum
 def test_per_pair_parameters_stored_run_reruns_identically(
         cached: Path, run: Callable[..., Any], tmp_path: Path) -> None:  # noqa: F811
     res = run("optimize", "--symbols", ",".join(PAIRS), *COMMON, *RANGE, *SPACE, "--per-pair",
-              "--max-open-positions", "2", "--json")
+              "--max-open-positions", "2", "--export-preset", "pp-pairs", "--json")
     assert res.code == 0, res
     body = res.json()
     assert [s["pair"] for s in body["studies"]] == list(PAIRS)
@@ -58,6 +58,13 @@ def test_per_pair_parameters_stored_run_reruns_identically(
     assert rerun.code == 0, rerun
     assert rerun.json()["identical"] is True
     assert rerun.json()["report"]["header"]["pair_params"] == body["pair_params"]
+    # the exported preset trades what the stored run traded
+    bt = run("backtest", "--symbols", ",".join(PAIRS), *COMMON, *RANGE, "--max-open-positions", "2",
+             "--preset", "pp-pairs", "--json", "--no-save")
+    assert bt.code == 0, bt
+    assert "[portfolio.pair_params]" in Path(body["preset_file"]).read_text()
+    assert bt.json()["summary"]["final_equity"] == body["report"]["summary"]["final_equity"]
+    assert bt.json()["header"]["pair_params"] == body["pair_params"]
     first = body["studies"][0]["study_id"]  # a study without walk-forward has its HTML page too
     page = tmp_path / "pair.html"
     html = run("report", f"S{first}", "--html", page)
@@ -70,7 +77,7 @@ def test_per_pair_parameters_stored_run_reruns_identically(
 BAD = [
     (("--symbols", "BTC/USDT", "--per-pair"), "error: --per-pair needs a pair list of two or more pairs"),
     (("--resume", "S1", "--per-pair"), "error: --per-pair: not with --list or --resume"),
-    (("--symbols", ",".join(PAIRS), "--per-pair", "--export-preset", "x"), "error: --export-preset: not with"),
+    (("--symbols", ",".join(PAIRS), "--per-pair", "--export-preset", "bad name"), "error: --export-preset 'bad name'"),
     (("--symbols", ",".join(PAIRS), "--per-pair", "--space", "stop_loss_pct=0.02,0.04"),
      "error: --per-pair: --space stop_loss_pct is an account setting"),
     (("--symbols", ",".join(PAIRS), "--wf-train", "15d", "--wf-test", "nope"), "error: invalid span 'nope'"),

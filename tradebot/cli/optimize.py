@@ -108,12 +108,6 @@ def optimize(
         from tradebot.core.errors import UsageError
 
         raise UsageError("--per-pair needs a pair list of two or more pairs (--symbols A,B or --pairs-file)")
-    if per_pair and export_preset is not None:
-        ctx.close()
-        from tradebot.core.errors import UsageError
-
-        raise UsageError("--export-preset: not with --per-pair (the stored run holds each pair's parameters: "
-                         "`tradebot report ID`)")
     if pairs is not None and portfolio is None:  # a list of one pair is the one-market optimizer
         ctx.close()
         ctx = context(config, preset, {**overrides, "market.symbol": pairs.symbols[0]}, strategy_path)
@@ -163,6 +157,10 @@ def optimize(
                                            notice=on_notice)
         if pp is not None:
             pp_report = per_pair_report(ctx, pp)
+            if export_preset is not None:
+                from tradebot.services.portfolio_optimize import export_pair_preset
+
+                pp_report["preset_file"] = str(export_pair_preset(ctx, pp, export_preset))
         else:
             report = rep.study_report(ctx, outcome.study_id)
             preset_file = rep.export_preset(ctx, outcome.study_id, export_preset) if export_preset else None

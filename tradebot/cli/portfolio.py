@@ -279,3 +279,5 @@ def render_per_pair(rep: Mapping[str, Any], json_out: bool, out: Console) -> Non
     out.print(f"Studies {ids}: `tradebot report S<id>` shows each. The pair list with these parameters is "
               f"stored as run {rep['run_id']}: `tradebot report {rep['run_id']} --rerun` reproduces it "
               "(in-sample over the whole range: judge it by each study's out-of-sample figures).")
+    if rep.get("preset_file"):
+        out.print(f"Each pair's parameters written to {rep['preset_file']}: use `--preset NAME` with the pair list.")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tradebot.core.errors import StoreError, UsageError
@@ -242,3 +243,26 @@ def run_per_pair(ctx: Context, pairs: PairList, request: OptimizeRequest, *, job
     sub.__dict__["store"] = ctx.store
     backtest = run_portfolio_backtest(sub, pairs, save=True)
     return PerPairOutcome(studies, chosen, backtest)
+
+
+def export_pair_preset(ctx: Context, pp: PerPairOutcome, name: str) -> Path:
+    """``--per-pair --export-preset NAME``: the strategy, its fixed parameters and each pair's
+    chosen parameters (``[portfolio.pair_params]``) as ``$TRADEBOT_HOME/presets/NAME.toml``;
+    ``backtest --symbols ... --preset NAME`` then trades what the stored run traded."""
+    from tradebot.core.atomic import atomic_write_bytes
+    from tradebot.services.study_report import _toml, check_preset_name
+
+    check_preset_name(name)
+    s = ctx.settings
+    ids = ", ".join(f"S{o.study_id}" for o in pp.studies.values())
+    lines = [f"# exported from the per-pair studies {ids} and run {pp.backtest.run_id} ({s.strategy.name})", "",
+             "[strategy]", f"name = {_toml(s.strategy.name)}", "", "[strategy.params]"]
+    lines += [f"{k} = {_toml(v)}" for k, v in s.strategy.params.items()]
+    lines += ["", "[portfolio.pair_params]"]
+    for sym, params in pp.pair_params.items():
+        inner = ", ".join(f"{k} = {_toml(v)}" for k, v in params.items())
+        lines.append(f"{_toml(sym)} = {{ {inner} }}")
+    path = ctx.home / "presets" / f"{name}.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+    return path
