@@ -54,6 +54,10 @@ def test_per_pair_parameters_stored_run_reruns_identically(
     assert body["pair_params"] == {s["pair"]: s["params"] for s in body["studies"]}
     run_id = body["run_id"]
     assert body["report"]["header"]["pair_params"] == body["pair_params"]
+    stored = run("report", str(run_id), "--json")
+    assert stored.code == 0 and stored.json()["header"]["pair_params"] == body["pair_params"], stored
+    shown = run("report", str(run_id))
+    assert shown.code == 0 and "Per-pair parameters: BTC/USDT fast=" in shown.out, shown
     rerun = run("report", str(run_id), "--rerun", "--json")
     assert rerun.code == 0, rerun
     assert rerun.json()["identical"] is True

@@ -78,6 +78,10 @@ def render_portfolio_report(report: Mapping[str, Any], out: Console) -> None:
     from tradebot.cli.render import render_report
 
     render_report(report, out)
+    pair_params = (report.get("header") or {}).get("pair_params")
+    if pair_params:
+        out.print("Per-pair parameters: " + "; ".join(
+            f"{sym} " + ", ".join(f"{k}={v}" for k, v in p.items()) for sym, p in pair_params.items()))
     section = report.get("portfolio")
     if section:
         render_portfolio_section(section, out)

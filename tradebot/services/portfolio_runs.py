@@ -61,6 +61,9 @@ def stored_portfolio_report(ctx: Context, run_id: int, include_trades: bool = Fa
     data = (run.config.get("data") or {})
     report["header"]["pairs"] = [m["symbol"] for m in markets]
     report["header"]["pairlist"] = data.get("pairlist")
+    pair_params = (run.config.get("portfolio") or {}).get("pair_params")
+    if pair_params:  # optimize --per-pair: each pair's strategy parameters
+        report["header"]["pair_params"] = pair_params
     report["header"]["markets"] = [{k: m[k] for k in ("symbol", "data_start_ms", "data_end_ms", "data_rows",
                                                       "data_sha256")} for m in markets]
     if include_trades:
