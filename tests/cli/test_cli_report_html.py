@@ -100,6 +100,12 @@ def test_run_page_matches_the_json_report(run: Run, home: Path, tmp_path: Path) 
     assert f"{rep['summary']['final_equity']:,.2f}" in page
     assert "per bar, re-run" in page
     assert re.search(r"candles: 2,904 candles drawn as [\d,]+, each grouping 2", page)  # downsampling said
+    # performance by regime: the stored table, row for row
+    regimes = rep["by_regime"]
+    assert regimes["available"] and "Performance by regime" in page
+    assert sum(r["trades"] for r in regimes["rows"]) == rep["summary"]["trades"]
+    for r in regimes["rows"]:
+        assert f"<td>{r['regime']}</td>" in page
 
 
 def test_run_page_when_its_candles_are_gone(run: Run, home: Path, tmp_path: Path) -> None:

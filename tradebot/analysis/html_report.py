@@ -134,8 +134,28 @@ def run_page(report: Mapping[str, Any], series: RunSeries | None, candles: Candl
                       table([(r["reason"], r["count"]) for r in report["blocked_entries"]], ["rule", "count"])))
     if extra:
         page.tables("Exits and risk", extra)
+    _regime_section(page, report.get("by_regime"))
     page.notes += notes
     return page.render()
+
+
+def _regime_section(page: Page, section: Mapping[str, Any] | None) -> None:
+    """Performance by market regime (the same table as the terminal and JSON reports)."""
+    if not section:
+        return
+    if not section.get("available"):
+        page.note(f"No performance by regime: {section.get('reason')}")
+        return
+
+    def pct(v: float | None) -> float | None:
+        return None if v is None else round(v * 100.0, 2)
+
+    rows = [(r["regime"], pct(r["share"]), r["trades"], pct(r["win_rate"]), r["pnl"],
+             r["mean_trade_return_pct"], r["return_pct"], r["market_return_pct"])
+            for r in section.get("rows") or []]
+    head = ["regime", "time %", "trades", "win rate %", "P&L", "avg trade %", "strategy %", "market %"]
+    page.tables("Performance by regime", [(f"{section.get('method')} regimes, recognised about "
+                                           f"{section.get('lag_bars')} bars after a change", table(rows, head))])
 
 
 def _candles_section(page: Page, candles: Candles | None, trades: Sequence[Mapping[str, Any]],
@@ -225,6 +245,7 @@ def account_page(rep: Mapping[str, Any], series: AccountSeries, candles: Candles
     counts = [(kind, rule, n) for kind, rules in (rep.get("risk_counts") or {}).items() for rule, n in rules.items()]
     risk.append(("Risk events (all, by rule)", table(counts, ["kind", "rule", "count"]) if counts else "none"))
     page.tables("Risk", risk)
+    _regime_section(page, rep.get("by_regime"))
     page.notes += notes
     return page.render()
 
