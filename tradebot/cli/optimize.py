@@ -136,7 +136,7 @@ def optimize(
             wf_test=wf_test, wf_step=wf_step, wf_anchored=anchored,
             extra={"sizing_mode": ctx.settings.sizing.mode})
         pp = None
-        with _progress(progress_style(json_out, quiet), ctx.settings) as (on_progress, on_notice):
+        with _progress(progress_style(json_out, quiet), ctx.settings, per_pair) as (on_progress, on_notice):
             if resume is not None:
                 sid = rep.parse_study_id(resume)
                 interrupt_note(f"nothing new was stored; `tradebot optimize --resume S{sid}` continues study S{sid}")
@@ -198,11 +198,12 @@ class _progress:
     seconds), nothing with ``--quiet``. Also the one-line notices of the study (started,
     stopping after this batch)."""
 
-    def __init__(self, style: str | None, settings: Any = None) -> None:
+    def __init__(self, style: str | None, settings: Any = None, per_study: bool = False) -> None:
         self.style = style
         self.settings = settings
         self._bar: Any = None
-        self._tasks: dict[int, Any] = {}
+        self._tasks: dict[tuple[int, int], Any] = {}
+        self.per_study = per_study
         self._lines: Any = None
         self._write: Callable[[str], None] = print
         self._started = False
@@ -233,8 +234,8 @@ class _progress:
 
     def _line(self, p: Progress) -> None:
         best = "-" if p.best is None else f"{p.best:.4g}"
-        first = p.window not in self._tasks
-        self._tasks[p.window] = True
+        first = (p.study_id, p.window) not in self._tasks
+        self._tasks[(p.study_id, p.window)] = True
         where = f"window {p.window + 1}/{p.windows}: " if p.windows > 1 else ""
         done = f"; {p.windows_done}/{p.windows} windows done" if p.windows > 1 else ""
         self._lines(f"optimize S{p.study_id}: {where}{p.done:,}/{p.budget:,} trials, best "
@@ -245,10 +246,13 @@ class _progress:
         bar = self._bar
         assert bar is not None
         best = "-" if p.best is None else f"{p.best:.4g}"
-        if p.window not in self._tasks:
+        key = (p.study_id, p.window)  # --per-pair runs one study after another
+        if key not in self._tasks:
             label = "searching" if p.windows == 1 else f"window {p.window + 1}/{p.windows}"
-            self._tasks[p.window] = bar.add_task(label, total=p.budget, best=best)
-        bar.update(self._tasks[p.window], completed=p.done, total=p.budget, best=best)
+            if self.per_study:
+                label = f"S{p.study_id} {label}"
+            self._tasks[key] = bar.add_task(label, total=p.budget, best=best)
+        bar.update(self._tasks[key], completed=p.done, total=p.budget, best=best)
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
