@@ -62,6 +62,24 @@ def test_a_random_walk_is_no_evidence_of_edge(config, seed: int) -> None:  # typ
     assert v.line().startswith("Verdict: no evidence of edge (out of sample:")
 
 
+FORWARD = LabelSettings(horizon=12)
+TRIPLE_BARRIER = LabelSettings(method="triple_barrier", horizon=24, profit=2.0, stop=1.0)
+
+
+@pytest.mark.parametrize(("model", "label", "seed", "bars"), [
+    ("logreg", FORWARD, 7, 3000), ("logreg", FORWARD, 8, 3000),
+    ("logreg", TRIPLE_BARRIER, 7, 3000), ("logreg", TRIPLE_BARRIER, 8, 3000),
+    ("rf", FORWARD, 7, 2000), ("rf", TRIPLE_BARRIER, 8, 2000),
+], ids=["logreg-forward-7", "logreg-forward-8", "logreg-tb-7", "logreg-tb-8", "rf-forward-7", "rf-tb-8"])
+def test_no_model_or_label_method_finds_an_edge_in_a_random_walk(  # type: ignore[no-untyped-def]
+        config, model: str, label: LabelSettings, seed: int, bars: int) -> None:
+    # the full grid with hgb (minutes per case) is tools/random_walk_verdicts.py
+    cv = _evaluate(regime_market(bars, seed, planted=False), config, label=label, model=model)
+    v = verdict(cv)
+    assert len(cv.shuffles) == 19  # enough shuffled-label runs that an edge could have been found
+    assert v.verdict == NO_EDGE, v.line()
+
+
 def test_walk_forward_trains_on_the_past_only(config) -> None:  # type: ignore[no-untyped-def]
     candles = regime_market(3000, 4, planted=True)
     cv = _evaluate(candles, config, CVSettings(scheme="walk-forward", folds=3, shuffles=0))
