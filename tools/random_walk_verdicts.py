@@ -3,6 +3,7 @@
 (tests/ml/test_evaluate.py); this script runs all of it, hgb included (minutes per case).
 
     python tools/random_walk_verdicts.py [--seeds 7,8] [--bars 3000] [--models logreg,rf,hgb]
+        [--labels forward,triple_barrier]
 
 Prints one line per case and exits 1 if any case claims an edge.
 """
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="7,8")
     ap.add_argument("--bars", type=int, default=3000)
     ap.add_argument("--models", default="logreg,rf,hgb")
+    ap.add_argument("--labels", default="forward,triple_barrier")
     args = ap.parse_args(argv)
 
     from tradebot.core.config import load_settings
@@ -34,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
               "triple_barrier": LabelSettings(method="triple_barrier", horizon=24, profit=2.0, stop=1.0)}
     failed = 0
     for model in args.models.split(","):
-        for name, label in labels.items():
+        for name in args.labels.split(","):
+            label = labels[name]
             for seed in (int(s) for s in args.seeds.split(",")):
                 t0 = time.perf_counter()
                 candles = regime_market(args.bars, seed, planted=False)
