@@ -25,7 +25,8 @@ def _unit_dir(unit_dir: Path | None) -> Path:
 def install(
     account: list[str] = typer.Option([], "--account", "-a", help="Paper accounts (default: every one)."),
     job: list[str] = typer.Option([], "--job", help="Another job NAME=CRON=ARGS, e.g. "
-                                  "'retrain=0 3 * * 0=train --name trend --if-older 7d' or 'reopt=0 4 1 * *=optimize ...'."),
+                                  "'retrain=0 3 * * 0=train --name trend --if-older 7d' "
+                                  "or 'reopt=0 4 1 * *=optimize ...'."),
     no_watch: bool = typer.Option(False, "--no-watch", help="Leave out `tradebot watch` (every 5 min)."),
     no_backup: bool = typer.Option(False, "--no-backup", help="Leave out the daily `tradebot db backup`."),
     systemd: bool = SystemdOpt,

@@ -71,7 +71,8 @@ def parse_job(text: str) -> Job:
     """``NAME=CRON=ARGS`` (e.g. ``retrain=0 3 * * 0=train --name trend --if-older 7d``)."""
     parts = text.split("=", 2)
     if len(parts) != 3 or not parts[2].strip():
-        raise UsageError(f"invalid --job {text!r}: expected NAME=CRON=ARGS, e.g. 'retrain=0 3 * * 0=train --name trend --if-older 7d'")
+        raise UsageError(f"invalid --job {text!r}: expected NAME=CRON=ARGS, "
+                         "e.g. 'retrain=0 3 * * 0=train --name trend --if-older 7d'")
     name, cron, args = parts[0].strip(), parts[1].strip(), parts[2].strip()
     if not _NAME.match(name):
         raise UsageError(f"invalid job name {name!r}: letters, digits, '_', '-', '.'")
