@@ -224,8 +224,8 @@ def test_the_journal_file_survives_a_torn_append_and_refuses_a_corrupt_line(tmp_
 
 
 def test_sigkill_at_random_instants_never_duplicates_an_order(rx, tmp_path):
-    """A worker process settling 12 intents through 20% faults (lost and late answers among
-    them) is killed with SIGKILL at random instants 10 times, then runs to the end."""
+    """A worker process settling 24 intents through 20% faults (lost and late answers among
+    them) is killed with SIGKILL at random instants (up to 10 times), then runs to the end."""
     import os
     import random
     import signal
@@ -236,7 +236,7 @@ def test_sigkill_at_random_instants_never_duplicates_an_order(rx, tmp_path):
 
     worker = Path(__file__).with_name("order_worker.py")
     journal = tmp_path / "orders.jsonl"
-    count = 12
+    count = 24
     rx.faults = FaultConfig(rate=0.2, kinds=("lost_answer", "late_answer", "rate_limit", "server_error", "reset"),
                             slow_s=0.4, retry_after_s=0.01, seed=3)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
@@ -249,17 +249,21 @@ def test_sigkill_at_random_instants_never_duplicates_an_order(rx, tmp_path):
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
         return proc
 
-    for _ in range(10):
+    # kill at random instants until 10 kills landed (a worker that finished all the work
+    # before its kill instant ends the loop: how many kills land depends on the machine's speed)
+    for _ in range(30):
         proc = start()
         time.sleep(rng.uniform(0.0, 0.4))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait()
+        if kills == 10 or proc.returncode == 0:
+            break
     proc = start()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    assert kills >= 8
+    assert kills >= 5, kills
     rx.faults = FaultConfig()
     records = JsonOrderJournal(journal).records
     assert len(records) == count
