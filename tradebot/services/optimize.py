@@ -347,14 +347,24 @@ def run_optimize(ctx: Context, request: OptimizeRequest, *, jobs: int = 1, clust
         executor.close()
 
 
-def resume_optimize(ctx: Context, study_id: int, *, jobs: int = 1, cluster: str | None = None,
-                    progress: ProgressFn | None = None, notice: NoticeFn | None = None) -> StudyOutcome:
-    """Continue a stored study from its stored request, config and data range."""
+@dataclass(frozen=True)
+class StoredStudy:
+    """What a resume needs of a stored study: its request, the context it ran in (the stored
+    config over this home and database, the data range pinned), and its data checksum."""
+
+    study_id: int
+    request: OptimizeRequest
+    context: Context
+    data_sha256: str
+    status: str
+
+
+def stored_study(ctx: Context, study_id: int) -> StoredStudy:
+    """Load study ``study_id`` and rebuild the settings it ran with (its stored config, the
+    data range it used, this home and database; no exchange keys, no environment)."""
     from tradebot.core.config import load_settings
     from tradebot.data.study_repository import StudyRepository
-    from tradebot.optimize.executors import make_executor
     from tradebot.services.backtest import _iso
-    from tradebot.services.provenance import candles_sha256
 
     with ctx.store.session() as session:
         study = StudyRepository(session).get(study_id)
@@ -362,10 +372,6 @@ def resume_optimize(ctx: Context, study_id: int, *, jobs: int = 1, cluster: str 
         request = OptimizeRequest.from_dict(study.request)
         sha, status = study.data_sha256, study.status
         start_ms, end_ms = study.data_start_ms, study.data_end_ms
-    from tradebot.services.portfolio_optimize import is_portfolio_request, resume_portfolio_study
-
-    if is_portfolio_request(request.to_dict()):  # a pair list's study (services/portfolio_optimize.py)
-        return resume_portfolio_study(ctx, study_id, jobs=jobs, cluster=cluster, progress=progress, notice=notice)
     overrides["home"] = str(ctx.home)
     if ctx.settings.database_url is not None:
         overrides["database_url"] = ctx.settings.database_url
@@ -376,19 +382,41 @@ def resume_optimize(ctx: Context, study_id: int, *, jobs: int = 1, cluster: str 
     settings = load_settings(overrides=overrides, env={})
     sub = Context(settings, ctx.strategy_path)
     sub.__dict__["store"] = ctx.store
-    plan = _plan(sub, request, settings.seed)
-    if candles_sha256(plan.candles) != sha:
-        raise StoreError(f"study S{study_id}: the candles of its data range changed since it started; "
-                         "start a new study")
-    if status == "done":
+    return StoredStudy(study_id, request, sub, sha, status)
+
+
+def continue_study(stored: StoredStudy, plan: _Plan, *, jobs: int, cluster: str | None,
+                   progress: ProgressFn | None, notice: NoticeFn | None) -> StudyOutcome:
+    """Evaluate what a stored study still lacks (nothing when it is done)."""
+    from tradebot.data.study_repository import StudyRepository
+    from tradebot.optimize.executors import make_executor
+
+    ctx = stored.context
+    if stored.status == "done":
         with ctx.store.session() as session:
-            summary = dict(StudyRepository(session).get(study_id).summary)
-        return StudyOutcome(study_id, summary, 0, 0)
+            summary = dict(StudyRepository(session).get(stored.study_id).summary)
+        return StudyOutcome(stored.study_id, summary, 0, 0)
     executor = make_executor(jobs, cluster)
     try:
-        return _execute(sub, study_id, plan, executor, progress, notice)
+        return _execute(ctx, stored.study_id, plan, executor, progress, notice)
     finally:
         executor.close()
+
+
+def resume_optimize(ctx: Context, study_id: int, *, jobs: int = 1, cluster: str | None = None,
+                    progress: ProgressFn | None = None, notice: NoticeFn | None = None) -> StudyOutcome:
+    """Continue a stored study from its stored request, config and data range."""
+    from tradebot.services.portfolio_optimize import is_portfolio_request, resume_portfolio_study
+    from tradebot.services.provenance import candles_sha256
+
+    stored = stored_study(ctx, study_id)
+    if is_portfolio_request(stored.request.to_dict()):  # a pair list's study (services/portfolio_optimize.py)
+        return resume_portfolio_study(stored, jobs=jobs, cluster=cluster, progress=progress, notice=notice)
+    plan = _plan(stored.context, stored.request, stored.context.settings.seed)
+    if candles_sha256(plan.candles) != stored.data_sha256:
+        raise StoreError(f"study S{study_id}: the candles of its data range changed since it started; "
+                         "start a new study")
+    return continue_study(stored, plan, jobs=jobs, cluster=cluster, progress=progress, notice=notice)
 
 
 class _StopRequested(Exception):

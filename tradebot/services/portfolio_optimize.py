@@ -32,7 +32,7 @@ from tradebot.core.pairs import PairList
 from tradebot.services.context import Context
 
 if TYPE_CHECKING:
-    from tradebot.services.optimize import NoticeFn, OptimizeRequest, ProgressFn, StudyOutcome, _Plan
+    from tradebot.services.optimize import NoticeFn, OptimizeRequest, ProgressFn, StoredStudy, StudyOutcome, _Plan
     from tradebot.services.portfolio_backtest import PortfolioOutcome
 
 
@@ -148,45 +148,18 @@ def run_portfolio_study(ctx: Context, pairs: PairList, request: OptimizeRequest,
         executor.close()
 
 
-def resume_portfolio_study(ctx: Context, study_id: int, *, jobs: int = 1, cluster: str | None = None,
+def resume_portfolio_study(stored: StoredStudy, *, jobs: int = 1, cluster: str | None = None,
                            progress: ProgressFn | None = None, notice: NoticeFn | None = None) -> StudyOutcome:
-    """Continue a stored portfolio study from its stored request, config, pairs and range."""
-    from tradebot.core.config import load_settings
-    from tradebot.data.study_repository import StudyRepository
-    from tradebot.optimize.executors import make_executor
-    from tradebot.services.backtest import _iso
-    from tradebot.services.optimize import OptimizeRequest, StudyOutcome, _execute
+    """Continue a stored portfolio study (loaded by ``resume_optimize``) from its stored
+    request, config, pairs and range."""
+    from tradebot.services.optimize import continue_study
 
-    with ctx.store.session() as session:
-        study = StudyRepository(session).get(study_id)
-        overrides = dict(study.config)
-        request = OptimizeRequest.from_dict(study.request)
-        sha, status = study.data_sha256, study.status
-        start_ms, end_ms = study.data_start_ms, study.data_end_ms
-    pairs = PairList(tuple(request.extra["pairs"]), f"study S{study_id}")
-    overrides["home"] = str(ctx.home)
-    if ctx.settings.database_url is not None:
-        overrides["database_url"] = ctx.settings.database_url
-    overrides.pop("exchanges", None)
-    overrides["backtest"] = dict(overrides.get("backtest") or {})
-    overrides["backtest"]["since"] = _iso(start_ms)
-    overrides["backtest"]["until"] = _iso(end_ms + 1)
-    settings = load_settings(overrides=overrides, env={})
-    sub = Context(settings, ctx.strategy_path)
-    sub.__dict__["store"] = ctx.store
-    plan = _plan(sub, pairs, request, settings.seed)
-    if _fingerprint(plan, pairs.symbols) != sha:
-        raise StoreError(f"study S{study_id}: the candles of its pairs changed since it started; "
+    pairs = PairList(tuple(stored.request.extra["pairs"]), f"study S{stored.study_id}")
+    plan = _plan(stored.context, pairs, stored.request, stored.context.settings.seed)
+    if _fingerprint(plan, pairs.symbols) != stored.data_sha256:
+        raise StoreError(f"study S{stored.study_id}: the candles of its pairs changed since it started; "
                          "start a new study")
-    if status == "done":
-        with ctx.store.session() as session:
-            summary = dict(StudyRepository(session).get(study_id).summary)
-        return StudyOutcome(study_id, summary, 0, 0)
-    executor = make_executor(jobs, cluster)
-    try:
-        return _execute(sub, study_id, plan, executor, progress, notice)
-    finally:
-        executor.close()
+    return continue_study(stored, plan, jobs=jobs, cluster=cluster, progress=progress, notice=notice)
 
 
 @dataclass(frozen=True)
