@@ -147,21 +147,9 @@ def report_portfolio_run(ctx: Context, run_id: int, *, rerun: bool, json_out: bo
         else:
             render_portfolio_report(rep, out)
         return True
-    result = rerun_portfolio(ctx, run_id)
-    if json_out:
-        typer.echo(report_to_json({"run_id": run_id, "identical": not result.differences,
-                                   "differences": result.differences,
-                                   "report": result.outcome.report}, indent=2))
-    else:
-        render_portfolio_report(result.outcome.report, out)
-        if result.differences:
-            out.print(f"[red]Run {run_id} did NOT reproduce:[/red]")
-            for d in result.differences:
-                out.print(f"  - {d}")
-        else:
-            out.print(f"[green]Run {run_id} reproduced: identical numbers.[/green]")
-    if result.differences:
-        raise typer.Exit(1)
+    from tradebot.cli.report import show_rerun
+
+    show_rerun(run_id, rerun_portfolio(ctx, run_id), render_portfolio_report, json_out=json_out, out=out)
     return True
 
 

@@ -3,11 +3,16 @@ position, orders, fills, risk events, VaR/CVaR, exposure) with ``--account``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from tradebot.cli.common import ConfigOpt, StrategyPathOpt, console, context
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def report(
@@ -100,23 +105,9 @@ def report(
                                                        trades=trades, out=out):
             return
         if rerun:
-            result = svc.rerun(ctx, run_no)
-            if json_out:
-                typer.echo(report_to_json({"run_id": run_no, "identical": not result.differences,
-                                           "differences": result.differences,
-                                           "report": result.outcome.report}, indent=2))
-            else:
-                from tradebot.cli.render import render_report
+            from tradebot.cli.render import render_report
 
-                render_report(result.outcome.report, out)
-                if result.differences:
-                    out.print(f"[red]Run {run_id} did NOT reproduce:[/red]")
-                    for d in result.differences:
-                        out.print(f"  - {d}")
-                else:
-                    out.print(f"[green]Run {run_id} reproduced: identical numbers.[/green]")
-            if result.differences:
-                raise typer.Exit(1)
+            show_rerun(run_no, svc.rerun(ctx, run_no), render_report, json_out=json_out, out=out)
             return
         rep = svc.stored_report(ctx, run_no, include_trades=trades)
         if json_out:
@@ -127,3 +118,25 @@ def report(
             render_report(rep, out)
     finally:
         ctx.close()
+
+
+def show_rerun(run_no: int, result: Any, render: Callable[[Any, Console], None], *, json_out: bool,
+               out: Console) -> None:
+    """Print a re-run (``report ID --rerun``): its report, then whether it reproduced the stored
+    numbers (exit 1 when it did not). ``result`` has ``outcome.report`` and ``differences``."""
+    from tradebot.analysis.report import report_to_json
+
+    if json_out:
+        typer.echo(report_to_json({"run_id": run_no, "identical": not result.differences,
+                                   "differences": result.differences,
+                                   "report": result.outcome.report}, indent=2))
+    else:
+        render(result.outcome.report, out)
+        if result.differences:
+            out.print(f"[red]Run {run_no} did NOT reproduce:[/red]")
+            for d in result.differences:
+                out.print(f"  - {d}")
+        else:
+            out.print(f"[green]Run {run_no} reproduced: identical numbers.[/green]")
+    if result.differences:
+        raise typer.Exit(1)
