@@ -52,10 +52,12 @@ from pydantic_settings import (
 from pydantic_settings.exceptions import SettingsError
 
 from tradebot.core.errors import ConfigError
+from tradebot.core.live_config import LiveSettings
 from tradebot.core.notify_config import NotifyConfig
 from tradebot.core.ops_config import LoggingConfig, OpsConfig
 from tradebot.core.pairs import PortfolioSettings
 from tradebot.core.presets import load_preset, preset_path, read_toml
+from tradebot.core.selector_config import SelectorSettings
 
 __all__ = [
     "ENV_PREFIX",
@@ -510,6 +512,8 @@ class Settings(BaseSettings):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
     ops: OpsConfig = Field(default_factory=OpsConfig)  # type: ignore[arg-type]
     portfolio: PortfolioSettings = Field(default_factory=PortfolioSettings)  # type: ignore[arg-type]
+    selector: SelectorSettings = Field(default_factory=SelectorSettings)  # type: ignore[arg-type]
+    live: LiveSettings = Field(default_factory=LiveSettings)  # type: ignore[arg-type]
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)
 
     _source_files: tuple[Path, ...] = PrivateAttr(default=())
