@@ -92,6 +92,10 @@ def test_regime_train_stores_a_learned_model_and_uses_it(run: Run, home: Path, p
     assert rep.code == 2 and "is a regime classifier" in rep.err and rep.err.count("\n") == 1
     shown = run("models", "show", "reg")
     assert shown.code == 0 and "Regime model reg:1 (champion)" in shown.out and "Transitions" in shown.out
+    # `train` does not store a trading model under a regime model's name
+    tr = run("train", "--name", "reg", *MARKET)
+    assert tr.code == 2 and "taken by a regime model" in tr.err and tr.err.count("\n") == 1
+    assert [(m["name"], m["version"]) for m in run("models", "list", "--json").json()] == [("reg", 1)]
 
 
 @pytest.mark.parametrize(("args", "expect"), [

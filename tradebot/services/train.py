@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tradebot.core.errors import UsageError
 from tradebot.ml.evaluate import CVSettings, LabelSettings
 from tradebot.ml.importance import ImportanceSettings
 from tradebot.ml.pipeline import ModelSettings
@@ -121,6 +122,7 @@ def train(ctx: Context, request: TrainRequest, progress: Progress | None = None)
     from tradebot.ml.spec import load_spec
     from tradebot.ml.tuning import search_space
     from tradebot.services.context import ensure_home
+    from tradebot.services.regime import _store_exists, is_regime_record
 
     name = check_name(request.name)
     load_spec(request.spec)
@@ -130,8 +132,10 @@ def train(ctx: Context, request: TrainRequest, progress: Progress | None = None)
     _check_store_target(ctx)
     ensure_home(ctx.home)
     with model_lock(ctx.home, name, request.wait):
+        newest = _newest(ctx, name) if _store_exists(ctx) else None
+        if newest is not None and is_regime_record(newest):
+            raise UsageError(f"model name {name!r} is taken by a regime model; choose another name")
         if request.if_older is not None:
-            newest = _newest(ctx, name)
             if newest is not None:
                 import datetime as dt
 
