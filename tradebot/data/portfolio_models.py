@@ -73,6 +73,7 @@ class PortfolioAccount(Base):
     last_bar_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     state: Mapped[list[float]] = mapped_column(JSON)
     trades_count: Mapped[int] = mapped_column(Integer, default=0)
+    mode: Mapped[str] = mapped_column(String, default="paper", server_default="paper")  # paper, live, dry-run
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
