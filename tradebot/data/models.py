@@ -352,6 +352,7 @@ class PaperRiskEvent(Base):
 # Study tables and the model registry's table (tradebot train) live in their own modules;
 # importing them registers them on Base.metadata.
 from tradebot.data import api_models as _api_models  # noqa: E402,F401
+from tradebot.data import live_models as _live_models  # noqa: E402,F401
 from tradebot.data import ml_decisions as _ml_decisions  # noqa: E402,F401
 from tradebot.data import model_registry as _model_registry  # noqa: E402,F401
 from tradebot.data import ops_models as _ops_models  # noqa: E402,F401
