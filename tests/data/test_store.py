@@ -67,6 +67,9 @@ TABLES = {
     "portfolio_accounts",
     "portfolio_account_trades",
     "portfolio_account_equity",
+    "live_orders",
+    "live_fills",
+    "live_events",
 }
 
 
