@@ -67,7 +67,8 @@ def test_serve_end_to_end(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "TRADEBOT_HOME": str(home)}
     proc = subprocess.Popen([TRADEBOT, "serve", "--port", str(port), "--no-bots"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even under `&`
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -88,6 +89,8 @@ def test_serve_end_to_end(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=30)
     assert f"127.0.0.1:{port}" in err and "warning" not in err.lower()
     assert secret not in out + err
+    # Ctrl-C ends `serve` as it ends any command: one line, exit 130 (uvicorn swallows the interrupt)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1].startswith("interrupted: the server stopped")
 
 
 def test_serve_warns_without_tls_off_loopback_and_checks_tls_options(tmp_path: Path, monkeypatch,  # type: ignore[no-untyped-def]

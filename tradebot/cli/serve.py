@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt, console, context
+from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt, console, context, interrupt_note
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -59,3 +59,8 @@ def serve(
                     ssl_certfile=str(ssl_certfile) if tls else None, ssl_keyfile=str(ssl_keyfile) if tls else None)
     finally:
         ctx.close()
+    from tradebot.cli.app import _SIGINT
+
+    if _SIGINT.is_set():  # uvicorn stops gracefully on Ctrl-C and swallows it: end as any interrupted command
+        interrupt_note("the server stopped after finishing its requests; nothing was lost")
+        raise KeyboardInterrupt
