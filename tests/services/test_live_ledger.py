@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def test_positions_balances_and_notional_from_fills(tmp_path: Path) -> None:
         assert traded_notional(s, acct, 0) == 255.0
         assert traded_notional(s, acct, 2000) == 55.0
     conn = sqlite3.connect(tmp_path / "t.db")
-    assert conn.execute("SELECT kind, detail FROM live_events").fetchall() == [("fill", '{"trade_id": "1"}')]
+    assert [(k, json.loads(d)) for k, d in conn.execute("SELECT kind, detail FROM live_events")] == [
+        ("fill", {"trade_id": "1"})]
     conn.close()
     store.engine.dispose()
 
