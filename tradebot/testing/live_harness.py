@@ -73,7 +73,7 @@ def walk(symbol: str = "BTC/USDT", n: int = 200, *, timeframe: str = "1m", start
 
     rng = np.random.default_rng(seed)
     close = np.round(price * np.exp(np.cumsum(rng.normal(0.0, vol, n))), 2)
-    open_ = np.round(np.r_[price, close[:-1]], 2)
+    open_ = np.round(np.concatenate([[price], close[:-1]]), 2)
     spread = price * vol
     high = np.round(np.maximum(open_, close) + rng.uniform(0, spread, n), 2)
     low = np.round(np.minimum(open_, close) - rng.uniform(0, spread, n), 2)
@@ -138,6 +138,8 @@ class LiveHarness:
                  retry_after_s: float = 0.05, client_timeout_ms: int = 800,
                  balances: Mapping[str, float] | None = None, fee_rate: str = "0.001",
                  fee_asset: str = "quote", api_key: str = KEY, secret: str = SECRET) -> None:
+        from decimal import Decimal
+
         from tradebot.testing.replay_orders import AccountConfig
 
         if not history:
@@ -159,7 +161,7 @@ class LiveHarness:
             [ReplayMarket(c.symbol, c, c.timeframe or None) for c in history], "binance",
             faults=self.fault_config, now_ms=int(self.timestamps[0]) + self.tf_ms, seed=seed,
             balances=dict(balances) if balances is not None else {q: 10_000.0 for q in sorted(quote)},
-            api_keys={api_key: secret}, account=AccountConfig(fee_rate=fee_rate, fee_asset=fee_asset))
+            api_keys={api_key: secret}, account=AccountConfig(fee_rate=Decimal(fee_rate), fee_asset=fee_asset))
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> str:
@@ -279,7 +281,7 @@ class LiveHarness:
         """The exchange's :class:`~tradebot.testing.replay_orders.SpotAccount`."""
         return self.server.dialect.orders  # type: ignore[attr-defined]
 
-    def exchange_state(self) -> dict[str, list[dict[str, Any]] | dict[str, dict[str, str]]]:
+    def exchange_state(self) -> dict[str, Any]:
         """Balances (free, locked), orders and trades of the exchange's account, as plain
         values (amounts as decimal strings) that compare equal across runs."""
         acct = self.account
