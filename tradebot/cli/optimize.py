@@ -74,6 +74,10 @@ def optimize(
     rank: str = RankOpt,
     per_pair: bool = typer.Option(False, "--per-pair", help="Pair list: search each pair's parameters on that "
                                                             "pair alone, then backtest the list with them (stored)."),
+    if_older: str = typer.Option(None, "--if-older", help="Cron: run only if the newest finished study of this "
+                                 "strategy, market, method and space is older than this (12h, 7d); else say so."),
+    wait: bool = typer.Option(False, "--wait", help="With --if-older: wait for another run of the same study "
+                              "instead of skipping."),
 ) -> None:
     """Search strategy (and stop/sizing) parameters; report in-sample against out-of-sample."""
     from tradebot.analysis.report import report_to_json
@@ -91,6 +95,7 @@ def optimize(
         overrides["strategy.params"] = params
     if export_preset is not None:
         rep.check_preset_name(export_preset)
+    cron_age = _cron_age(if_older, wait, list_studies or resume is not None or per_pair)
     from tradebot.cli.portfolio import pair_list, per_pair_report, portfolio_overrides, render_per_pair
 
     overrides.update(portfolio_overrides(max_open_positions, stake, rank))
@@ -108,6 +113,11 @@ def optimize(
         from tradebot.core.errors import UsageError
 
         raise UsageError("--per-pair needs a pair list of two or more pairs (--symbols A,B or --pairs-file)")
+    if cron_age is not None and portfolio is not None:
+        ctx.close()
+        from tradebot.core.errors import UsageError
+
+        raise UsageError("--if-older re-runs one market's study; not with a pair list of two or more pairs")
     if pairs is not None and portfolio is None:  # a list of one pair is the one-market optimizer
         ctx.close()
         ctx = context(config, preset, {**overrides, "market.symbol": pairs.symbols[0]}, strategy_path)
@@ -152,6 +162,16 @@ def optimize(
 
                 outcome = run_portfolio_study(ctx, portfolio, request, jobs=jobs, cluster=cluster,
                                               progress=on_progress, notice=on_notice)
+            elif cron_age is not None:  # cron: services/optimize_cron.py
+                from tradebot.services.optimize_cron import run_if_older
+
+                cron = run_if_older(ctx, request, cron_age, wait=wait, jobs=jobs, cluster=cluster,
+                                    progress=on_progress, notice=on_notice)
+                if cron.outcome is None:
+                    typer.echo(report_to_json({"skipped": cron.skipped, "study_id": cron.study_id}, indent=2)
+                               if json_out else cron.skipped)
+                    return
+                outcome = cron.outcome
             else:
                 outcome = svc.run_optimize(ctx, request, jobs=jobs, cluster=cluster, progress=on_progress,
                                            notice=on_notice)
@@ -184,6 +204,22 @@ def optimize(
               f"`tradebot report S{outcome.study_id}` shows it again.")
     if preset_file is not None:
         out.print(f"Chosen parameters written to {preset_file}: use `--preset {export_preset}`.")
+
+
+def _cron_age(if_older: str | None, wait: bool, other_mode: bool) -> float | None:
+    """``--if-older`` in seconds (checked before anything else), for one market's new study."""
+    from tradebot.core.errors import UsageError
+
+    if if_older is None:
+        if wait:
+            raise UsageError("--wait goes with --if-older (a cron run waiting for the same study)")
+        return None
+    from tradebot.ml.retrain import parse_age
+
+    age = parse_age(if_older)
+    if other_mode:
+        raise UsageError("--if-older re-runs one market's study; not with --list, --resume, --per-pair or a pair list")
+    return age
 
 
 def merge_specs(config: list[str], cli: list[str]) -> tuple[str, ...]:
