@@ -70,6 +70,8 @@ TABLES = {
     "live_orders",
     "live_fills",
     "live_events",
+    "agents",
+    "agent_states",
 }
 
 
