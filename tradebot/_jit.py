@@ -48,7 +48,7 @@ KERNEL_MODULES = (
     "indicators/fallback_candlestick.py", "indicators/fallback_momentum.py",
     "indicators/fallback_trend.py", "indicators/fallback_volatility.py",
     "indicators/fallback_volume.py",
-    "ml/labels_nb.py", "ml/regime/percentile_nb.py", "ml/rolling_nb.py",
+    "ml/labels_nb.py", "ml/regime/percentile_nb.py", "ml/rolling_nb.py", "ml/select/intent_nb.py",
     "optimize/kernels.py", "optimize/overfit.py", "optimize/pareto.py",
     "strategies/orderflow_math.py",
 )
