@@ -72,6 +72,8 @@ TABLES = {
     "live_events",
     "agents",
     "agent_states",
+    "selector_paper_accounts",
+    "selector_paper_windows",
 }
 
 
