@@ -162,6 +162,16 @@ class LiveHarness:
             faults=self.fault_config, now_ms=int(self.timestamps[0]) + self.tf_ms, seed=seed,
             balances=dict(balances) if balances is not None else {q: 10_000.0 for q in sorted(quote)},
             api_keys={api_key: secret}, account=AccountConfig(fee_rate=Decimal(fee_rate), fee_asset=fee_asset))
+        #: (wall time, client id) of every new order the exchange's handler carried out
+        self.order_arrivals: list[tuple[float, str]] = []
+        routes = self.server.dialect.routes
+        endpoint, handler = routes[("POST", "/api/v3/order")]
+
+        def timed(req: Any) -> Any:
+            self.order_arrivals.append((time.time(), req.query.get("newClientOrderId", "")))
+            return handler(req)
+
+        routes[("POST", "/api/v3/order")] = (endpoint, timed)
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> str:
