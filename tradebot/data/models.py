@@ -358,5 +358,6 @@ from tradebot.data import ml_decisions as _ml_decisions  # noqa: E402,F401
 from tradebot.data import model_registry as _model_registry  # noqa: E402,F401
 from tradebot.data import ops_models as _ops_models  # noqa: E402,F401
 from tradebot.data import portfolio_models as _portfolio_models  # noqa: E402,F401
+from tradebot.data import selector_models as _selector_models  # noqa: E402,F401
 from tradebot.data import selector_paper_models as _selector_paper_models  # noqa: E402,F401
 from tradebot.data import study_models as _study_models  # noqa: E402,F401
