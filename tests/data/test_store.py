@@ -72,6 +72,7 @@ TABLES = {
     "live_events",
     "agents",
     "agent_states",
+    "selector_evaluations",
     "selector_paper_accounts",
     "selector_paper_windows",
 }
