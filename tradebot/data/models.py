@@ -353,6 +353,7 @@ class PaperRiskEvent(Base):
 # importing them registers them on Base.metadata.
 from tradebot.data import agent_models as _agent_models  # noqa: E402,F401
 from tradebot.data import api_models as _api_models  # noqa: E402,F401
+from tradebot.data import live_guard_models as _live_guard_models  # noqa: E402,F401
 from tradebot.data import live_models as _live_models  # noqa: E402,F401
 from tradebot.data import ml_decisions as _ml_decisions  # noqa: E402,F401
 from tradebot.data import model_registry as _model_registry  # noqa: E402,F401
