@@ -21,6 +21,24 @@ import numpy as np
 from tradebot.core.errors import UsageError
 from tradebot.ml.agents import AgentRun, make_agent
 
+#: The regime features the Q-learner discretises by default when the record has them: the
+#: efficiency ratio (trending or ranging) and the 48-bar return z-score (up or down).
+QLEARN_STATE_FEATURES = ("er", "z_48")
+
+
+def default_params(method: str, feature_names: tuple[str, ...] | list[str],
+                   params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``params`` completed with the defaults that depend on the features' names: for
+    ``qlearn`` without ``state_features`` or ``regime_feature``, the indices of
+    :data:`QLEARN_STATE_FEATURES` found among ``feature_names`` (else the agent's own default,
+    the first features)."""
+    p = dict(params or {})
+    if method == "qlearn" and "state_features" not in p and "regime_feature" not in p:
+        found = [list(feature_names).index(n) for n in QLEARN_STATE_FEATURES if n in feature_names]
+        if found:
+            p["state_features"] = found
+    return p
+
 
 def record_arrays(record: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(returns (W, C), context (W, F))`` of a CandidateRecord-shaped object, checked."""
@@ -43,7 +61,7 @@ def run_walk_forward(record: Any, method: str, *, seed: int, switch_cost: float,
                          f"windows), got {warmup!r}")
     if not np.isfinite(switch_cost) or switch_cost < 0:
         raise UsageError(f"switch_cost must be a finite number >= 0, got {switch_cost!r}")
-    p = dict(params or {})
+    p = default_params(method, tuple(getattr(record, "feature_names", ())), params)
     p.setdefault("switch_cost", float(switch_cost))
     agent = make_agent(method, n_arms, context.shape[1], seed=seed, **p)
     choices = np.full(n_windows, -1, dtype=np.int64)
