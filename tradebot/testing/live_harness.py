@@ -48,6 +48,7 @@ __all__ = [
     "SECRET",
     "CliRun",
     "LiveHarness",
+    "ledger_snapshot",
     "lock_holders",
     "tradebot_command",
     "walk",
@@ -236,9 +237,10 @@ class LiveHarness:
 
     def run(self, args: Sequence[str], env: Mapping[str, str], *, kill_after_s: float | None = None,
             lock: Path | None = None, timeout_s: float = 120.0, stdin: str | None = None) -> CliRun:
-        """Run ``tradebot ARGS`` as a child process. With ``kill_after_s``: SIGKILL it after
-        that many seconds if it still runs (``killed``; ``in_step`` when it held ``lock``
-        at that instant — a kill inside a step, not during start-up)."""
+        """Run ``tradebot ARGS`` as a child process. With ``kill_after_s``: SIGKILL it that
+        many seconds after it took ``lock`` (the account's lock: it is inside a step), or
+        after its start when no ``lock`` is given, if it still runs then (``killed``;
+        ``in_step``: it held the lock at that instant)."""
         cmd = tradebot_command() + [str(a) for a in args]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=dict(env), stdin=subprocess.PIPE if stdin is not None else
@@ -246,6 +248,10 @@ class LiveHarness:
                                 cwd=env.get("TRADEBOT_HOME") or None)
         killed = in_step = False
         if kill_after_s is not None:
+            deadline = time.monotonic() + timeout_s
+            if lock is not None:  # wait until it holds the lock (or ends)
+                while proc.poll() is None and proc.pid not in lock_holders(lock) and time.monotonic() < deadline:
+                    time.sleep(0.003)
             try:
                 proc.wait(timeout=kill_after_s)
             except subprocess.TimeoutExpired:
@@ -314,3 +320,38 @@ class LiveHarness:
     def order_faults(self) -> Counter[str]:
         """Faults injected into new-order requests, per kind (lost_answer, late_answer, ...)."""
         return Counter(r.fault for r in self.order_requests() if r.fault)
+
+
+#: The live account's rows that a run derives from the candles and the exchange's answers
+#: (no row ids, no wall-clock times, no event log: faults and kills change those).
+LEDGER_QUERIES: dict[str, str] = {
+    "accounts": "SELECT name, mode, exchange, timeframe, symbols, strategy, params, history_start_ms, "
+                "last_bar_ms, state, trades_count FROM portfolio_accounts ORDER BY name",
+    "trades": "SELECT a.name, t.* FROM portfolio_account_trades t JOIN portfolio_accounts a "
+              "ON a.id = t.account_id ORDER BY a.name, t.seq",
+    "equity": "SELECT a.name, e.ts_ms, e.equity, e.cash, e.positions FROM portfolio_account_equity e "
+              "JOIN portfolio_accounts a ON a.id = e.account_id ORDER BY a.name, e.ts_ms",
+    "orders": "SELECT account, client_order_id, symbol, bar_ms, intent, side, type, amount, price, state, filled, "
+              "average, exchange_order_id, reason FROM live_orders ORDER BY account, bar_ms, client_order_id",
+    "fills": "SELECT a.name, f.trade_id, f.client_order_id, f.symbol, f.side, f.price, f.amount, f.fee_cost, "
+             "f.fee_currency, f.ts_ms FROM live_fills f JOIN portfolio_accounts a ON a.id = f.account_id "
+             "ORDER BY a.name, f.ts_ms, f.trade_id",
+}
+_DROP = frozenset({"id", "account_id"})
+
+
+def ledger_snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of :data:`LEDGER_QUERIES` in the SQLite store ``db`` (read with sqlite3;
+    the ``id``/``account_id`` columns of ``t.*`` left out)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for name, query in LEDGER_QUERIES.items():
+            cur = con.execute(query)
+            keep = [i for i, d in enumerate(cur.description) if d[0] not in _DROP]
+            out[name] = [tuple(row[i] for i in keep) for row in cur.fetchall()]
+        return out
+    finally:
+        con.close()
