@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal, TypeAlias
 
-EventKind: TypeAlias = Literal["order_filled", "trade_closed", "daily_summary", "risk_tripped", "run_failed"]
-EVENT_KINDS: tuple[str, ...] = ("order_filled", "trade_closed", "daily_summary", "risk_tripped", "run_failed")
+EventKind: TypeAlias = Literal["order_filled", "trade_closed", "daily_summary", "risk_tripped", "run_failed",
+                               "live_order_sent", "live_fill", "live_reject", "live_reconcile_difference",
+                               "live_kill_switch", "live_error"]
+EVENT_KINDS: tuple[str, ...] = ("order_filled", "trade_closed", "daily_summary", "risk_tripped", "run_failed",
+                                "live_order_sent", "live_fill", "live_reject", "live_reconcile_difference",
+                                "live_kill_switch", "live_error")
 #: Kinds that are always delivered, even during a channel's quiet hours.
-CRITICAL_KINDS: frozenset[str] = frozenset({"risk_tripped", "run_failed"})
+CRITICAL_KINDS: frozenset[str] = frozenset({"risk_tripped", "run_failed", "live_reject",
+                                            "live_reconcile_difference", "live_kill_switch", "live_error"})
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,52 @@ class RunFailed:
     ts_ms: int
 
 
-Event: TypeAlias = OrderFilled | TradeClosed | DailySummary | RiskTripped | RunFailed
-EVENT_TYPES: dict[str, type[Any]] = {
-    cls.kind: cls for cls in (OrderFilled, TradeClosed, DailySummary, RiskTripped, RunFailed)
-}
+@dataclass(frozen=True)
+class LiveNotice:
+    """What happened on a live account (issue 15): ``summary`` is one line built from the
+    event's detail (never a secret); the subclasses only name the kind."""
+
+    kind: ClassVar[str] = "live"
+    account: str
+    summary: str
+    ts_ms: int
+
+
+@dataclass(frozen=True)
+class LiveOrderSent(LiveNotice):
+    kind: ClassVar[str] = "live_order_sent"
+
+
+@dataclass(frozen=True)
+class LiveFill(LiveNotice):
+    kind: ClassVar[str] = "live_fill"
+
+
+@dataclass(frozen=True)
+class LiveReject(LiveNotice):
+    kind: ClassVar[str] = "live_reject"
+
+
+@dataclass(frozen=True)
+class LiveReconcileDifference(LiveNotice):
+    kind: ClassVar[str] = "live_reconcile_difference"
+
+
+@dataclass(frozen=True)
+class LiveKillSwitch(LiveNotice):
+    kind: ClassVar[str] = "live_kill_switch"
+
+
+@dataclass(frozen=True)
+class LiveError(LiveNotice):
+    kind: ClassVar[str] = "live_error"
+
+
+LIVE_NOTICES: tuple[type[LiveNotice], ...] = (LiveOrderSent, LiveFill, LiveReject, LiveReconcileDifference,
+                                              LiveKillSwitch, LiveError)
+Event: TypeAlias = OrderFilled | TradeClosed | DailySummary | RiskTripped | RunFailed | LiveNotice
+_CLASSES: tuple[Any, ...] = (OrderFilled, TradeClosed, DailySummary, RiskTripped, RunFailed, *LIVE_NOTICES)
+EVENT_TYPES: dict[str, type[Any]] = {cls.kind: cls for cls in _CLASSES}
 
 
 def event_fields(event: Event) -> dict[str, Any]:
@@ -89,5 +136,13 @@ def sample_event(kind: str) -> Event:
         "daily_summary": DailySummary("demo", "2024-01-01", 6.5, 5.0, True, 10_006.5, 3),
         "risk_tripped": RiskTripped("demo", "max_drawdown", "drawdown 12.0% above 10.0%", _TS),
         "run_failed": RunFailed("demo", "paper", "exchange unavailable", _TS),
+        "live_order_sent": LiveOrderSent("demo", "BUY 0.01 BTC/USDT market (tb-lx2f3k-0a1b2c3d4e5f60718293)", _TS),
+        "live_fill": LiveFill("demo", "BUY 0.01 BTC/USDT at 42000 (fee 0.00001 BTC)", _TS),
+        "live_reject": LiveReject("demo", "BUY BTC/USDT refused: order notional 600 above live.max_order_notional "
+                                          "500", _TS),
+        "live_reconcile_difference": LiveReconcileDifference("demo", "USDT: ledger 1000, exchange 900 (dust 1)",
+                                                             _TS),
+        "live_kill_switch": LiveKillSwitch("demo", "stopped by command: manual; 1 open order cancelled", _TS),
+        "live_error": LiveError("demo", "exchange unavailable: binance timed out", _TS),
     }
     return samples[kind]

@@ -220,4 +220,6 @@ class AppriseNotifier:
 
 
 def _notify_type(kind: str) -> str:
-    return {"run_failed": "failure", "risk_tripped": "warning"}.get(kind, "info")
+    return {"run_failed": "failure", "risk_tripped": "warning", "live_error": "failure",
+            "live_reject": "warning", "live_reconcile_difference": "failure",
+            "live_kill_switch": "warning"}.get(kind, "info")

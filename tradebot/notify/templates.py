@@ -54,6 +54,14 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "{{ error }}\n"
         "{{ ts_ms|ts }}"
     ),
+    "live_order_sent": "[{{ account }}] LIVE order sent\n{{ summary }}\n{{ ts_ms|ts }}",
+    "live_fill": "[{{ account }}] LIVE fill\n{{ summary }}\n{{ ts_ms|ts }}",
+    "live_reject": "[{{ account }}] LIVE order REFUSED\n{{ summary }}\n{{ ts_ms|ts }}",
+    "live_reconcile_difference": (
+        "[{{ account }}] LIVE reconciliation: trading STOPPED\n{{ summary }}\n{{ ts_ms|ts }}"
+    ),
+    "live_kill_switch": "[{{ account }}] LIVE kill switch\n{{ summary }}\n{{ ts_ms|ts }}",
+    "live_error": "[{{ account }}] LIVE ERROR\n{{ summary }}\n{{ ts_ms|ts }}",
 }
 
 
