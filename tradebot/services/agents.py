@@ -66,7 +66,10 @@ def _names(kind: str, values: Sequence[str], *, at_least: int) -> tuple[str, ...
 
 def create_agent(ctx: Context, name: str, method: str, candidates: Sequence[str], features: Sequence[str],
                  seed: int, params: dict[str, Any] | None = None) -> AgentInfo:
-    """Store a new agent and its fresh state as version 1. Nothing is stored on bad input."""
+    """Store a new agent and its fresh state as version 1. Nothing is stored on bad input.
+
+    ``qlearn`` without ``state_features`` discretises the regime features ``er`` and ``z_48`` when
+    ``features`` has them (the stored parameters say which)."""
     from sqlalchemy import select
 
     from tradebot.data.agent_models import AgentRow, canonical_json
@@ -77,7 +80,11 @@ def create_agent(ctx: Context, name: str, method: str, candidates: Sequence[str]
                          f"letter or digit)")
     cands = _names("candidates", candidates, at_least=2)
     feats = _names("features", features, at_least=0)
-    p = dict(params or {})
+    from tradebot.ml.agents.walkforward import default_params
+
+    if not isinstance(params, dict | None):
+        raise UsageError(f"agent {name}: parameters must be a table (name = value), got {params!r}")
+    p = default_params(str(method), feats, params)
     try:
         canonical_json(p)
     except (TypeError, ValueError) as e:
