@@ -39,3 +39,21 @@ def test_a_second_accepted_order_for_one_client_id_is_reported() -> None:
         ex.create_order("BTC/USDT", "buy", "market", 0.01, client_order_id="tb-twice")
         assert h.duplicates() == {"tb-twice": 2}
         assert h.accepted_per_client_id()["tb-twice"] == 2
+
+
+def test_forced_order_faults_hit_the_chosen_order_requests() -> None:
+    from tradebot.core.errors import ExchangeError
+    from tradebot.exchanges.retry import RetryPolicy
+
+    with LiveHarness([walk("BTC/USDT", 60)], order_faults={1: "lost_answer"}) as h:
+        ex = CcxtExchange("binance", base_url=h.url, api_key=KEY, secret=SECRET, rate_limit=False,
+                          retry=RetryPolicy(max_attempts=1))
+        h.close_bar(30)
+        with pytest.raises(ExchangeError):
+            ex.create_order("BTC/USDT", "buy", "market", 0.01, client_order_id="tb-lost")
+        ex.create_order("BTC/USDT", "buy", "market", 0.01, client_order_id="tb-kept")
+        first, second = h.order_requests()
+        assert (first.fault, first.processed, first.answered) == ("lost_answer", True, False)
+        assert second.fault is None and second.answered
+        assert [o["client_order_id"] for o in h.exchange_state()["orders"]] == ["tb-lost", "tb-kept"]
+        assert h.order_faults() == {"lost_answer": 1}

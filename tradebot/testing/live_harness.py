@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from tradebot.core.candles import Candles
-from tradebot.testing.replay_exchange import FaultConfig, LoggedRequest, ReplayExchange, ReplayMarket
+from tradebot.testing.replay_exchange import ALL_FAULT_KINDS, FaultConfig, LoggedRequest, ReplayExchange, ReplayMarket
 
 __all__ = [
     "CHAOS_FAULT_KINDS",
@@ -124,6 +124,23 @@ class CliRun:
         return self.out + self.err
 
 
+class _Exchange(ReplayExchange):
+    """The replay exchange with faults forced on chosen new-order requests (on top of the
+    drawn ones: the draw sequence is the same)."""
+
+    forced_order_faults: dict[int, str] = {}
+    _orders_seen = 0
+
+    def _draw_fault(self, endpoint: str) -> str | None:
+        kind = super()._draw_fault(endpoint)
+        if endpoint == "order_new":
+            self._orders_seen += 1
+            forced = self.forced_order_faults.get(self._orders_seen)
+            if forced is not None:
+                return forced
+        return kind
+
+
 class LiveHarness:
     """The replay exchange for ``tradebot live`` tests and benchmarks (see the module doc).
 
@@ -132,13 +149,17 @@ class LiveHarness:
     the same request order gives the same faults). ``slow_s``: how late a ``slow`` or
     ``late_answer`` answer comes (set the client's timeout below it: :meth:`env` does).
     ``balances``: the exchange account's starting balances (default 10,000 of the quote).
+    ``order_faults``: faults forced on the n-th new-order request (1-based), on top of
+    the drawn ones, e.g. ``{1: "lost_answer", 2: "late_answer"}``: every run of a test
+    meets the faults that matter most whatever the draw gives the order requests.
     """
 
     def __init__(self, history: Sequence[Candles], *, fault_rate: float = 0.0,
                  fault_kinds: Sequence[str] = CHAOS_FAULT_KINDS, seed: int = 0, slow_s: float = 1.2,
                  retry_after_s: float = 0.05, client_timeout_ms: int = 800,
                  balances: Mapping[str, float] | None = None, fee_rate: str = "0.001",
-                 fee_asset: str = "quote", api_key: str = KEY, secret: str = SECRET) -> None:
+                 fee_asset: str = "quote", api_key: str = KEY, secret: str = SECRET,
+                 order_faults: Mapping[int, str] | None = None) -> None:
         from decimal import Decimal
 
         from tradebot.testing.replay_orders import AccountConfig
@@ -158,11 +179,15 @@ class LiveHarness:
         self.client_timeout_ms = int(client_timeout_ms)
         self.fault_config = FaultConfig(rate=fault_rate, kinds=tuple(fault_kinds), seed=seed, slow_s=slow_s,
                                         retry_after_s=retry_after_s)
-        self.server = ReplayExchange(
+        self.server = _Exchange(
             [ReplayMarket(c.symbol, c, c.timeframe or None) for c in history], "binance",
             faults=self.fault_config, now_ms=int(self.timestamps[0]) + self.tf_ms, seed=seed,
             balances=dict(balances) if balances is not None else {q: 10_000.0 for q in sorted(quote)},
             api_keys={api_key: secret}, account=AccountConfig(fee_rate=Decimal(fee_rate), fee_asset=fee_asset))
+        self.server.forced_order_faults = dict(order_faults or {})
+        bad = sorted(set(self.server.forced_order_faults.values()) - set(ALL_FAULT_KINDS))
+        if bad:
+            raise ValueError(f"unknown fault kind(s) {bad}")
         #: (wall time, client id) of every new order the exchange's handler carried out
         self.order_arrivals: list[tuple[float, str]] = []
         routes = self.server.dialect.routes
