@@ -14,6 +14,7 @@ from tradebot.cli import config as config_cmd
 from tradebot.cli import data as data_cmd
 from tradebot.cli import db as db_cmd
 from tradebot.cli import errors as errors_cmd
+from tradebot.cli import live as live_cmd
 from tradebot.cli import models as models_cmd
 from tradebot.cli import notify as notify_cmd
 from tradebot.cli import regime as regime_cmd
@@ -58,6 +59,7 @@ app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(api_cmd.app, name="api")
 app.add_typer(regime_cmd.app, name="regime")
+app.add_typer(live_cmd.app, name="live")
 
 
 @app.callback(invoke_without_command=True)
