@@ -256,7 +256,7 @@ def run_live(ctx: Context, account: str, pairs: PairList | None = None, *, testn
         if acct is None:
             _plan_new(ctx, account, pairs, mode, now)
             if mode == LIVE:
-                _confirm(account, pairs, yes, confirm)
+                _confirm(account, pairs, yes or not _live_setting(ctx, "confirm_first_run", True), confirm)
         with account_lock(ctx.home, account, wait):
             acct = get_account(ctx, account)
             created = acct is None

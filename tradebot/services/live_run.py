@@ -118,7 +118,7 @@ class LiveRun:
     def _reconcile(self) -> None:
         if self.guards is None or not hasattr(self.guards, "reconcile_account"):
             return
-        dust = float(getattr(self.ctx.settings.live, "dust", 1e-8))
+        dust = getattr(self.ctx.settings.live, "dust", None)
         with self.ctx.store.session() as session:
             report = self.guards.reconcile_account(self.ctx, session, self.account_id, self.ex, dust=dust)
         if getattr(report, "ok", True):

@@ -1,0 +1,187 @@
+"""``tradebot live``: a strategy's decisions as orders on an exchange (dry run by default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from tradebot.cli.common import ConfigOpt, PresetOpt, StrategyPathOpt
+from tradebot.cli.portfolio import MaxOpenOpt, PairsFileOpt, RankOpt, StakeOpt, SymbolsOpt
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tradebot.services.live import LiveResult
+
+#: after a candle closes, wait this long before asking the exchange for it
+LOOP_DELAY_S = 2.0
+
+app = typer.Typer(help="Trade a strategy on an exchange: dry run unless live.enabled, API keys and a "
+                       "confirmation say otherwise.", no_args_is_help=False, invoke_without_command=True)
+
+
+@app.callback(invoke_without_command=True)
+def live(
+    typer_ctx: typer.Context,
+    account: str = typer.Option(None, "--account", "-a", help="Live account name."),
+    strategy: str = typer.Option(None, "--strategy", "-s", help="Strategy for a new account."),
+    symbol: str = typer.Option(None, "--symbol", help="Symbol for a new account (one market)."),
+    exchange: str = typer.Option(None, "--exchange", help="Exchange id for a new account (spot)."),
+    timeframe: str = typer.Option(None, "--timeframe", "-t", help="Timeframe for a new account."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Strategy parameter NAME=VALUE."),
+    loop: bool = typer.Option(False, "--loop", help="Stay up: one step at each candle close."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for a running run of the account instead of exiting."),
+    testnet: bool = typer.Option(False, "--testnet", help="The exchange's sandbox/testnet (ccxt sandbox mode)."),
+    yes: bool = typer.Option(False, "--yes-i-understand-real-money",
+                             help="Confirm real orders without the typed symbol (unattended use)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
+    preset: str = PresetOpt,
+    config: Path = ConfigOpt,
+    strategy_path: Path = StrategyPathOpt,
+    symbols: str = SymbolsOpt,
+    pairs_file: Path = PairsFileOpt,
+    max_open_positions: int = MaxOpenOpt,
+    stake: str = StakeOpt,
+    rank: str = RankOpt,
+) -> None:
+    """Process every candle closed since the account's last run and send its orders (cron-safe)."""
+    if typer_ctx.invoked_subcommand is not None:
+        return
+    from tradebot.cli.common import context, interrupt_note
+    from tradebot.core.errors import UsageError
+    from tradebot.strategies.params import parse_assignments
+
+    if not account:
+        raise UsageError("tradebot live needs --account NAME")
+    if symbol and (symbols or pairs_file):
+        raise UsageError("give --symbol (one market) or --symbols/--pairs-file (a pair list), not both")
+    overrides: dict[str, object] = {"strategy.name": strategy, "market.symbol": symbol,
+                                    "market.exchange": exchange, "market.timeframe": timeframe}
+    params = parse_assignments(param)
+    if params:
+        overrides["strategy.params"] = params
+    from tradebot.cli.portfolio import portfolio_overrides
+
+    overrides.update(portfolio_overrides(max_open_positions, stake, rank))
+    ctx = context(config, preset, overrides, strategy_path)
+    from tradebot.core.logging_setup import set_context
+
+    set_context(account=account)
+    interrupt_note(f"live stopped; every order sent is in the store and the next run adopts it; run the same "
+                   f"command again to go on (account {account!r})")
+    try:
+        pairs = _pairs(ctx, symbol, symbols, pairs_file)
+        _run(ctx, account, pairs, loop=loop, wait=wait, testnet=testnet, yes=yes, json_out=json_out,
+             requested={"strategy": strategy, "exchange": exchange, "timeframe": timeframe})
+    finally:
+        ctx.close()
+
+
+def _pairs(ctx: Any, symbol: str | None, symbols: str | None, pairs_file: Path | None) -> Any:
+    from tradebot.cli.portfolio import pair_list
+    from tradebot.core.pairs import PairList, check_pairs
+
+    if symbol:
+        return PairList(check_pairs([symbol], "--symbol"), "command line")
+    if symbols or pairs_file:
+        return pair_list(ctx, symbols, pairs_file)
+    return None
+
+
+def _typed_confirmation(symbol: str) -> bool:
+    """On a terminal: the user types the symbol to confirm real orders."""
+    import sys
+
+    if not sys.stdin.isatty():
+        return False
+    answer = typer.prompt(f"REAL MONEY: this account will place real orders. Type {symbol} to confirm",
+                          default="", show_default=False)
+    return answer.strip().upper() == symbol.upper()
+
+
+def _run(ctx: Any, account: str, pairs: Any, *, loop: bool, wait: bool, testnet: bool, yes: bool, json_out: bool,
+         requested: dict[str, str | None]) -> None:
+    import time
+
+    from tradebot.cli.common import console
+    from tradebot.core.timeframes import timeframe_ms
+    from tradebot.services.incidents import run_failed, run_succeeded
+    from tradebot.services.live import run_live
+    from tradebot.services.paper import AccountBusy
+
+    out = console()
+    while True:
+        try:
+            r = run_live(ctx, account, pairs, testnet=testnet, yes=yes, confirm=_typed_confirmation, wait=wait,
+                         requested=requested)
+        except AccountBusy:
+            out.print(f"live account {account!r} is being run by another process; exiting")
+            return
+        except Exception as e:
+            run_failed(ctx, "live", account, e)
+            raise
+        run_succeeded(ctx, "live", account, f"live {account} ({r.mode}): {r.processed} bar(s), {r.intents} "
+                      f"intent(s), {r.sent} sent, {r.fills} fill(s), equity {r.equity:.2f}")
+        if json_out:
+            import json
+
+            typer.echo(json.dumps(r.to_dict(), default=str))
+        else:
+            render(r, out)
+        if not loop:
+            return
+        pairs = None  # the account exists now: it keeps its pairs
+        tf = timeframe_ms(_account_timeframe(ctx, account))
+        now = time.time() * 1000
+        time.sleep(max(((now // tf) + 1) * tf - now, 0) / 1000 + LOOP_DELAY_S)
+
+
+def _account_timeframe(ctx: Any, account: str) -> str:
+    from tradebot.services.paper_portfolio import get_account
+
+    acct = get_account(ctx, account)
+    return acct.timeframe if acct is not None else ctx.settings.market.timeframe
+
+
+def render(r: LiveResult, out: Console) -> None:
+    """The run's summary: the mode in capitals, bars, intents and what became of them, fills, equity."""
+    from rich.table import Table
+
+    from tradebot.data.validation import format_ts
+
+    mode = "LIVE" + (" (TESTNET)" if r.testnet else "") if r.mode == "live" else "DRY RUN"
+    span = f" {format_ts(r.first_ms)} .. {format_ts(r.last_ms)}" if r.first_ms is not None and r.last_ms else ""
+    out.print(f"[bold]{mode}[/bold] {r.account}: {', '.join(r.symbols)}; {r.processed} bar(s) processed{span}")
+    out.print(f"intents {r.intents}: {r.sent} {'simulated' if r.mode != 'live' else 'sent'}, {r.adopted} adopted, "
+              f"{r.pending} pending, {r.rejected} rejected; {r.fills} fill(s); equity {r.equity:,.2f} "
+              f"(engine), cash {r.cash:,.2f}")
+    if r.stopped:
+        out.print(f"[bold]KILL SWITCH[/bold]: {r.stopped} (new entries refused; tradebot live resume)")
+    if r.orders:
+        table = Table(show_header=True, header_style="bold")
+        for col in ("client id", "symbol", "side", "amount", "state", "action", "engine price", "fill price",
+                    "reason"):
+            table.add_column(col)
+        for o in r.orders:
+            table.add_row(o.client_order_id, o.symbol, o.side, f"{o.amount:g}", o.state, o.action,
+                          "" if o.signal_close is None else f"{o.signal_close:,.2f}",
+                          "" if o.average is None else f"{o.average:,.2f}", o.reason or "")
+        out.print(table)
+
+
+def _register_guards() -> None:
+    """L2's subcommands (stop, resume, ...) when their module is installed."""
+    import importlib
+
+    try:
+        module = importlib.import_module("tradebot.cli.live_guard")
+    except ModuleNotFoundError as e:
+        if e.name != "tradebot.cli.live_guard":
+            raise
+        return
+    module.register(app)
+
+
+_register_guards()
