@@ -15,8 +15,9 @@ Additions over MABWiser, each a parameter:
 - ``scale`` (default on): contexts standardised with their running mean and variance
   (:class:`~tradebot.ml.agents.common.Standardiser`), updated once per ``choose``;
 - ``adaptive_noise`` (default on): the exploration scale ``alpha`` is multiplied by the running
-  standard deviation of the rewards seen, so exploration is in the units of the returns (a
-  window's return is ~0.01, far below MABWiser's implicit noise of 1);
+  standard deviation of the residuals (each reward minus the arm's prediction just before it
+  was learnt), the noise estimate of Bayesian linear regression, so exploration is in the units
+  of the returns (a window's return is ~0.01, far below MABWiser's implicit noise of 1);
 - ``switch_cost``: subtracted from the score of every arm except the one held, so the agent
   switches only when the expected gain pays for closing and opening positions.
 """
@@ -67,6 +68,7 @@ class LinearAgent:
         self.counts = np.zeros(n_arms, dtype=np.int64)
         self.context_stats = Standardiser(n_features)
         self.reward_stats = Standardiser(1)
+        self.residual_stats = Standardiser(1)  # the rewards' errors from the arm's prediction before it
         self.rng = np.random.default_rng(seed)
         self.held = -1  # the arm chosen last (-1: none yet)
 
@@ -93,6 +95,8 @@ class LinearAgent:
         a = check_arm(self.method, self.n_arms, arm)
         r = check_reward(self.method, reward)
         x = self._design(x_raw)
+        beta, _ = self.posterior(a)
+        self.residual_stats.observe(np.array([r - float(np.dot(x, beta))]))
         X = x[None, :]
         self.A[a] = self.A[a] + np.dot(X.T, X)
         self.b[a] = self.b[a] + np.dot(X.T, np.array([r]))
@@ -104,7 +108,8 @@ class LinearAgent:
                 "n_features": self.n_features, "seed": self.seed, "params": dict(self.params),
                 "A": floats(self.A), "b": floats(self.b), "counts": self.counts.tolist(),
                 "context_stats": self.context_stats.to_state(),
-                "reward_stats": self.reward_stats.to_state(), "rng": rng_state(self.rng),
+                "reward_stats": self.reward_stats.to_state(),
+                "residual_stats": self.residual_stats.to_state(), "rng": rng_state(self.rng),
                 "held": self.held}
 
     @classmethod
@@ -116,6 +121,7 @@ class LinearAgent:
         agent.counts = np.array(state["counts"], dtype=np.int64)
         agent.context_stats = Standardiser.from_state(state["context_stats"])
         agent.reward_stats = Standardiser.from_state(state["reward_stats"])
+        agent.residual_stats = Standardiser.from_state(state["residual_stats"])
         agent.rng = rng_from_state(state["rng"])
         agent.held = int(state["held"])
         return agent
@@ -133,7 +139,7 @@ class LinearAgent:
     def noise_scale(self) -> float:
         if not self.params["adaptive_noise"]:
             return 1.0
-        s = self.reward_stats
+        s = self.residual_stats
         if s.count < 2:
             return 1.0
         sd = math.sqrt(float(s.m2[0]) / (s.count - 1))
