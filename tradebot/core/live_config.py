@@ -15,6 +15,7 @@ Example (TOML)::
     kill_file = "STOP"            # its existence stops every live account; relative to
                                   # $TRADEBOT_HOME; "{account}" is replaced by the account name
     flatten_on_kill = false       # the kill file also sells the positions (market orders)
+    recv_window_ms = 5000         # binance's recvWindow for signed requests (default: the adapter's)
 
     [live.dust]                   # reconciliation: a difference within the tolerance is dust
     abs = 1e-8                    # default absolute tolerance, in units of the asset
@@ -101,6 +102,7 @@ class LiveSettings(BaseModel):
     max_price_deviation_pct: float | None = Field(default=2.0)
     kill_file: str | None = "STOP"
     flatten_on_kill: bool = False
+    recv_window_ms: int | None = None
     dust: DustSettings = Field(default_factory=DustSettings)
 
     @field_validator("max_order_notional")
@@ -126,6 +128,13 @@ class LiveSettings(BaseModel):
     def _open(cls, v: int) -> int:
         if v < 1:
             raise ValueError(f"live.max_open_orders must be at least 1, got {v!r}")
+        return v
+
+    @field_validator("recv_window_ms")
+    @classmethod
+    def _recv(cls, v: int | None) -> int | None:
+        if v is not None and not 1 <= v <= 60_000:
+            raise ValueError(f"live.recv_window_ms must be between 1 and 60000 (binance's limit), got {v!r}")
         return v
 
     @field_validator("kill_file")
