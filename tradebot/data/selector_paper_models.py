@@ -54,6 +54,7 @@ class SelectorWindow(Base):
     candidate: Mapped[str] = mapped_column(String)
     previous_arm: Mapped[int | None] = mapped_column(Integer)  # None for the first window
     context: Mapped[list[float]] = mapped_column(JSON)
+    start_equity: Mapped[float] = mapped_column(Double)  # at the close before the window (the choice)
     candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # as resolved at the choice
     chosen_version: Mapped[int] = mapped_column(Integer)  # agent state saved with the choice
     reward: Mapped[float | None] = mapped_column(Double)  # realised return of the played arm

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("candidate", sa.String(), nullable=False),
         sa.Column("previous_arm", sa.Integer(), nullable=True),
         sa.Column("context", sa.JSON(), nullable=False),
+        sa.Column("start_equity", sa.Double(), nullable=False),
         sa.Column("candidates", sa.JSON(), nullable=False),
         sa.Column("chosen_version", sa.Integer(), nullable=False),
         sa.Column("reward", sa.Double(), nullable=True),
