@@ -139,3 +139,16 @@ def test_walk_forward_bad_input() -> None:
         walk_forward_choices(rec, "linucb", seed=0, switch_cost=-1.0)
     with pytest.raises(UsageError, match="unknown agent method"):
         walk_forward_choices(rec, "dqn", seed=0, switch_cost=0.0)
+
+
+def test_qlearning_on_a_regime_label_round_trips() -> None:
+    ag = make_agent("qlearn", 2, 2, seed=1, regime_feature=1, n_regimes=3)
+    for label in (0.0, 2.0, 7.0, float("nan")):  # 7 is clipped to the last label, NaN has a bin of its own
+        x = np.array([0.5, label])
+        ag.update(x, ag.choose(x), 0.3)
+    assert ag.regime_bin(np.array([0.0, 7.0])) == 2
+    assert ag.regime_bin(np.array([0.0, np.nan])) == 3
+    back = agent_from_state(json.loads(json.dumps(ag.to_state())))
+    assert back.to_state() == ag.to_state()
+    assert [back.choose(np.array([0.0, k])) for k in (0.0, 1.0, 2.0)] == \
+        [ag.choose(np.array([0.0, k])) for k in (0.0, 1.0, 2.0)]
