@@ -7,10 +7,10 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 EventKind: TypeAlias = Literal["order_filled", "trade_closed", "daily_summary", "risk_tripped", "run_failed",
                                "live_order_sent", "live_fill", "live_reject", "live_reconcile_difference",
-                               "live_kill_switch", "live_error"]
+                               "live_kill_switch", "live_error", "selector_switched"]
 EVENT_KINDS: tuple[str, ...] = ("order_filled", "trade_closed", "daily_summary", "risk_tripped", "run_failed",
                                 "live_order_sent", "live_fill", "live_reject", "live_reconcile_difference",
-                                "live_kill_switch", "live_error")
+                                "live_kill_switch", "live_error", "selector_switched")
 #: Kinds that are always delivered, even during a channel's quiet hours.
 CRITICAL_KINDS: frozenset[str] = frozenset({"risk_tripped", "run_failed", "live_reject",
                                             "live_reconcile_difference", "live_kill_switch", "live_error"})
@@ -115,8 +115,24 @@ class LiveError(LiveNotice):
 
 LIVE_NOTICES: tuple[type[LiveNotice], ...] = (LiveOrderSent, LiveFill, LiveReject, LiveReconcileDifference,
                                               LiveKillSwitch, LiveError)
-Event: TypeAlias = OrderFilled | TradeClosed | DailySummary | RiskTripped | RunFailed | LiveNotice
-_CLASSES: tuple[Any, ...] = (OrderFilled, TradeClosed, DailySummary, RiskTripped, RunFailed, *LIVE_NOTICES)
+
+
+@dataclass(frozen=True)
+class SelectorSwitched:
+    """A selector paper account follows another candidate from window ``window`` on."""
+
+    kind: ClassVar[str] = "selector_switched"
+    account: str
+    symbol: str
+    window: int
+    previous: str
+    chosen: str
+    ts_ms: int  # the window's first bar
+
+
+Event: TypeAlias = OrderFilled | TradeClosed | DailySummary | RiskTripped | RunFailed | LiveNotice | SelectorSwitched
+_CLASSES: tuple[Any, ...] = (OrderFilled, TradeClosed, DailySummary, RiskTripped, RunFailed, *LIVE_NOTICES,
+                             SelectorSwitched)
 EVENT_TYPES: dict[str, type[Any]] = {cls.kind: cls for cls in _CLASSES}
 
 
@@ -144,5 +160,6 @@ def sample_event(kind: str) -> Event:
                                                              _TS),
         "live_kill_switch": LiveKillSwitch("demo", "stopped by command: manual; 1 open order cancelled", _TS),
         "live_error": LiveError("demo", "exchange unavailable: binance timed out", _TS),
+        "selector_switched": SelectorSwitched("demo", "BTC/USDT", 12, "rsi", "macd:fast=8", _TS),
     }
     return samples[kind]
