@@ -62,6 +62,11 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     ),
     "live_kill_switch": "[{{ account }}] LIVE kill switch\n{{ summary }}\n{{ ts_ms|ts }}",
     "live_error": "[{{ account }}] LIVE ERROR\n{{ summary }}\n{{ ts_ms|ts }}",
+    "selector_switched": (
+        "[{{ account }}] {{ symbol }}: now following {{ chosen }}\n"
+        "window {{ window }}: switched from {{ previous }} to {{ chosen }}\n"
+        "{{ ts_ms|ts }}"
+    ),
 }
 
 
