@@ -19,7 +19,7 @@ Example (TOML)::
 
     [live.dust]                   # reconciliation: a difference within the tolerance is dust
     abs = 1e-8                    # default absolute tolerance, in units of the asset
-    rel = 0.001                   # relative tolerance (of the larger of ledger and exchange)
+    rel = 0.001                   # relative tolerance (of the account's ledger amount)
     assets = { USDT = 0.01, BNB = 0.001 }   # per-asset absolute tolerance
 
 A limit refuses an order *before* anything is written as sent: the intent is stored as
@@ -48,7 +48,7 @@ def _finite_positive(name: str, v: float | None) -> float | None:
 
 class DustSettings(BaseModel):
     """How far the ledger and the exchange may differ before reconciliation stops trading:
-    ``max(assets.get(asset, abs), rel * max(|ledger|, |exchange|))``."""
+    ``max(assets.get(asset, abs), rel * |ledger|)``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -82,10 +82,12 @@ class DustSettings(BaseModel):
             out[asset.strip().upper()] = float(tol)
         return out
 
-    def tolerance(self, asset: str, ledger: float, exchange: float) -> float:
-        """The largest difference that still counts as dust for ``asset``."""
+    def tolerance(self, asset: str, ledger: float) -> float:
+        """The largest difference that still counts as dust for ``asset`` when the account's
+        ledger holds ``ledger`` of it (the relative part is of the account's own amount, not
+        of whatever else the exchange account holds)."""
         base = self.assets.get(asset.upper(), self.abs)
-        return max(base, self.rel * max(abs(ledger), abs(exchange)))
+        return max(base, self.rel * abs(ledger))
 
 
 class LiveSettings(BaseModel):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from tradebot.core.errors import ExchangeError, OrderNotFound, UsageError
 from tradebot.core.orders import OrderRecord, OrderState
 from tradebot.services.live_guards import KillState, kill_state, notify_live
-from tradebot.services.live_ledger import base_quote, ledger_positions, open_orders, record_event
+from tradebot.services.live_ledger import base_quote, ledger_balances, ledger_positions, open_orders, record_event
 
 if TYPE_CHECKING:
     from tradebot.services.context import Context
@@ -253,6 +253,7 @@ def _flatten(ctx: Context, acct: _Acct, exchange: Any, since: int, now: int) -> 
     journal = StoreOrderJournal(ctx.store, acct.id)
     with ctx.store.session() as session:
         positions = ledger_positions(session, acct.id)
+        held = ledger_balances(session, acct.id)  # the base asset after fees charged in it
     out: list[dict[str, Any]] = []
     errors: list[str] = []
     free: dict[str, dict[str, float]] = {}
@@ -263,7 +264,9 @@ def _flatten(ctx: Context, acct: _Acct, exchange: Any, since: int, now: int) -> 
         if units <= 0:
             continue
         base = base_quote(sym)[0]
-        amount = min(units, float(free.get(base, {}).get("free", 0.0))) if acct.mode == "live" else units
+        amount = min(units, max(float(held.get(base, units)), 0.0))
+        if acct.mode == "live":
+            amount = min(amount, float(free.get(base, {}).get("free", 0.0)))
         try:
             last = float(exchange.fetch_ticker(sym).last or 0.0)
             rules = exchange.market_rules(sym)

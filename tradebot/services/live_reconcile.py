@@ -184,7 +184,7 @@ def reconcile_account(ctx: Context, session: Any, account_id: int, exchange: Any
             led, ex = ledger.get(asset, 0.0), held.get(asset, 0.0)
             new_baseline[asset] = ex - led
             table[asset] = {"ledger": led, "baseline": ex - led, "expected": ex, "exchange": ex}
-            tol = dust.tolerance(asset, led, ex)
+            tol = dust.tolerance(asset, led)
             if asset in quotes and ex < led - tol:
                 diffs.append(Difference("capital", asset, led, ex, tol,
                                         "the exchange holds less than the account's ledger (its capital)"))
@@ -194,7 +194,7 @@ def reconcile_account(ctx: Context, session: Any, account_id: int, exchange: Any
             base = float(base_rows[asset].amount) if asset in base_rows else 0.0
             exp = base + led
             table[asset] = {"ledger": led, "baseline": base, "expected": exp, "exchange": ex}
-            tol = dust.tolerance(asset, exp, ex)
+            tol = dust.tolerance(asset, led)
             if abs(ex - exp) > tol:
                 if asset in bases:
                     diffs.append(Difference("position", bases[asset], exp, ex, tol,
