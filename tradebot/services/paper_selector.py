@@ -612,8 +612,7 @@ def _notify_switches(ctx: Context, account: str, symbol: str, switches: Sequence
 
 
 def switch_event(account: str, symbol: str, sw: Switch) -> Any:
-    """The notifier's event for a switch."""
-    from tradebot.core.events import RiskTripped
+    """The notifier's event for a switch (``selector_switched``)."""
+    from tradebot.core.events import SelectorSwitched
 
-    return RiskTripped(account, "selector_switch",
-                       f"{symbol} window {sw.window}: switched from {sw.previous} to {sw.chosen}", sw.ts_ms)
+    return SelectorSwitched(account, symbol, sw.window, sw.previous, sw.chosen, sw.ts_ms)
