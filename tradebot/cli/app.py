@@ -25,6 +25,7 @@ from tradebot.cli.doctor import doctor
 from tradebot.cli.fetch import fetch, markets
 from tradebot.cli.optimize import optimize
 from tradebot.cli.paper import paper
+from tradebot.cli.paper_select import paper_select
 from tradebot.cli.replay import replay_exchange
 from tradebot.cli.report import report
 from tradebot.cli.serve import serve
@@ -44,6 +45,7 @@ app.command("optimize")(optimize)
 app.command("fetch")(fetch)
 app.command("markets")(markets)
 app.command("paper")(paper)
+app.command("paper-select")(paper_select)
 app.command("replay-exchange")(replay_exchange)
 app.command("train")(train)
 app.command("errors")(errors_cmd.errors)
