@@ -196,3 +196,67 @@ def test_close_open_trades_nb_books_held_positions_at_their_mark() -> None:
     for r, w in zip(trades[:n], want, strict=True):
         assert (r[pnb.T_MARKET], r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
                 r[10]) == w
+
+
+def _random_states(rng: np.random.Generator, m: int) -> np.ndarray:
+    from tradebot.engine.layout import BUY_LONG, CLOSE, NO_ORDER, S_PENDING
+
+    states = np.zeros((m, 40))
+    states[:, S_UNITS] = rng.choice([-1.0, 0.0, 0.0, 2.0], size=m)
+    states[:, S_PENDING] = rng.choice([NO_ORDER, NO_ORDER, BUY_LONG, CLOSE], size=m)
+    return states
+
+
+def test_want_nb_bits_are_the_signals_acts_nb_acts_on() -> None:
+    rng = np.random.default_rng(4)
+    bits = (pnb.SIG_ENTRY, pnb.SIG_EXIT, pnb.SIG_SHORT_ENTRY, pnb.SIG_SHORT_EXIT)
+    for _ in range(300):
+        states = _random_states(rng, 2)
+        matching, short = (bool(v) for v in rng.random(2) < 0.5)
+        want = pnb._want_nb(states, 1, matching, short)
+        for code in range(16):
+            e, x, se, sx = (bool(code & b) for b in bits)
+            acts = (e or x or se or sx) and pnb._acts_nb(states, 1, e, x, se, sx, matching,
+                                                         short)
+            assert bool(code & want) == acts, (code, want, states[1, :8].tolist())
+
+
+def test_refresh_held_and_busy_lists_by_a_scan() -> None:
+    from tradebot.engine.layout import NO_ORDER, S_PENDING
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        m = int(rng.integers(1, 9))
+        states = _random_states(rng, m)
+        stops = rng.random(m) < 0.5
+        matching = rng.random(m) < 0.3
+        short = rng.random(m) < 0.5
+        want = np.full(m, 99, dtype=np.uint8)
+        held = np.full(m, -1, dtype=np.int64)
+        busy = np.full(m, -1, dtype=np.int64)
+        n_held, n_busy = pnb._refresh_nb(states, stops, matching, short, want, held, busy)
+        u, pending = states[:, S_UNITS], states[:, S_PENDING]
+        exp_held = [i for i in range(m) if u[i] != 0.0]
+        exp_busy = [i for i in range(m) if pending[i] != NO_ORDER or (u[i] != 0.0 and stops[i])]
+        assert held[:n_held].tolist() == exp_held
+        assert busy[:n_busy].tolist() == exp_busy
+        assert [bool(pnb._is_busy_nb(states, i, stops)) for i in range(m)] == [
+            i in exp_busy for i in range(m)]
+        assert want.tolist() == [pnb._want_nb(states, i, matching[i], short[i])
+                                 for i in range(m)]
+        held2 = np.full(m, -1, dtype=np.int64)
+        assert pnb._held_nb(states, held2) == n_held and held2[:n_held].tolist() == exp_held
+
+
+def test_set_busy_nb_keeps_the_list_in_pair_order() -> None:
+    rng = np.random.default_rng(6)
+    for _ in range(300):
+        m = int(rng.integers(1, 10))
+        members = sorted(rng.choice(m, size=int(rng.integers(0, m + 1)), replace=False).tolist())
+        busy = np.full(m, -1, dtype=np.int64)
+        busy[: len(members)] = members
+        k = int(rng.integers(0, m))
+        on = k not in members
+        n = pnb._set_busy_nb(busy, len(members), k, on)
+        want = sorted([*members, k]) if on else [i for i in members if i != k]
+        assert busy[:n].tolist() == want

@@ -95,6 +95,11 @@ BLOCK_NO_SLOT, BLOCK_NO_CASH = 4.0, 5.0
 #: cash, not cash: the entry is refused (no_cash) rather than opening a dust position
 DUST = 1e-9
 
+#: The signal matrix ``sig`` (n_markets, n_bars) uint8: one bit per signal of a market at
+#: a bar (set only where the market has a candle)
+SIG_ENTRY, SIG_EXIT, SIG_SHORT_ENTRY, SIG_SHORT_EXIT = 1, 2, 4, 8
+SIG_ALL = 15
+
 KEY_LIMIT = 1e300  # rank keys are clipped to +-KEY_LIMIT; NaN (no key) becomes -KEY_LIMIT
 
 # Portfolio state vector: a header, the account vector, the market rows, then per market
@@ -211,12 +216,87 @@ def _atr_prev_nb(atr, m, last):
 
 
 @njit(cache=True)
-def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, atr, entries,
-              exits, short_entries, short_exits, keys_in, params, pf, ps, trades, n_trades,
-              blocked, n_blocked, fills, fc, equity, cash_out, pos_out, with_match):
+def _want_nb(states, m, matching, short):
+    """The signal bits (``SIG_*``) that can make market ``m`` act at a close: entries when
+    flat (short entries too when it may go short), the exit of the side held, none while
+    an order is in flight; every bit for the matching model (a signal may cancel its
+    working order). The bit test is :func:`_acts_nb`'s."""
+    if matching:
+        return SIG_ALL
+    if states[m, S_PENDING] != NO_ORDER:
+        return 0
+    u = states[m, S_UNITS]
+    if u == 0.0:
+        return SIG_ENTRY | SIG_SHORT_ENTRY if short else SIG_ENTRY
+    return SIG_EXIT if u > 0.0 else SIG_SHORT_EXIT
+
+
+@njit(cache=True)
+def _refresh_nb(states, stops_on, matching_on, short_on, want, held, busy):
+    """Rebuild, in pair order, the markets holding a position (``held``), the markets with
+    an order or a position with stops (``busy``: the only ones the exits pass visits) and
+    each market's signal mask (``want``). Returns ``(n_held, n_busy)``."""
+    n_held = 0
+    n_busy = 0
+    for m in range(states.shape[0]):
+        u = states[m, S_UNITS]
+        if u != 0.0:
+            held[n_held] = m
+            n_held += 1
+        if states[m, S_PENDING] != NO_ORDER or (u != 0.0 and stops_on[m]):
+            busy[n_busy] = m
+            n_busy += 1
+        want[m] = _want_nb(states, m, matching_on[m], short_on[m])
+    return n_held, n_busy
+
+
+@njit(cache=True)
+def _is_busy_nb(states, m, stops_on):
+    """Whether market ``m`` has an order, or a position with stops (the exits pass)."""
+    return states[m, S_PENDING] != NO_ORDER or (states[m, S_UNITS] != 0.0 and stops_on[m])
+
+
+@njit(cache=True)
+def _held_nb(states, held):
+    """Rebuild ``held``: the markets holding a position, in pair order. Returns their
+    number."""
+    n = 0
+    for m in range(states.shape[0]):
+        if states[m, S_UNITS] != 0.0:
+            held[n] = m
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _set_busy_nb(busy, n_busy, m, on):
+    """Add market ``m`` to (``on``) or remove it from the pair-ordered list ``busy``.
+    Returns the new length."""
+    i = 0
+    while i < n_busy and busy[i] < m:
+        i += 1
+    if on:
+        for j in range(n_busy, i, -1):
+            busy[j] = busy[j - 1]
+        busy[i] = m
+        return n_busy + 1
+    for j in range(i, n_busy - 1):
+        busy[j] = busy[j + 1]
+    return n_busy - 1
+
+
+@njit(cache=True)
+def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, atr, sig,
+              keys_in, params, pf, ps, trades, n_trades, blocked, n_blocked, fills, fc,
+              equity, cash_out, pos_out, with_match):
     """The portfolio loop over bars ``[start, stop)``; stops early when a buffer is
     nearly full. Returns ``(next_bar, n_trades, n_blocked)``; the fill count is
-    ``fc[0]``."""
+    ``fc[0]``.
+
+    The markets' bookkeeping (who holds, who is busy, which signals can act) is rebuilt
+    only on bars where something happened (an order came due or a signal became an
+    order): on the other bars the exits pass is skipped, the close marks only the held
+    markets and a market's signals cost one byte test."""
     M = present.shape[1]
     L = int(ps[PS_LEN])
     acct = ps[PS_HEADER:PS_HEADER + L]
@@ -230,14 +310,15 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
     has_day = p0[P_HAS_DAY] != 0.0
     has_dd = p0[P_MAX_DD] == p0[P_MAX_DD]
     has_limits = p0[P_HAS_LIMITS] != 0.0
-    has_se = short_entries.shape[0] > 0
-    has_sx = short_exits.shape[0] > 0
     rank_mode = pf[PF_RANK]
     max_open = pf[PF_MAX_OPEN]
     shared = M > 1
     keep_pos = pos_out.shape[0] > 0
     has_atr = atr.shape[0] > 0
     order = np.empty(M, dtype=np.int64)
+    held = np.empty(M, dtype=np.int64)
+    busy = np.empty(M, dtype=np.int64)
+    want = np.empty(M, dtype=np.uint8)
     stops_on = np.empty(M, dtype=np.bool_)
     matching_on = np.empty(M, dtype=np.bool_)
     short_on = np.empty(M, dtype=np.bool_)
@@ -246,14 +327,9 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
         matching_on[m] = params[m, P_MATCHING] != 0.0
         short_on[m] = params[m, P_SHORT] != 0.0
     need = 2 * M + 2
-    n_held = 0  # positions held, and markets with an order or a position with stops
-    n_busy = 0
-    for m in range(M):
-        u = states[m, S_UNITS]
-        if u != 0.0:
-            n_held += 1
-        if states[m, S_PENDING] != NO_ORDER or (u != 0.0 and stops_on[m]):
-            n_busy += 1
+    # positions held and markets with an order or a position with stops (as of the last
+    # close: only the exits pass and the entries change positions)
+    n_held, n_busy = _refresh_nb(states, stops_on, matching_on, short_on, want, held, busy)
     for t in range(start, stop):
         if (n_trades + need > trades.shape[0] or fc[0] + need > fills.shape[0]
                 or n_blocked + 3 * M + 2 > blocked.shape[0]):
@@ -263,37 +339,30 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             for m in range(M):
                 before += states[m, S_UNITS] * mark[m]
             new_day_nb(timestamp[t], before, acct)
-        # 1. exits and stops, in pair order (and the entries due at this bar); nothing to
-        # do when no market has an order or a position with stops (counted at the last
-        # close: only this loop and the entries change positions)
+        # 1. exits and stops of the busy markets, in pair order (and the entries due at
+        # this bar)
         n_open = n_held
         nd = 0
-        if n_busy > 0:
-            n_open = 0
-        for m in range(M if n_busy > 0 else 0):
-            # scalar reads only on the idle path (a row view would cost reference counting)
-            kind = states[m, S_PENDING]
-            held = states[m, S_UNITS] != 0.0
+        busy_bar = n_busy > 0
+        held_changed = False
+        for k in range(n_busy):
+            m = busy[k]
             if not present[t, m]:
-                if held:
-                    n_open += 1
                 continue
+            kind = states[m, S_PENDING]
             if kind == BUY_LONG or kind == SELL_SHORT:
                 if states[m, S_PENDING_AT] <= t:
                     order[nd] = m
                     nd += 1
-                if held:
-                    n_open += 1
                 continue
-            if kind == NO_ORDER and (not held or not stops_on[m]):
-                if held:
-                    n_open += 1
+            was_held = states[m, S_UNITS] != 0.0
+            has_stops = stops_on[m]
+            if kind == NO_ORDER and (not was_held or not has_stops):
                 continue
             row = states[m]
             pm = params[m]
-            has_stops = stops_on[m]
             working = kind != NO_ORDER and row[S_PENDING_AT] <= t
-            if working or (has_stops and row[S_UNITS] != 0.0):
+            if working or (has_stops and was_held):
                 if working and row[S_PENDING_AT] < t:  # was due where the market had no
                     row[S_PENDING_AT] = t  # candle: the market order fills at this open
                 atr_prev = _atr_prev_nb(atr, m, int(last_real[m]))
@@ -328,7 +397,12 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                 _tag_nb(trades, n0, n_trades, T_MARKET, m)
                 _tag_nb(fills, f0, fc[0], F_MARKET, m)
             if row[S_UNITS] != 0.0:
-                n_open += 1
+                if not was_held:
+                    n_open += 1
+                    held_changed = True
+            elif was_held:
+                n_open -= 1
+                held_changed = True
         # 2. entries due at this bar, ranked
         if nd > 1 and rank_mode != RANK_ORDER:
             rank_order_nb(order, nd, rank_key)
@@ -385,10 +459,13 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             store_nb(acct, row, mb)
             _tag_nb(trades, n0, n_trades, T_MARKET, m)
             _tag_nb(fills, f0, fc[0], F_MARKET, m)
-            if fresh and row[S_UNITS] != 0.0:
-                n_open += 1
-        # 3. mark at the close, breaker, decisions (one pass without account limits: the
-        # decisions do not read the equity then)
+            if row[S_UNITS] != 0.0:
+                if fresh:
+                    n_open += 1
+                    held_changed = True
+            elif not fresh:  # a partly filled entry stopped out in this bar
+                held_changed = True
+        # 3. mark at the close, breaker, decisions
         cash = acct[S_CASH]
         eq = cash
         if has_limits:
@@ -399,34 +476,44 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                 if u != 0.0:
                     eq += u * mark[m]
         else:
-            n_held_next = 0
-            n_busy_next = 0
-            for m in range(M):
-                u = states[m, S_UNITS]
+            # without account limits the decisions do not read the equity: mark the held
+            # markets (only a held position's mark is ever read), then the signals
+            if busy_bar:  # steps 1 and 2 changed only the busy markets' rows
+                if held_changed:
+                    n_held = _held_nb(states, held)
+                j = 0
+                for k in range(n_busy):
+                    m = busy[k]
+                    want[m] = _want_nb(states, m, matching_on[m], short_on[m])
+                    if _is_busy_nb(states, m, stops_on):
+                        busy[j] = m
+                        j += 1
+                n_busy = j
+            for k in range(n_held):
+                m = held[k]
                 if present[t, m]:
-                    if u != 0.0:  # (only a held position's mark is ever read)
-                        mark[m] = close[t, m]
-                    if has_atr:  # (only read for the ATR of the previous bar)
+                    mark[m] = close[t, m]
+                eq += states[m, S_UNITS] * mark[m]
+            if has_atr:  # (only read for the ATR of the previous bar)
+                for m in range(M):
+                    if present[t, m]:
                         last_real[m] = t
-                    e = entries[t, m]
-                    x = exits[t, m]
-                    se = has_se and short_entries[t, m]
-                    sx = has_sx and short_exits[t, m]
-                    if (e or x or se or sx) and _acts_nb(states, m, e, x, se, sx,
-                                                          matching_on[m], short_on[m]):
-                        n_blocked = _decide_nb(t, m, e, x, se, sx, eq, has_limits, params[m],
-                                               acct, states[m], mb, close[t, m], rank_mode,
-                                               rank_key, keys_in, blocked, n_blocked,
-                                               with_match)
-                if u != 0.0:
-                    eq += u * mark[m]
-                    n_held_next += 1
-                if states[m, S_PENDING] != NO_ORDER or (u != 0.0 and stops_on[m]):
-                    n_busy_next += 1
-                if keep_pos:
-                    pos_out[t, m] = u
-            n_held = n_held_next
-            n_busy = n_busy_next
+            for m in range(M):
+                if sig[m, t] & want[m] and present[t, m]:
+                    s = sig[m, t]
+                    was_busy = _is_busy_nb(states, m, stops_on)
+                    n_blocked = _decide_nb(t, m, (s & SIG_ENTRY) != 0, (s & SIG_EXIT) != 0,
+                                           (s & SIG_SHORT_ENTRY) != 0,
+                                           (s & SIG_SHORT_EXIT) != 0, eq, has_limits,
+                                           params[m], acct, states[m], mb, close[t, m],
+                                           rank_mode, rank_key, keys_in, blocked, n_blocked,
+                                           with_match)
+                    want[m] = _want_nb(states, m, matching_on[m], short_on[m])
+                    if _is_busy_nb(states, m, stops_on) != was_busy:
+                        n_busy = _set_busy_nb(busy, n_busy, m, not was_busy)
+            if keep_pos:
+                for m in range(M):
+                    pos_out[t, m] = states[m, S_UNITS]
         equity[t] = eq
         cash_out[t] = cash
         ps[PS_EQ_PREV] = eq
@@ -448,28 +535,24 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                 _tag_nb(blocked, b0, n_blocked, B_MARKET, m)
         if not has_limits:
             continue
-        n_held = 0
-        n_busy = 0
         for m in range(M):
             if present[t, m]:
                 last_real[m] = t
-                e = entries[t, m]
-                x = exits[t, m]
-                se = has_se and short_entries[t, m]
-                sx = has_sx and short_exits[t, m]
-                if (e or x or se or sx) and _acts_nb(states, m, e, x, se, sx, matching_on[m],
-                                                      short_on[m]):
-                    n_blocked = _decide_nb(t, m, e, x, se, sx, eq, has_limits, params[m],
-                                           acct, states[m], mb, close[t, m], rank_mode,
-                                           rank_key, keys_in, blocked, n_blocked,
-                                           with_match)
+                s = sig[m, t]
+                if s != 0:
+                    e = (s & SIG_ENTRY) != 0
+                    x = (s & SIG_EXIT) != 0
+                    se = (s & SIG_SHORT_ENTRY) != 0
+                    sx = (s & SIG_SHORT_EXIT) != 0
+                    if _acts_nb(states, m, e, x, se, sx, matching_on[m], short_on[m]):
+                        n_blocked = _decide_nb(t, m, e, x, se, sx, eq, has_limits, params[m],
+                                               acct, states[m], mb, close[t, m], rank_mode,
+                                               rank_key, keys_in, blocked, n_blocked,
+                                               with_match)
             if keep_pos:
                 pos_out[t, m] = states[m, S_UNITS]
-            u = states[m, S_UNITS]
-            if u != 0.0:
-                n_held += 1
-            if states[m, S_PENDING] != NO_ORDER or (u != 0.0 and stops_on[m]):
-                n_busy += 1
+        n_held, n_busy = _refresh_nb(states, stops_on, matching_on, short_on, want, held,
+                                     busy)
     return stop, n_trades, n_blocked
 
 
@@ -532,7 +615,7 @@ def _decide_nb(t, m, e, x, se, sx, eq, has_limits, pm, acct, row, mb, c, rank_mo
 
 @njit(cache=True)
 def run_portfolio_nb(start, stop, timestamp, present, open_, high, low, close, volume, atr,
-                     entries, exits, short_entries, short_exits, keys_in, params, pf, ps,
+                     sig, keys_in, params, pf, ps,
                      trades, n_trades, blocked, n_blocked, fills, n_fills, equity, cash_out,
                      pos_out, with_match):
     """Advance the portfolio ``ps`` over bars ``[start, stop)``: the one loop of the batch
@@ -540,9 +623,10 @@ def run_portfolio_nb(start, stop, timestamp, present, open_, high, low, close, v
 
     Market arrays are bar-major (n_bars, n_markets), C-ordered (one type for every call:
     the loop compiles once): ``present`` (bool), prices and volume (NaN where not
-    present), ``atr`` ((0, n_markets) when no market needs it), the signal matrices (bool;
-    the short ones may have 0 rows), ``keys_in`` (float64, the rank keys: scores or signal
-    strengths; (0, n_markets) for pair order). ``params`` is (n_markets,
+    present), ``atr`` ((0, n_markets) when no market needs it), ``keys_in`` (float64, the
+    rank keys: scores or signal strengths; (0, n_markets) for pair order). The signals
+    are one market-major (n_markets, n_bars) uint8 matrix ``sig`` (``SIG_*`` bits; a bit
+    where the market has no candle is ignored). ``params`` is (n_markets,
     N_PARAMS), ``pf`` the portfolio vector (``PF_*``). Buffers carry one extra column,
     the market index (``T_MARKET``, ``F_MARKET``, ``B_MARKET``), and are grown as needed.
     Writes ``equity``/``cash_out`` at each close and, when ``pos_out`` has rows, the units
@@ -555,8 +639,8 @@ def run_portfolio_nb(start, stop, timestamp, present, open_, high, low, close, v
     fc[0] = n_fills
     while True:
         t, n_trades, n_blocked = _chunk_nb(
-            t, stop, timestamp, present, open_, high, low, close, volume, atr, entries, exits,
-            short_entries, short_exits, keys_in, params, pf, ps, trades, n_trades, blocked,
+            t, stop, timestamp, present, open_, high, low, close, volume, atr, sig, keys_in,
+            params, pf, ps, trades, n_trades, blocked,
             n_blocked, fills, fc, equity, cash_out, pos_out, with_match)
         if t >= stop:
             return trades, n_trades, blocked, n_blocked, fills, fc[0]

@@ -70,25 +70,35 @@ def _on_union(a: np.ndarray, present: np.ndarray, what: str, symbol: str) -> np.
                      f"timeline) or ({k},) (its own candles)")
 
 
-def _signal_matrices(aligned: AlignedMarkets, signals: Sequence[Signals],
-                     cfgs: list[EngineConfig]) -> tuple[np.ndarray, ...]:
+def _signal_matrix(aligned: AlignedMarkets, signals: Sequence[Signals],
+                   cfgs: list[EngineConfig]) -> np.ndarray:
+    """The loop's signal matrix: (n_markets, n_bars) uint8, market-major (each row built
+    in place from the market's arrays), one bit per signal (``portfolio_nb.SIG_*``: entry
+    1, exit 2, short entry 4, short exit 8). Short signals count only for a market allowed
+    to go short. (A bit where the market has no candle is ignored by the loop.)"""
     m, n = aligned.n_markets, aligned.n_bars
     if len(signals) != m:
         raise ValueError(f"{len(signals)} signal sets for {m} markets")
-    entries = np.zeros((n, m), dtype=np.bool_).T  # bar-major, as the loop reads them
-    exits = np.zeros((n, m), dtype=np.bool_).T
-    shorts = any(c.allow_short and s.short_entries.size > 0
-                 for c, s in zip(cfgs, signals, strict=True))
-    se = np.zeros((n if shorts else 0, m), dtype=np.bool_).T
-    sx = np.zeros((n if shorts else 0, m), dtype=np.bool_).T
+    out = np.empty((m, n), dtype=np.uint8)
+    tmp = np.empty(n, dtype=np.uint8)
     for i, (sig, cfg) in enumerate(zip(signals, cfgs, strict=True)):
         p, sym = aligned.present[i], aligned.symbols[i]
-        entries[i] = _on_union(sig.entries, p, "entries", sym)
-        exits[i] = _on_union(sig.exits, p, "exits", sym)
-        if shorts and cfg.allow_short and sig.short_entries.size > 0:
-            se[i] = _on_union(sig.short_entries, p, "short_entries", sym)
-            sx[i] = _on_union(sig.short_exits, p, "short_exits", sym)
-    return entries, exits, se, sx
+        row = out[i]
+        np.multiply(_bits(_on_union(sig.exits, p, "exits", sym)), 2, out=row)
+        np.add(row, _bits(_on_union(sig.entries, p, "entries", sym)), out=row)
+        if cfg.allow_short and sig.short_entries.size > 0:
+            for a, what, bit in ((sig.short_entries, "short_entries", 4),
+                                 (sig.short_exits, "short_exits", 8)):
+                np.multiply(_bits(_on_union(a, p, what, sym)), bit, out=tmp)
+                np.add(row, tmp, out=row)
+    return out
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    """A signal array as 0/1 bytes (any nonzero value is a signal, as ``bool``)."""
+    if a.dtype == np.bool_:
+        return a.view(np.uint8)
+    return (a != 0).view(np.uint8)
 
 
 def _needs_atr(c: EngineConfig) -> bool:
@@ -159,13 +169,13 @@ def _inputs(aligned: AlignedMarkets, signals: Sequence[Signals],
             config: EngineConfig | Sequence[EngineConfig], portfolio: PortfolioConfig,
             scores: np.ndarray | None) -> tuple[list[EngineConfig], tuple[Any, ...]]:
     cfgs = configs_for(config, aligned.symbols)
-    entries, exits, se, sx = _signal_matrices(aligned, signals, cfgs)
+    sig = _signal_matrix(aligned, signals, cfgs)
     args = (np.ascontiguousarray(aligned.timestamp, dtype=np.int64),
             *(_bar_major(a) for a in (
                 aligned.present.astype(np.bool_, copy=False), aligned.open, aligned.high,
-                aligned.low, aligned.close, aligned.volume, _atr_matrix(aligned, cfgs),
-                entries, exits, se, sx, _keys(aligned, portfolio, scores))),
-            _params(cfgs), portfolio_vector(portfolio))
+                aligned.low, aligned.close, aligned.volume, _atr_matrix(aligned, cfgs))),
+            sig, _bar_major(_keys(aligned, portfolio, scores)), _params(cfgs),
+            portfolio_vector(portfolio))
     return cfgs, args
 
 
