@@ -267,6 +267,8 @@ def _flatten(ctx: Context, acct: _Acct, exchange: Any, since: int, now: int) -> 
         amount = min(units, max(float(held.get(base, units)), 0.0))
         if acct.mode == "live":
             amount = min(amount, float(free.get(base, {}).get("free", 0.0)))
+        if amount <= 0:  # the position is only the fees charged in the base asset
+            continue
         try:
             last = float(exchange.fetch_ticker(sym).last or 0.0)
             rules = exchange.market_rules(sym)
