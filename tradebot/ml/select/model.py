@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 MODEL = "model"
 DEFAULT_MIN_TRAIN_WINDOWS = 8
-N_TREES = 60
+N_TREES = 30
 
 
 def agent_methods() -> tuple[str, ...]:
@@ -64,8 +64,7 @@ def design(record: CandidateRecord) -> np.ndarray:
 def _fit_predict(x_train: np.ndarray, y_train: np.ndarray, x: np.ndarray, seed: int) -> np.ndarray:
     from sklearn.ensemble import ExtraTreesRegressor
 
-    model = ExtraTreesRegressor(n_estimators=N_TREES, min_samples_leaf=2, max_features=0.5,
-                                random_state=seed, n_jobs=1)
+    model = ExtraTreesRegressor(n_estimators=N_TREES, min_samples_leaf=3, random_state=seed, n_jobs=1)
     model.fit(x_train, y_train)
     return np.asarray(model.predict(x[None, :]), dtype=np.float64).reshape(-1)
 

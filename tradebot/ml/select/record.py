@@ -9,8 +9,9 @@
   before the first bar). A position carried into a window is valued at the previous close,
   so the window's return is what holding the candidate through that window earned.
 * ``context[w]`` is the regime feature row (:mod:`tradebot.ml.regime.features`) of bar
-  ``start - 1``: it uses candles up to the close before the window opens, nothing later
-  (NaN while the features warm up).
+  ``start - 1`` and the rule-based regime probabilities (:mod:`tradebot.ml.regime.rules`,
+  one column ``p_<name>`` per regime) of that bar: candles up to the close before the window
+  opens, nothing later (NaN while the features warm up).
 
 :func:`spliced_signals` builds the selector's signals: in window ``w`` it holds what
 candidate ``choices[w]`` holds (the candidate's intent, :mod:`.intent_nb`), decided at each
@@ -99,21 +100,26 @@ def window_returns(equity: np.ndarray, bounds: np.ndarray, initial: float) -> np
 
 def window_context(candles: Candles, bounds: np.ndarray,
                    settings: RegimeSettings | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Regime feature rows of the bar before each window (NaN for the first window and
-    during the features' warm-up)."""
+    """Regime feature rows and rule-based regime probabilities of the bar before each window
+    (NaN for the first window and during the features' warm-up)."""
     from tradebot.ml.regime.features import feature_columns, regime_features
     from tradebot.ml.regime.settings import RegimeSettings
 
     s = settings or RegimeSettings()
-    cols = feature_columns(s)
+    cols = (*feature_columns(s), *[f"p_{name}" for name in s.names])
     out = np.full((bounds.shape[0], len(cols)), np.nan)
     if len(candles) <= s.warmup_bars:
         return out, cols
+    from tradebot.ml.regime.rules import classify_rules
+
     feats = regime_features(candles, s)
+    probs = classify_rules(feats, s).probs
+    values = np.column_stack([feats.values, probs])
+    out = np.full((bounds.shape[0], values.shape[1]), np.nan)
     rows = bounds[:, 0] - 1
     ok = rows >= 0
-    out[ok] = feats.values[rows[ok]]
-    return out, feats.columns
+    out[ok] = values[rows[ok]]
+    return out, (*feats.columns, *[f"p_{name}" for name in s.names])
 
 
 def _ends_ms(candles: Candles, bounds: np.ndarray) -> np.ndarray:
