@@ -97,7 +97,7 @@ def test_flatten_sells_the_position_once(tmp_path, rx):
     assert [(e.params["side"], e.params["type"], e.params["newClientOrderId"]) for e in news] == [
         ("SELL", "MARKET", cid)]
     assert ex.fetch_balance()["BTC"]["total"] == pytest.approx(btc_before - 0.00999)
-    sells = rows(ctx, "SELECT side, amount FROM live_fills WHERE client_order_id = '%s'" % cid)
+    sells = rows(ctx, f"SELECT side, amount FROM live_fills WHERE client_order_id = '{cid}'")
     assert sells and sum(a for _, a in sells) == pytest.approx(0.00999) and {s for s, _ in sells} == {"sell"}
     with ctx.store.session() as s:  # the ledger knows the sale: still reconciled
         assert reconcile_account(ctx, s, acct, ex, dust=ctx.settings.live.dust).ok
