@@ -196,3 +196,56 @@ def _info(session: Session, row: Any, version: int | None) -> AgentInfo:
                      candidates=tuple(row.candidates), features=tuple(row.features), seed=int(row.seed),
                      created_at=row.created_at, version=version, sha256=state_row.sha256,
                      reason=state_row.reason)
+
+
+def parse_agent_params(items: Sequence[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` strings as agent parameters: each value read as JSON (``0.5``, ``true``,
+    ``[7, 8]``), else kept as text; a malformed item is one line."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = str(item).partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--param {item!r}: expected NAME=VALUE")
+        try:
+            out[name.strip()] = json.loads(value)
+        except ValueError:
+            out[name.strip()] = value
+    return out
+
+
+def create_agent_from_specs(ctx: Context, name: str, method: str, specs: Sequence[str],
+                            features: Sequence[str] | None, seed: int,
+                            params: dict[str, Any] | None = None) -> AgentInfo:
+    """:func:`create_agent` with candidates given as selector specs (resolved like ``tradebot
+    select`` and ``paper-select`` do: ``flat`` first, duplicates dropped) and features defaulting
+    to every context column a selector account computes."""
+    from tradebot.ml.select.candidates import resolve_candidates
+    from tradebot.services.paper_selector import context_columns
+
+    cands = resolve_candidates(ctx, list(specs))
+    known = context_columns()
+    feats = tuple(features) if features else known
+    bad = [f for f in feats if f not in known]
+    if bad:
+        raise UsageError(f"--feature {bad[0]!r}: not a context feature (known: {', '.join(known)})")
+    return create_agent(ctx, name, method, [c.name for c in cands], feats, seed, params)
+
+
+def agent_summary(ctx: Context, name: str, version: int | None = None) -> dict[str, Any]:
+    """The agent, its versions and, per candidate, how often it was learnt (bandits: updates;
+    Q-learning: applied updates summed over states) and, at the version shown, the candidate
+    held."""
+    import numpy as np
+
+    info, agent = load_agent(ctx, name, version)
+    state = agent.to_state()
+    if info.method == "qlearn":
+        learnt = [int(v) for v in np.asarray(state["visits"]).sum(axis=(0, 1))]
+        held = int(state["held"])
+        held = held if held < len(info.candidates) else -1
+    else:
+        learnt = [int(v) for v in state["counts"]]
+        held = int(state["held"])
+    arms = [{"candidate": c, "updates": n, "held": i == held} for i, (c, n) in enumerate(zip(info.candidates, learnt,
+                                                                                           strict=True))]
+    return {**info.to_dict(), "arms": arms, "versions": agent_versions(ctx, name)}
