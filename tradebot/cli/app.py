@@ -9,6 +9,7 @@ import threading
 
 import typer
 
+from tradebot.cli import agent as agent_cmd
 from tradebot.cli import api as api_cmd
 from tradebot.cli import config as config_cmd
 from tradebot.cli import data as data_cmd
@@ -62,6 +63,7 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(api_cmd.app, name="api")
 app.add_typer(regime_cmd.app, name="regime")
 app.add_typer(live_cmd.app, name="live")
+app.add_typer(agent_cmd.app, name="agent")
 
 
 @app.callback(invoke_without_command=True)
