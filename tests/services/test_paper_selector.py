@@ -1,0 +1,306 @@
+"""The performance feedback loop (services/paper_selector.py): a paper account traded by a stored
+agent's choice per window, learning from its realised and shadow returns.
+
+In-process, on the deterministic sim market with a controlled clock: any chunking of runs gives
+one uninterrupted run's ledger, windows and agent state; every stored choice and state is what
+a fresh agent replayed from the stored contexts and returns gives; the rewards are the account's
+own equity and the candidates' engine runs; switches reach a local webhook; bad input is one
+line, exit 2, nothing stored."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.notify.conftest import http_receiver  # noqa: F401  (the fixture)
+from tests.services.conftest import ledger_snapshot
+from tradebot.cli.app import main
+from tradebot.core.config import load_settings
+from tradebot.services.context import Context
+
+DAY = 86_400_000
+HOUR = 3_600_000
+SINCE = 1_704_067_200_000  # 2024-01-01
+MARKET = {"exchange": "sim", "symbol": "BTC/USDT", "timeframe": "1h"}
+CANDIDATES = ["flat", "rsi", "macd"]
+FEATURES = ["adx", "vol_pct", "z_12"]
+
+
+def make_ctx(home: Path, **extra: Any) -> Context:
+    return Context(load_settings(overrides={"home": str(home), "market": dict(MARKET), **extra}, env={}))
+
+
+def with_agent(home: Path, name: str = "ag", method: str = "thompson", features: list[str] | None = None,
+               candidates: list[str] | None = None) -> None:
+    from tradebot.services.agents import create_agent
+
+    ctx = make_ctx(home)
+    try:
+        create_agent(ctx, name, method, candidates or CANDIDATES, FEATURES if features is None else features,
+                     seed=7)
+    finally:
+        ctx.close()
+
+
+def run(home: Path, now_ms: int, account: str = "sel", **kw: Any) -> Any:
+    from tradebot.services.paper_selector import run_selector_paper
+
+    ctx = make_ctx(home, **kw.pop("settings", {}))
+    try:
+        return run_selector_paper(ctx, account, agent=kw.pop("agent", "ag"), window=kw.pop("window", "1d"),
+                                  source="sim", since_ms=SINCE, now_ms=now_ms, **kw)
+    finally:
+        ctx.close()
+
+
+def windows(db: Path) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT window, start_ms, end_ms, arm, candidate, previous_arm, context, start_equity, "
+                            "candidates, chosen_version, reward, shadow, updated_version "
+                            "FROM selector_paper_windows ORDER BY window").fetchall()
+    finally:
+        conn.close()
+
+
+def agent_states(db: Path) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT version, sha256, reason, state FROM agent_states ORDER BY version").fetchall()
+    finally:
+        conn.close()
+
+
+def test_chunked_runs_equal_one_run_and_the_agent_learns_what_the_account_earned(tmp_path: Path) -> None:
+    chunked, whole = tmp_path / "chunked", tmp_path / "whole"
+    for home in (chunked, whole):
+        with_agent(home)
+    end = SINCE + 12 * DAY + 5 * HOUR
+    stops = [SINCE + 2 * HOUR, SINCE + DAY, SINCE + DAY + HOUR, SINCE + 4 * DAY + 23 * HOUR, SINCE + 5 * DAY,
+             SINCE + 5 * DAY, end]
+    results = [run(chunked, t) for t in stops]
+    one = run(whole, end)
+    assert results[-3].processed == 1 and results[-2].processed == 0  # one new candle; then up to date
+    assert sum(r.processed for r in results) == one.processed == 12 * 24 + 5
+    assert sum(r.windows_closed for r in results) == one.windows_closed == 12
+    assert ledger_snapshot(chunked / "tradebot.db") == ledger_snapshot(whole / "tradebot.db")
+    assert windows(chunked / "tradebot.db") == windows(whole / "tradebot.db")
+    states = agent_states(chunked / "tradebot.db")
+    other = agent_states(whole / "tradebot.db")
+    assert [(v, s, st) for v, s, _r, st in states] == [(v, s, st) for v, s, _r, st in other]
+    assert states[-1][1] == hashlib.sha256(states[-1][3].encode()).hexdigest()
+    assert [r.arm for r in results][-1] == one.arm
+
+    rows = windows(whole / "tradebot.db")
+    assert [r[0] for r in rows] == list(range(13))  # 12 closed windows and the open one
+    assert all(r[2] - r[1] == DAY and r[1] == SINCE + r[0] * DAY for r in rows)
+    assert all(r[10] is not None for r in rows[:-1]) and rows[-1][10] is None and rows[-1][12] is None
+
+    # the realised reward is the account's own equity over the window; the others' the engine's
+    conn = sqlite3.connect(whole / "tradebot.db")
+    eq = dict(conn.execute("SELECT ts_ms, equity FROM paper_equity").fetchall())
+    conn.close()
+    for r in rows[:-1]:
+        last = eq[r[2] - HOUR]
+        assert r[10] == pytest.approx(last / r[7] - 1.0, rel=1e-12, abs=1e-15)
+        assert rows[r[0] + 1][7] == last  # the next window starts from that equity
+    _check_shadow(rows)
+
+    # a fresh agent fed the stored contexts and returns makes every stored choice and ends in the
+    # stored state (realised return for the played arm, shadow returns for the others)
+    from tradebot.data.agent_models import canonical_json
+    from tradebot.ml.agents import make_agent
+
+    agent = make_agent("thompson", 3, len(FEATURES), seed=7)
+    by_version = {v: st for v, _s, _r, st in states}
+    for r in rows:
+        x = np.asarray(json.loads(r[6]))
+        assert agent.choose(x) == r[3]
+        assert canonical_json(agent.to_state()) == by_version[r[9]]
+        if r[10] is not None:
+            shadow = json.loads(r[11])
+            for arm in range(3):
+                agent.update(x, arm, r[10] if arm == r[3] else shadow[arm])
+    assert canonical_json(agent.to_state()) == states[-1][3]
+    switches = sum(1 for r in rows if r[5] is not None and r[5] != r[3])
+    assert switches == len(one.switches) and switches > 0
+    assert [json.loads(r[8])[1]["name"] for r in rows] == ["rsi"] * len(rows)
+
+
+def _check_shadow(rows: list[tuple[Any, ...]]) -> None:
+    """Every arm's shadow return is its own continuous engine run's mark-to-market window return."""
+    from tradebot.engine.backtest import run_signals
+    from tradebot.exchanges.sim import sim_candles
+    from tradebot.ml.select.candidates import Candidate, candidate_signals
+    from tradebot.services.backtest import engine_config
+
+    with_settings = load_settings(overrides={"market": dict(MARKET)}, env={})
+    cfg = engine_config(with_settings)
+    ctx = Context(with_settings)
+    try:
+        first = json.loads(rows[0][8])
+        cands = [Candidate.from_dict(d) for d in first]
+        hist = _history_start()
+        candles = sim_candles("BTC/USDT", "1h", since_ms=hist, until_ms=rows[-1][1], seed=with_settings.seed)
+        ts = candles.timestamp
+        for c_i, c in enumerate(cands):
+            equity = run_signals(candles, candidate_signals(ctx, c, candles), cfg).equity
+            for r in rows[:-1]:
+                s, e = int(np.searchsorted(ts, r[1])), int(np.searchsorted(ts, r[2]))
+                assert json.loads(r[11])[c_i] == pytest.approx(equity[e - 1] / equity[s - 1] - 1.0, rel=1e-9,
+                                                               abs=1e-12)
+    finally:
+        ctx.close()
+
+
+def _history_start() -> int:
+    from tradebot.ml.regime.settings import RegimeSettings
+
+    return SINCE - (RegimeSettings().warmup_bars + 1) * HOUR  # rsi and macd warm up faster
+
+
+def test_a_switch_reaches_a_local_webhook(tmp_path: Path, http_receiver: Any) -> None:  # noqa: F811
+    home = tmp_path / "home"
+    with_agent(home)
+    notify = {"notify": {"channels": {"hook": {"url": http_receiver.url(), "events": ["selector_switched"]}}}}
+    res = run(home, SINCE + 8 * DAY, settings=notify)
+    assert res.switches, res
+    bodies = [r.json() for r in http_receiver.requests]
+    assert len(bodies) == len(res.switches)  # one message per switch, nothing else on this channel
+    for body, sw in zip(bodies, res.switches, strict=True):
+        text = json.dumps(body)
+        assert "sel" in text and f"now following {sw.chosen}" in text
+        assert f"window {sw.window}: switched from {sw.previous} to {sw.chosen}" in text
+    assert run(home, SINCE + 8 * DAY, settings=notify).processed == 0
+    assert len(http_receiver.requests) == len(bodies)  # a repeated run sends nothing again
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("TRADEBOT_"):
+            monkeypatch.delenv(key)
+    h = tmp_path / "home"
+    monkeypatch.setenv("TRADEBOT_HOME", str(h))
+    monkeypatch.setenv("COLUMNS", "200")
+    return h
+
+
+NEW = ["--exchange", "sim", "--symbol", "BTC/USDT", "--timeframe", "1h", "--source", "sim", "--window", "1d",
+       "--since", "2026-11-20"]
+
+
+def _one_line(code: int, err: str, needle: str) -> None:
+    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert code == 2 and len(lines) == 1 and needle in lines[0], err
+    assert "Traceback" not in err
+
+
+def _stored(db: Path) -> dict[str, Any]:
+    if not db.exists():
+        return {}
+    return {**ledger_snapshot(db), "windows": windows(db), "states": [s[:2] for s in agent_states(db)]}
+
+
+def test_bad_input_is_one_line_exit_2_and_stores_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = home / "tradebot.db"
+    code, _, err = cli(capsys, "paper-select", "--account", "s", "--agent", "nope", *NEW)
+    _one_line(code, err, "no agent named 'nope'")
+    assert not db.exists()  # nothing created to look
+    with_agent(home)
+    with_agent(home, "blind", features=["nope"])
+    before = _stored(db)
+    for args, needle in [
+        (["--agent", "nope"], "no agent named 'nope'"),
+        ([], "--agent NAME: a new selector account needs"),
+        (["--agent", "blind"], "reads features ['nope']"),
+        (["--agent", "ag", "--candidate", "rsi", "--candidate", "macd", "--candidate", "bollinger"],
+         "chooses among 3 candidates"),
+        (["--agent", "ag", "--candidate", "rsi", "--candidate", "nosuch"], "its candidates no longer resolve"),
+        (["--agent", "ag", "--window", "1"], "a window needs at least 2 bars"),
+        (["--agent", "ag", "--window", "90m"], "not a whole number of 1h bars"),
+    ]:
+        code, _, err = cli(capsys, "paper-select", "--account", "s", *(a for a in NEW if a != "--window"
+                                                                       and a != "1d"), *args,
+                           *([] if "--window" in args else ["--window", "1d"]))
+        _one_line(code, err, needle)
+        assert _stored(db) == before, args
+    code, out, err = cli(capsys, "paper-select", "--account", "s", "--agent", "ag", *NEW)
+    assert code == 0, err
+    assert "agent ag:" in out and "following" in out
+    stored = _stored(db)
+    for args, needle in [
+        (["--account", "t", "--agent", "ag", *NEW], "agent 'ag' already feeds paper account 's'"),
+        (["--account", "s", "--agent", "blind"], "is fed by agent 'ag'; --agent blind only applies"),
+        (["--account", "s", "--window", "2d"], "has windows of 24 bars"),
+        (["--account", "s", "--candidate", "rsi"], "follows the candidates"),
+        (["--account", "s", "--since", "2026-11-21"], "--since 2026-11-21T00:00:00Z only applies"),
+    ]:
+        code, _, err = cli(capsys, "paper-select", *args)
+        _one_line(code, err, needle)
+        assert _stored(db) == stored, args
+    code, _, err = cli(capsys, "paper", "--account", "plain", "--exchange", "sim", "--symbol", "BTC/USDT",
+                       "--timeframe", "1h", "--strategy", "rsi", "--source", "sim")
+    assert code == 0, err
+    stored = _stored(db)
+    code, _, err = cli(capsys, "paper-select", "--account", "plain", "--agent", "blind")
+    _one_line(code, err, "paper account 'plain' trades rsi, not an agent's choices")
+    assert _stored(db) == stored
+
+
+def test_a_study_candidate_that_changes_is_recorded_and_one_that_disappears_refuses(tmp_path: Path) -> None:
+    from tradebot.services.optimize import OptimizeRequest, run_optimize
+
+    home = tmp_path / "home"
+    ctx = make_ctx(home, strategy={"name": "rsi"}, backtest={"since": "2024-01-01", "until": "2024-02-01"})
+    try:
+        sid = run_optimize(ctx, OptimizeRequest(space=("period=7,14", "lower=25,30"))).study_id
+    finally:
+        ctx.close()
+    with_agent(home, candidates=["flat", "macd", f"S{sid}"])
+    specs = ["macd", f"S{sid}"]
+    first = run(home, SINCE + 3 * DAY, candidates=specs)
+    assert first.windows_closed == 3 and not first.changed
+    conn = sqlite3.connect(home / "tradebot.db")
+    summary = json.loads(conn.execute("SELECT summary FROM studies WHERE id = ?", (sid,)).fetchone()[0])
+    old = dict(summary["chosen"]["params"])
+    new = {**old, "period": 21 if old.get("period") != 21 else 9}
+    summary["chosen"]["params"] = new
+    conn.execute("UPDATE studies SET summary = ? WHERE id = ?", (json.dumps(summary), sid))
+    conn.commit()
+    conn.close()
+    second = run(home, SINCE + 5 * DAY)
+    assert second.windows_closed == 2
+    assert len(second.changed) == 1 and second.changed[0].startswith("arm 2: ")
+    rows = windows(home / "tradebot.db")
+    assert json.loads(rows[3][8])[2]["params"]["period"] == old["period"]  # as resolved when chosen
+    assert json.loads(rows[4][8])[2]["params"]["period"] == new["period"]
+    before = _stored(home / "tradebot.db")
+    conn = sqlite3.connect(home / "tradebot.db")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("DELETE FROM studies WHERE id = ?", (sid,))
+    conn.commit()
+    conn.close()
+    from tradebot.core.errors import UsageError
+
+    with pytest.raises(UsageError, match=f"its candidates no longer resolve: --candidate 'S{sid}'"):
+        run(home, SINCE + 7 * DAY)
+    assert _stored(home / "tradebot.db") == before
