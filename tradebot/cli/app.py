@@ -20,6 +20,7 @@ from tradebot.cli import models as models_cmd
 from tradebot.cli import notify as notify_cmd
 from tradebot.cli import regime as regime_cmd
 from tradebot.cli import schedule as schedule_cmd
+from tradebot.cli import select as select_cmd
 from tradebot.cli import strategies as strategies_cmd
 from tradebot.cli.backtest import backtest
 from tradebot.cli.doctor import doctor
@@ -62,6 +63,7 @@ app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(api_cmd.app, name="api")
 app.add_typer(regime_cmd.app, name="regime")
+app.add_typer(select_cmd.app, name="select")
 app.add_typer(live_cmd.app, name="live")
 app.add_typer(agent_cmd.app, name="agent")
 
