@@ -88,6 +88,8 @@ class LiveRun:
     def run(self) -> LiveResult:
         stopped = self._kill_switch()
         if self.mode == LIVE and not self.created:  # a new account has no ledger to compare yet
+            self._look_up_open()  # our own orders first: what a crash left unanswered is adopted
+            self._sync_fills()
             self._reconcile()
         self._refresh_open(self.acct.last_bar_ms)
         self._sync_fills()
@@ -114,6 +116,27 @@ class LiveRun:
         if getattr(kill, "stopped", False):
             return str(getattr(kill, "reason", None) or "kill switch")
         return None
+
+    def _look_up_open(self) -> None:
+        """Ask the exchange for each open order of earlier runs and adopt what it has
+        (nothing is sent here), so reconciliation compares settled books."""
+        from tradebot.engine.orders import adopt
+        from tradebot.services.live_ledger import open_orders
+
+        with self.ctx.store.session() as session:
+            records = open_orders(session, self.account_id)
+        for rec in records:
+            if rec.state == S.INTENDED:
+                continue
+            found = self.ex.fetch_order_by_client_id(rec.client_order_id, rec.symbol)
+            if found is None:
+                continue
+            moved = adopt(rec, found, _wall_ms(), f"adopted the exchange's order {found.id}")
+            if moved is not rec:
+                self.journal.put(moved)
+                self.counts["adopted"] += 1
+                self.lines.append(order_line(None, moved, "adopted"))
+                self.event("adopt", {"client_order_id": rec.client_order_id, "state": moved.state.value})
 
     def _reconcile(self) -> None:
         if self.guards is None or not hasattr(self.guards, "reconcile_account"):
