@@ -91,6 +91,11 @@ def tradebot_command() -> list[str]:
     return [sys.executable, "-c", "from tradebot.cli.entry import main; main()"]
 
 
+def _cache_root() -> Path:
+    """The cache directory of this process (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
+
+
 def lock_holders(lock: Path) -> set[int]:
     """Pids holding (not waiting for) an flock on ``lock``, from ``/proc/locks`` (Linux)."""
     try:
@@ -245,13 +250,16 @@ class LiveHarness:
         """The environment of a ``tradebot live`` child: no ``TRADEBOT_*`` of the caller, an
         own home, the exchange's URL with rate limiting off and a short client timeout (below
         ``slow_s``, so slow answers are timeouts), the keys and ``live.enabled`` unless told
-        otherwise, and ``HOME`` pointed at ``home`` (no user file can leak in)."""
+        otherwise, and ``HOME`` pointed at ``home`` (no user file can leak in) — but the
+        kernel cache where this process has it (``XDG_CACHE_HOME``: compiled code only)."""
         env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TRADEBOT_")}
         env.update({"TRADEBOT_HOME": str(home), "HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1",
                     "PYTHONUNBUFFERED": "1",
                     "TRADEBOT_EXCHANGES__BINANCE__BASE_URL": self.url,
                     "TRADEBOT_EXCHANGES__BINANCE__RATE_LIMIT": "false",
                     "TRADEBOT_EXCHANGES__BINANCE__TIMEOUT_MS": str(self.client_timeout_ms)})
+        if not env.get("NUMBA_CACHE_DIR"):  # the compiled kernels stay where they are: a cold cache
+            env["XDG_CACHE_HOME"] = str(_cache_root())  # would compile the engine in every child
         if keys:
             env["TRADEBOT_EXCHANGES__BINANCE__API_KEY"] = self.api_key
             env["TRADEBOT_EXCHANGES__BINANCE__SECRET"] = self.secret
