@@ -24,7 +24,7 @@ def test_create_and_show(run: Run, home: Path) -> None:
     info = res.json()
     assert info["version"] == 1 and info["reason"] == "created"
     assert info["candidates"][0] == "flat" and len(info["candidates"]) == 3  # flat first, like paper-select
-    assert info["params"] == {"alpha": 0.5, "scale": False}
+    assert info["params"] == {"alpha": 0.5, "scale": False, "switch_cost": 0.002}
     assert "er" in info["features"] and "p_range" in info["features"]
 
     shown = run("agent", "show", "sel", "--json")
@@ -34,7 +34,7 @@ def test_create_and_show(run: Run, home: Path) -> None:
     assert [v["version"] for v in rep["versions"]] == [1]
     text = run("agent", "show", "sel")
     assert text.code == 0, text
-    assert "agent sel (linucb, seed 3, alpha=0.5, scale=False); version 1" in text.out
+    assert "agent sel (linucb, seed 3, alpha=0.5, scale=False, switch_cost=0.002); version 1" in text.out
     assert "State versions" in text.out and "created" in text.out
 
     q = run("agent", "create", "q", "-m", "qlearn", *CANDS, "-f", "er", "-f", "z_48", "-f", "adx")
@@ -43,7 +43,7 @@ def test_create_and_show(run: Run, home: Path) -> None:
     conn = sqlite3.connect(home / "tradebot.db")
     params = conn.execute("SELECT params FROM agents WHERE name = 'q'").fetchone()[0]
     conn.close()
-    assert json.loads(params) == {"state_features": [0, 1]}  # er and z_48, by name
+    assert json.loads(params) == {"state_features": [0, 1], "switch_cost": 0.002}  # er and z_48, by name
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -77,3 +77,27 @@ def test_show_unknown_agent_and_version(run: Run) -> None:
     assert res.code == 2 and "has no version 4" in res.err
     res = run("agent", "create", "a", "-m", "thompson", *CANDS)
     assert res.code == 2 and "agent 'a' already exists" in res.err
+
+
+def test_show_lists_the_last_versions(run: Run) -> None:
+    from tradebot.core.config import load_settings
+    from tradebot.services.agents import load_agent_in, save_agent_state
+    from tradebot.services.context import Context
+
+    assert run("agent", "create", "a", "-m", "qlearn", *CANDS).code == 0
+    ctx = Context(load_settings())  # TRADEBOT_HOME of the test
+    try:
+        for i in range(12):
+            with ctx.store.session() as session:
+                info, agent = load_agent_in(session, "a")
+                save_agent_state(session, info.id, agent, f"step {i}")
+    finally:
+        ctx.close()
+    res = run("agent", "show", "a")
+    assert res.code == 0, res
+    assert "State versions (the last 10 of 13; --json lists all)" in res.out
+    import re
+
+    reasons = re.findall(r"│ (step \d+|created) +│", res.out)
+    assert reasons == [f"step {i}" for i in range(2, 12)], reasons
+    assert len(run("agent", "show", "a", "--json").json()["versions"]) == 13

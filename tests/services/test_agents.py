@@ -142,6 +142,6 @@ def test_lookup_errors(ctx: Context) -> None:
 
 def test_qlearn_state_features_resolved_from_names(ctx: Context) -> None:
     info = create_agent(ctx, "q", "qlearn", CANDS, ("adx", "z_48", "er"), seed=1)
-    assert info.params == {"state_features": [2, 1]}
+    assert info.params == {"state_features": [2, 1], "switch_cost": 0.002}  # 2 x the 0.1 % taker fee
     _, agent = load_agent(ctx, "q")
     assert agent.to_state()["params"]["state_features"] == [2, 1]

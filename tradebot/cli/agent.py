@@ -14,6 +14,7 @@ app = typer.Typer(help="Selection agents (thompson, linucb, qlearn) that choose 
                        "their state is versioned in the database.", no_args_is_help=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print JSON.")
+SHOWN_VERSIONS = 10
 
 
 def _echo_json(obj: Any) -> None:
@@ -82,9 +83,13 @@ def show_cmd(
     for a in rep["arms"]:
         t.add_row(a["candidate"], f"{a['updates']:,}", "yes" if a["held"] else "")
     out.print(t)
-    v = Table(title="State versions")
+    versions = rep["versions"]
+    shown = versions[-SHOWN_VERSIONS:]
+    title = "State versions" if len(shown) == len(versions) else \
+        f"State versions (the last {len(shown)} of {len(versions)}; --json lists all)"
+    v = Table(title=title)
     for col in ("version", "created (UTC)", "reason", "sha256"):
         v.add_column(col)
-    for r in rep["versions"]:
+    for r in shown:
         v.add_row(str(r["version"]), r["created_at"][:19].replace("T", " "), r["reason"], r["sha256"][:12])
     out.print(v)

@@ -68,8 +68,10 @@ def create_agent(ctx: Context, name: str, method: str, candidates: Sequence[str]
                  seed: int, params: dict[str, Any] | None = None) -> AgentInfo:
     """Store a new agent and its fresh state as version 1. Nothing is stored on bad input.
 
-    ``qlearn`` without ``state_features`` discretises the regime features ``er`` and ``z_48`` when
-    ``features`` has them (the stored parameters say which)."""
+    ``switch_cost`` defaults to :func:`settings_switch_cost` (stored with the parameters, so a
+    paper account charges what the backtest did). ``qlearn`` without ``state_features``
+    discretises the regime features ``er`` and ``z_48`` when ``features`` has them (the stored
+    parameters say which)."""
     from sqlalchemy import select
 
     from tradebot.data.agent_models import AgentRow, canonical_json
@@ -85,6 +87,7 @@ def create_agent(ctx: Context, name: str, method: str, candidates: Sequence[str]
     if not isinstance(params, dict | None):
         raise UsageError(f"agent {name}: parameters must be a table (name = value), got {params!r}")
     p = default_params(str(method), feats, params)
+    p.setdefault("switch_cost", settings_switch_cost(ctx))
     try:
         canonical_json(p)
     except (TypeError, ValueError) as e:
@@ -99,6 +102,14 @@ def create_agent(ctx: Context, name: str, method: str, candidates: Sequence[str]
         session.flush()
         save_agent_state(session, row.id, agent, "created")
         return _info(session, row, None)
+
+
+def settings_switch_cost(ctx: Context) -> float:
+    """Closing one candidate's position and opening another's under the configured costs:
+    ``2 x (taker fee + fixed slippage)`` (ATR slippage is not known in advance and left out)."""
+    s = ctx.settings
+    slippage = s.slippage.bps / 10_000 if s.slippage.mode == "fixed" else 0.0
+    return round(2.0 * (float(s.fees.taker) + float(slippage)), 12)
 
 
 def save_agent_state(session: Session, agent_id: int, agent: Agent, reason: str) -> int:
