@@ -8,6 +8,7 @@ account was created on it, ``--testnet`` or ``live.testnet``.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from tradebot.core.errors import UsageError
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from tradebot.services.live_reconcile import ReconcileReport
 
 __all__ = ["account_exchange", "reconcile_view", "resume", "stop"]
+
+log = logging.getLogger("tradebot.live")
 
 
 def _account_row(ctx: Context, account: str) -> tuple[int, str, str, bool]:
@@ -64,6 +67,9 @@ def reconcile_view(ctx: Context, account: str, *, adopt: bool = False, testnet: 
             report = reconcile_account(ctx, session, acct_id, ex, dust=ctx.settings.live.dust)
             if adopt and not report.ok:
                 adopt_exchange_view(ctx, session, acct_id, report)
+        log.info("live %s: reconciliation %s%s", account, "ok" if report.ok else
+                 f"{len(report.differences)} difference(s): " + "; ".join(d.line() for d in report.differences[:5]),
+                 " (adopted)" if adopt and not report.ok else "")
         return report
     finally:
         ex.close()
@@ -75,12 +81,16 @@ def stop(ctx: Context, account: str, *, flatten: bool = False, reason: str | Non
 
     _acct_id, _mode, ex = account_exchange(ctx, account, testnet=testnet)
     try:
-        return stop_account(ctx, account, ex, flatten=flatten, reason=reason or "tradebot live stop", by="command")
+        result = stop_account(ctx, account, ex, flatten=flatten, reason=reason or "tradebot live stop", by="command")
     finally:
         ex.close()
+    log.info("live %s: %s", account, result.summary())
+    return result
 
 
 def resume(ctx: Context, account: str) -> Any:
     from tradebot.services.live_kill import resume_account
 
-    return resume_account(ctx, account)
+    state = resume_account(ctx, account)
+    log.info("live %s: resumed", account)
+    return state

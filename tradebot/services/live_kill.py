@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tradebot.core.errors import ExchangeError, OrderNotFound, UsageError
+from tradebot.core.errors import ExchangeAuthError, ExchangeError, OrderNotFound, UsageError
 from tradebot.core.orders import OrderRecord, OrderState
 from tradebot.services.live_guards import KillState, kill_state, notify_live
 from tradebot.services.live_ledger import base_quote, ledger_balances, ledger_positions, open_orders, record_event
@@ -228,6 +228,8 @@ def _cancel_open(ctx: Context, acct: _Acct, exchange: Any, now: int) -> tuple[li
             touched.append(new)
             if new.state == S.CANCELLED:
                 cancelled.append(cid)
+        except ExchangeAuthError:
+            raise
         except ExchangeError as e:
             errors.append(f"{cid}: {type(e).__name__}: {e}")
     left: list[str] = []
@@ -239,6 +241,8 @@ def _cancel_open(ctx: Context, acct: _Acct, exchange: Any, now: int) -> tuple[li
                     key = o.client_order_id or f"id:{o.id}"
                     if key not in mine:
                         left.append(key)
+            except ExchangeAuthError:
+                raise
             except ExchangeError as e:
                 errors.append(f"open orders of {sym}: {type(e).__name__}: {e}")
     _record_fills(ctx, acct, exchange, touched)
@@ -272,6 +276,8 @@ def _flatten(ctx: Context, acct: _Acct, exchange: Any, since: int, now: int) -> 
         try:
             last = float(exchange.fetch_ticker(sym).last or 0.0)
             rules = exchange.market_rules(sym)
+        except ExchangeAuthError:
+            raise
         except ExchangeError as e:
             errors.append(f"flatten {sym}: {type(e).__name__}: {e}")
             continue
@@ -286,6 +292,8 @@ def _flatten(ctx: Context, acct: _Acct, exchange: Any, since: int, now: int) -> 
             try:
                 rec = submit_or_adopt(journal, exchange, rec, now,
                                       recv_window_ms=int(getattr(exchange, "recv_window_ms", 10_000))).record
+            except ExchangeAuthError:
+                raise
             except ExchangeError as e:
                 errors.append(f"flatten {sym}: {type(e).__name__}: {e}")
                 continue
@@ -318,6 +326,13 @@ def stop_account(ctx: Context, account: str, exchange: Any, *, flatten: bool = F
         if flatten:
             flat, more = _flatten(ctx, acct, exchange, int(state.since_ms or now), now)
             errors += more
+    except ExchangeAuthError as e:  # keys or clock: not transient; the switch holds all the same
+        msg = (f"live account {account!r} is stopped (no new entries), but its orders were not cancelled: "
+               f"{e}")
+        with ctx.store.session() as session:
+            record_event(session, acct.id, "error", {"error": type(e).__name__, "message": msg[:500]})
+        notify_live(ctx, account, "error", {"summary": msg[:300]})
+        raise type(e)(msg) from None
     finally:
         if lock is not None:
             lock.__exit__(None, None, None)
