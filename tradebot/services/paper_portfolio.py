@@ -66,12 +66,13 @@ class _Account:
     last_bar_ms: int | None
     state: list[float]
     trades_count: int
+    mode: str = "paper"  # paper, or live / dry-run (tradebot live's accounts)
 
 
 def _info(row: PortfolioAccount) -> _Account:
     return _Account(row.id, row.name, row.exchange, row.timeframe, tuple(row.symbols), row.strategy,
                     dict(row.params), dict(row.config), row.initial_capital, row.history_start_ms,
-                    row.last_bar_ms, list(row.state), row.trades_count)
+                    row.last_bar_ms, list(row.state), row.trades_count, row.mode or "paper")
 
 
 def get_account(ctx: Context, name: str) -> _Account | None:
@@ -158,6 +159,9 @@ def _check_existing(acct: _Account, pairs: PairList | None, requested: dict[str,
 def _prepare(ctx: Context, account: str, acct: _Account | None, pairs: PairList | None, source: str,
              since_ms: int | None, now: int, requested: dict[str, str | None]) -> _Account:
     if acct is not None:
+        if acct.mode != "paper":  # its state follows the exchange's orders: only tradebot live moves it
+            raise UsageError(f"account {acct.name!r} is a {acct.mode} account of tradebot live; run it with "
+                             "tradebot live --account (paper would move its state without its orders)")
         _check_existing(acct, pairs, requested, since_ms)
         _resolve_source(ctx, source, acct.exchange)
         return acct
