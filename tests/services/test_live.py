@@ -255,6 +255,13 @@ def test_bad_input_stops_before_anything_is_written_or_sent(h: LiveHarness, tmp_
     with pytest.raises(UsageError, match="trades real money but live.enabled is false"):
         run_live(ctx, "acct", None)
     ctx.close()
+    # nor can tradebot paper move a live account's state
+    from tradebot.services.paper_portfolio import run_paper_portfolio
+
+    ctx = context(h, tmp_path, enabled=True)
+    with pytest.raises(UsageError, match="'acct' is a live account of tradebot live"):
+        run_paper_portfolio(ctx, "acct", None, source="cache")
+    ctx.close()
     assert rows(tmp_path, "SELECT last_bar_ms, state FROM portfolio_accounts") == before
     assert posts(h) == sent
 

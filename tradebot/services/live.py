@@ -122,17 +122,6 @@ def live_mode(ctx: Context) -> str:
     return LIVE if bool(_live_setting(ctx, "enabled", False)) else DRY
 
 
-def _account_mode(ctx: Context, name: str) -> str | None:
-    from sqlalchemy import select
-
-    from tradebot.data.portfolio_models import PortfolioAccount
-
-    if ctx.settings.database_url is None and not (ctx.home / "tradebot.db").is_file():
-        return None
-    with ctx.store.session() as session:
-        return session.scalars(select(PortfolioAccount.mode).where(PortfolioAccount.name == name)).first()
-
-
 def _check_existing(acct: _Account, mode: str, acct_mode: str | None, pairs: PairList | None,
                     requested: dict[str, str | None]) -> None:
     name = acct.name
@@ -190,7 +179,8 @@ def _plan_new(ctx: Context, account: str, pairs: PairList | None, mode: str, now
     config = {"engine": asdict(cfg), "portfolio": asdict(pcfg), "market_source": "exchange",
               "pairlist": pairs.to_dict(), "mode": mode}
     return _Account(None, account, m.exchange.strip().lower(), m.timeframe, tuple(pairs.symbols), strategy.name,
-                    strategy.parameters, config, cfg.initial_capital, history_start, start - tf, state.tolist(), 0)
+                    strategy.parameters, config, cfg.initial_capital, history_start, start - tf, state.tolist(), 0,
+                    mode)
 
 
 def _exchange(ctx: Context, exchange_id: str, mode: str, testnet: bool) -> CcxtExchange:
@@ -240,7 +230,7 @@ def run_live(ctx: Context, account: str, pairs: PairList | None = None, *, testn
     testnet = bool(testnet or _live_setting(ctx, "testnet", False))
     acct = get_account(ctx, account)
     if acct is not None:
-        _check_existing(acct, mode, _account_mode(ctx, account), pairs, requested)
+        _check_existing(acct, mode, acct.mode, pairs, requested)
     exchange_id = acct.exchange if acct is not None else ctx.settings.market.exchange
     ex = _exchange(ctx, exchange_id, mode, testnet)
     try:
@@ -261,7 +251,7 @@ def run_live(ctx: Context, account: str, pairs: PairList | None = None, *, testn
             acct = get_account(ctx, account)
             created = acct is None
             if acct is not None:
-                _check_existing(acct, mode, _account_mode(ctx, account), pairs if pairs is not None and
+                _check_existing(acct, mode, acct.mode, pairs if pairs is not None and
                                 pairs.symbols != acct.symbols else None, requested)
             else:
                 acct = _create(ctx, _plan_new(ctx, account, pairs, mode, now), mode, testnet)
