@@ -142,6 +142,25 @@ def test_lookup_errors(ctx: Context) -> None:
 
 def test_qlearn_state_features_resolved_from_names(ctx: Context) -> None:
     info = create_agent(ctx, "q", "qlearn", CANDS, ("adx", "z_48", "er"), seed=1)
-    assert info.params == {"state_features": [2, 1], "switch_cost": 0.002}  # 2 x the 0.1 % taker fee
+    assert info.params == {"state_features": [2, 1]}
     _, agent = load_agent(ctx, "q")
     assert agent.to_state()["params"]["state_features"] == [2, 1]
+
+
+def test_switch_cost_from_the_settings(tmp_path: Path) -> None:
+    from tradebot.services.agents import create_agent_from_specs, settings_switch_cost
+
+    c = Context(load_settings(overrides={"home": str(tmp_path / "h"), "fees": {"taker": 0.0005},
+                                         "slippage": {"mode": "fixed", "bps": 5}}, env={}))
+    try:
+        assert settings_switch_cost(c) == pytest.approx(0.002)  # 2 x (0.05 % + 0.05 %)
+        info = create_agent_from_specs(c, "s", "linucb", ["rsi", "macd"], ["er"], seed=0)
+        assert info.params == {"switch_cost": 0.002}
+        assert info.candidates == ("flat", "rsi", "macd")
+        given = create_agent_from_specs(c, "t", "linucb", ["rsi", "macd"], None, seed=0,
+                                        params={"switch_cost": 0.0})
+        assert given.params == {"switch_cost": 0.0}
+        _, agent = load_agent(c, "s")
+        assert agent.to_state()["params"]["switch_cost"] == 0.002
+    finally:
+        c.close()

@@ -68,10 +68,9 @@ def create_agent(ctx: Context, name: str, method: str, candidates: Sequence[str]
                  seed: int, params: dict[str, Any] | None = None) -> AgentInfo:
     """Store a new agent and its fresh state as version 1. Nothing is stored on bad input.
 
-    ``switch_cost`` defaults to :func:`settings_switch_cost` (stored with the parameters, so a
-    paper account charges what the backtest did). ``qlearn`` without ``state_features``
-    discretises the regime features ``er`` and ``z_48`` when ``features`` has them (the stored
-    parameters say which)."""
+    ``qlearn`` without ``state_features`` discretises the regime features ``er`` and ``z_48`` when
+    ``features`` has them (the stored parameters say which). The agent's ``switch_cost`` is
+    what ``params`` says (default 0); :func:`create_agent_from_specs` fills in the configured one."""
     from sqlalchemy import select
 
     from tradebot.data.agent_models import AgentRow, canonical_json
@@ -87,7 +86,6 @@ def create_agent(ctx: Context, name: str, method: str, candidates: Sequence[str]
     if not isinstance(params, dict | None):
         raise UsageError(f"agent {name}: parameters must be a table (name = value), got {params!r}")
     p = default_params(str(method), feats, params)
-    p.setdefault("switch_cost", settings_switch_cost(ctx))
     try:
         canonical_json(p)
     except (TypeError, ValueError) as e:
@@ -229,7 +227,9 @@ def create_agent_from_specs(ctx: Context, name: str, method: str, specs: Sequenc
                             params: dict[str, Any] | None = None) -> AgentInfo:
     """:func:`create_agent` with candidates given as selector specs (resolved like ``tradebot
     select`` and ``paper-select`` do: ``flat`` first, duplicates dropped) and features defaulting
-    to every context column a selector account computes."""
+    to every context column a selector account computes; ``switch_cost`` defaults to
+    :func:`settings_switch_cost` (stored with the parameters, so a paper account's agent charges
+    what a backtest of the same candidates pays)."""
     from tradebot.ml.select.candidates import resolve_candidates
     from tradebot.services.paper_selector import context_columns
 
@@ -239,7 +239,9 @@ def create_agent_from_specs(ctx: Context, name: str, method: str, specs: Sequenc
     bad = [f for f in feats if f not in known]
     if bad:
         raise UsageError(f"--feature {bad[0]!r}: not a context feature (known: {', '.join(known)})")
-    return create_agent(ctx, name, method, [c.name for c in cands], feats, seed, params)
+    p = dict(params or {})
+    p.setdefault("switch_cost", settings_switch_cost(ctx))
+    return create_agent(ctx, name, method, [c.name for c in cands], feats, seed, p)
 
 
 def agent_summary(ctx: Context, name: str, version: int | None = None) -> dict[str, Any]:
