@@ -55,7 +55,11 @@ def evaluate(
         "slippage.bps": slippage,
     }
     ctx = context(config, preset, overrides, strategy_path)
-    progress = None if json_out else (lambda msg: console(stderr=True).print(f"[dim]{msg}…[/dim]"))
+    import sys
+
+    # steps on a terminal only: a pipe or a log gets the report (or the one error line) alone
+    progress = None if json_out or not sys.stderr.isatty() else (
+        lambda msg: console(stderr=True).print(f"[dim]{msg}…[/dim]"))
     try:
         outcome = evaluate_selector(ctx, candidate, window=window, method=method, seed=seed,
                                     min_train_windows=min_train, regimes=regimes, save=not no_save,

@@ -95,11 +95,20 @@ def _builtin(ctx: Context, spec: str) -> Candidate:
     return Candidate(label, name, strategy.parameters, spec)
 
 
+def _no_store(ctx: Context) -> bool:
+    """True when there is no store to look in (the default SQLite file does not exist and none
+    is open): checked before opening it, so a bad candidate does not create the database."""
+    return (ctx.settings.database_url is None and "store" not in ctx.__dict__
+            and not (ctx.home / "tradebot.db").is_file())
+
+
 def _study(ctx: Context, spec: str, study_id: int, which: str) -> list[Candidate]:
     from tradebot.core.errors import RunNotFoundError
     from tradebot.optimize.space import SearchSpace
     from tradebot.services.study_report import study_report
 
+    if _no_store(ctx):
+        raise UsageError(f"--candidate {spec!r}: no study S{study_id} in the store (there is no store yet)")
     try:
         rep = study_report(ctx, study_id)
     except RunNotFoundError as e:
@@ -145,6 +154,8 @@ def _ml(ctx: Context, spec: str) -> Candidate:
     if not ref:
         raise UsageError(f"--candidate {spec!r}: name the model, e.g. ml:mymodel")
     s = ctx.settings
+    if _no_store(ctx):
+        raise UsageError(f"--candidate {spec!r}: no model {ref} in the registry (there is no store yet)")
     try:
         model = resolve_model(ctx, ref, symbol=s.market.symbol, timeframe=s.market.timeframe)
     except UsageError as e:

@@ -81,7 +81,7 @@ def selector_verdict(selector: Line, candidates: Sequence[Line], blend: Line, *,
             reasons.append(f"bootstrap vs {other.name} undefined")
         elif not ci[0] > 0:
             reasons.append(f"{int(LEVEL * 100)}% interval of the mean window return over {other.name} "
-                           f"[{ci[0] * 100:+.3f}%, {ci[1] * 100:+.3f}%] includes 0")
+                           f"[{ci[0] * 100:+.3f}%, {ci[1] * 100:+.3f}%] is not above 0")
     return {"verdict": NOT_SHOWN if reasons else BEATS, "dsr": dsr, "sharpe0_per_window": sharpe0,
             "n_trials": len(trial_sharpes), "best_candidate": best.name,
             "bootstrap": {"level": LEVEL, "resamples": RESAMPLES, "mean_diff_interval": intervals},

@@ -1,0 +1,86 @@
+"""``tradebot select``: evaluate on the sim market (terminal and --json), the stored evaluation
+shown again by ``select report`` and listed by ``select list``; bad input: one line, exit 2,
+nothing stored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import snapshot
+
+Run = Callable[..., Any]
+MARKET = ["--exchange", "sim", "--symbol", "BTC/USDT", "-t", "1h", "--since", "2025-06-01", "--until", "2025-09-01"]
+CANDS = ["--candidate", "macd", "--candidate", "bollinger:mode=breakout", "--candidate", "rsi:period=10,lower=25"]
+
+
+def test_evaluate_store_report_list(run: Run, home: Path) -> None:
+    res = run("select", "evaluate", *MARKET, *CANDS, "--window", "2d", "--seed", "5", "--json")
+    assert res.code == 0, res
+    rep = res.json()
+    assert rep["evaluation_id"] == 1 and rep["method"] == "model" and rep["seed"] == 5
+    assert rep["window_bars"] == 48 and rep["market"]["rows"] == 2208 and rep["market"]["source"] == "sim"
+    assert rep["windows"]["total"] == 46 and rep["windows"]["evaluated"] == 46 - 8
+    kinds = [ln["kind"] for ln in rep["lines"]]
+    assert kinds == ["selector", "oracle", "random", "blend", "candidate", "candidate", "candidate", "candidate"]
+    names = [ln["name"] for ln in rep["lines"][4:]]
+    assert names == ["flat", "macd", "bollinger:mode=breakout", "rsi:period=10,lower=25"]
+    by = {ln["kind"]: ln for ln in rep["lines"]}
+    assert by["oracle"]["return_pct"] >= max(ln["return_pct"] for ln in rep["lines"][4:])
+    assert rep["lines"][4]["return_pct"] == 0 and rep["lines"][4]["trades"] == 0
+    assert len(rep["choices"]) == 46 and rep["choices"][:8] == [0] * 8
+    assert rep["verdict"]["verdict"] in ("beats the candidates", "does not beat the candidates")
+    assert rep["verdict_line"].startswith("Verdict: ")
+    # stored: the report shows the same numbers, with the choice of every window
+    again = run("select", "report", "1", "--json")
+    assert again.code == 0, again
+    stored = again.json()
+    assert stored["lines"] == rep["lines"] and stored["verdict"] == rep["verdict"]
+    assert [c["candidate"] for c in stored["choices"]] == [rep["candidates"][i]["name"] for i in rep["choices"]]
+    term = run("select", "report")
+    assert term.code == 0, term
+    for text in ("Strategy selector", "oracle (upper bound)", "equal-weight blend", "random switcher",
+                 "Choice per window", "Verdict:", "sim BTC/USDT 1h", "48 bars"):
+        assert text in term.out, text
+    listed = run("select", "list", "--json")
+    assert listed.code == 0 and [r["evaluation_id"] for r in listed.json()] == [1]
+    assert listed.json()[0]["return_pct"] == pytest.approx(by["selector"]["return_pct"])
+
+
+def test_evaluate_terminal_no_save(run: Run, home: Path) -> None:
+    res = run("select", "evaluate", *MARKET, *CANDS, "--window", "2d", "--no-save")
+    assert res.code == 0, res
+    assert "selector (model)" in res.out and "oracle (upper bound)" in res.out and "Verdict:" in res.out
+    assert not (home / "tradebot.db").exists()
+
+
+@pytest.mark.parametrize(("args", "expect"), [
+    (["--candidate", "nosuch", "--candidate", "macd"], "--candidate 'nosuch': unknown strategy 'nosuch'"),
+    (["--candidate", "S12", "--candidate", "macd"], "--candidate 'S12': no study S12"),
+    (["--candidate", "macd"], "at least two candidates besides flat"),
+    (["--candidate", "macd", "--candidate", "flat"], "at least two candidates besides flat"),
+    ([*CANDS, "--window", "200d"], "--window 200d (4800 bars) is longer than the data (2208 bars)"),
+    ([*CANDS, "--window", "10d"], "9 window(s) of 240 bars in 2208 bars; the selector needs at least"),
+    ([*CANDS, "--regimes", "1"], "regime count must be at least 2"),
+    ([*CANDS, "--method", "guess"], "--method 'guess': unknown selection method"),
+    ([*CANDS, "--window", "7x"], "--window '7x'"),
+])
+def test_bad_input_is_one_line_exit_2_nothing_stored(run: Run, home: Path, args: list[str], expect: str) -> None:
+    before = snapshot(home)
+    res = run("select", "evaluate", *MARKET, *args)
+    assert res.code == 2, res
+    assert res.err.startswith("error: ") and res.err.count("\n") == 1 and expect in res.err, res
+    assert not (home / "tradebot.db").exists()
+    assert {k for k in snapshot(home) if not k.startswith(("locks", "logs"))} == \
+        {k for k in before if not k.startswith(("locks", "logs"))}
+
+
+def test_report_of_a_missing_evaluation(run: Run, home: Path) -> None:
+    res = run("select", "report", "7")
+    assert res.code == 2 and "no selector evaluation 7" in res.err, res
+    res = run("select", "report")
+    assert res.code == 2 and "no selector evaluations in the store" in res.err, res
+    assert not (home / "tradebot.db").exists()
