@@ -115,9 +115,9 @@ def test_chunked_runs_equal_one_run_and_the_agent_learns_what_the_account_earned
     # a fresh agent fed the stored contexts and returns makes every stored choice and ends in the
     # stored state (realised return for the played arm, shadow returns for the others)
     from tradebot.data.agent_models import canonical_json
-    from tradebot.ml.agents import make_agent
+    from tradebot.ml.agents import agent_from_state
 
-    agent = make_agent("thompson", 3, len(FEATURES), seed=7)
+    agent = agent_from_state(json.loads(states[0][3]))  # version 1: the agent as created
     by_version = {v: st for v, _s, _r, st in states}
     for r in rows:
         x = np.asarray(json.loads(r[6]))

@@ -396,7 +396,7 @@ def _run(ctx: Context, account: str, setup: _Setup, candles: Candles, used: str,
     loop = _Loop(account, agent, setup.candidates, signals, _Contexts(candles, setup.features), candles, cfg, tf,
                  setup.window_bars * tf, setup.start_ms, capital, stored_equity_before)
     loop.load(rows)
-    loop.run(start_idx, state0, now)
+    loop.run(start_idx, state0)
     sig = loop.signals_now()
     res = advance(candles, sig, cfg, state0, start_idx) if start_idx < n else None  # the ledger's pass
     with ctx.store.session() as session:  # write: one transaction
@@ -557,7 +557,7 @@ class _Loop:
         v = self.stored_equity_before(end_ms)
         return fallback if v is None else float(v)
 
-    def run(self, t: int, state: np.ndarray, now: int) -> None:
+    def run(self, t: int, state: np.ndarray) -> None:
         from tradebot.engine.step import advance
 
         ts, tf, n = self.ts, self.tf, len(self.candles)
@@ -573,7 +573,7 @@ class _Loop:
                 state = res.state
                 self._eq.update({t + i: float(v) for i, v in enumerate(res.equity)})
                 t = a
-            if cur.end_ms > now:
+            if n == 0 or ts[-1] < cur.end_ms - tf:  # its last bar has not closed (or not arrived) yet
                 return
             e = int(np.searchsorted(ts, cur.end_ms, side="left"))  # the next window's first bar
             if e > t:  # the window's last bar: its close, before the decision taken at it
