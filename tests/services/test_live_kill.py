@@ -155,3 +155,56 @@ def test_dry_run_stop_sends_nothing(tmp_path, rx):
         stop_account(ctx, "nope", ex)
     ex.close()
     ctx.close()
+
+
+def test_a_stopped_live_account_sends_no_entry_until_resume(tmp_path, monkeypatch):
+    """End to end through ``run_live``: stop by command and by the kill file, then resume."""
+    import os
+
+    from tradebot.core.config import load_settings
+    from tradebot.core.pairs import PairList
+    from tradebot.services.context import Context
+    from tradebot.services.live import run_live
+    from tradebot.services.live_admin import resume, stop
+    from tradebot.testing.live_harness import KEY, SECRET, LiveHarness, walk
+
+    for key in list(os.environ):
+        if key.upper().startswith("TRADEBOT_"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("TRADEBOT_EXCHANGES__BINANCE__API_KEY", KEY)
+    monkeypatch.setenv("TRADEBOT_EXCHANGES__BINANCE__SECRET", SECRET)
+    pairs = PairList((SYMBOL,), "test")
+    with LiveHarness([walk(SYMBOL, 120)]) as h:
+        ctx = Context(load_settings(env={}, overrides={
+            "home": str(tmp_path), "market": {"exchange": "binance", "timeframe": "1m"},
+            "strategy": {"name": "rsi", "params": {"period": 3, "lower": 35, "upper": 65}},
+            "exchanges": {"binance": {"base_url": h.url, "rate_limit": False, "timeout_ms": 2000}},
+            "live": {"enabled": True, "max_price_deviation_pct": 50.0, "kill_file": "KILL"}}))
+
+        def buys() -> int:
+            return sum(r.params.get("side") == "BUY" for r in h.accepted_orders())
+
+        h.close_bar(55)
+        run_live(ctx, "acct", pairs, yes=True)
+        stop(ctx, "acct", reason="by hand")
+        refused: list[str] = []
+        for i in range(56, 90):
+            h.close_bar(i)
+            r = run_live(ctx, "acct", pairs)
+            assert r.stopped is not None and "by hand" in r.stopped
+            refused += [o.reason or "" for o in r.orders if o.action == "rejected"]
+        assert buys() == 0 and refused and all(x.startswith("kill switch") for x in refused)
+        resume(ctx, "acct")
+        for i in range(90, 119):
+            h.close_bar(i)
+            r = run_live(ctx, "acct", pairs)
+            assert r.stopped is None
+            if buys():
+                break
+        assert buys() >= 1  # entries again after resume
+        (tmp_path / "KILL").write_text("")
+        h.close_bar(119)
+        r = run_live(ctx, "acct", pairs)
+        assert r.stopped is not None and "kill file" in r.stopped
+        assert rows(ctx, "SELECT stopped, by FROM live_switches") == [(1, "file")]  # handled: resume needed
+        ctx.close()
