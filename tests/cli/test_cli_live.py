@@ -93,6 +93,9 @@ def test_live_json_and_secrets_in_no_output(h: LiveHarness, home: Path, run: Cal
     finally:
         conn.close()
     assert KEY not in dump and SECRET not in dump
+    shown = run("live", "--reconcile", "--account", "acct")
+    assert shown.code == 0 and "reconciliation of acct" in shown.out, shown
+    assert KEY not in shown.output
 
 
 def test_bad_input_one_line_exit_2_nothing_stored_nothing_sent(h: LiveHarness, home: Path,

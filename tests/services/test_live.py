@@ -278,3 +278,17 @@ def test_one_market_and_two_markets_share_the_code_path(h: LiveHarness, tmp_path
     assert set(Counter(posts(h)).values()) == {1}
     fills = rows(tmp_path, "SELECT DISTINCT symbol FROM live_fills ORDER BY symbol")
     assert fills == [("BTC/USDT",), ("ETH/USDT",)]
+
+
+def test_kill_file_refuses_entries_and_sends_nothing_new(h: LiveHarness, tmp_path: Path, monkeypatch) -> None:
+    keys(monkeypatch)
+    ctx = context(h, tmp_path, enabled=True)
+    run_bars(h, ctx, range(55, 58), yes=True)  # the account exists, flat (no order before bar 63)
+    (tmp_path / "STOP").write_text("")
+    results = run_bars(h, ctx, range(58, 75), yes=True)
+    ctx.close()
+    refused = [o for r in results for o in r.orders]
+    assert refused and all(o.action == "rejected" and o.side == "buy" for o in refused)
+    assert all(o.reason.startswith("kill switch: kill file") for o in refused)
+    assert {r.stopped is not None for r in results} == {True}
+    assert posts(h) == []

@@ -37,6 +37,10 @@ def live(
     yes: bool = typer.Option(False, "--yes-i-understand-real-money",
                              help="Confirm real orders without the typed symbol (unattended use)."),
     json_out: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
+    reconcile: bool = typer.Option(False, "--reconcile", help="Only show the reconciliation of the exchange "
+                                   "against the ledger (no trading; exit 1 on differences)."),
+    adopt: bool = typer.Option(False, "--adopt", help="With --reconcile: take the exchange's view (recorded "
+                               "as an event)."),
     preset: str = PresetOpt,
     config: Path = ConfigOpt,
     strategy_path: Path = StrategyPathOpt,
@@ -72,6 +76,14 @@ def live(
     interrupt_note(f"live stopped; every order sent is in the store and the next run adopts it; run the same "
                    f"command again to go on (account {account!r})")
     try:
+        if reconcile or adopt:
+            if not reconcile:
+                raise UsageError("--adopt goes with --reconcile (tradebot live --reconcile --adopt --account NAME)")
+            import importlib
+
+            guard = importlib.import_module("tradebot.cli.live_guard")
+            guard.reconcile_command(ctx, account, adopt=adopt, testnet=testnet, json_out=json_out)
+            return
         pairs = _pairs(ctx, symbol, symbols, pairs_file)
         _run(ctx, account, pairs, loop=loop, wait=wait, testnet=testnet, yes=yes, json_out=json_out,
              requested={"strategy": strategy, "exchange": exchange, "timeframe": timeframe})

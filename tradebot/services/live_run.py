@@ -78,6 +78,8 @@ class LiveRun:
     def notify(self, kind: str, detail: dict[str, Any]) -> None:
         if self.guards is None or not hasattr(self.guards, "notify_live"):
             return
+        if kind not in getattr(self.guards, "LIVE_KINDS", ()):  # adopt, created: stored, not notified
+            return
         try:
             self.guards.notify_live(self.ctx, self.acct.name, kind, detail)
         except Exception as e:  # noqa: BLE001 - a notification never stops trading
@@ -111,8 +113,12 @@ class LiveRun:
     def _kill_switch(self) -> str | None:
         if self.guards is None or not hasattr(self.guards, "kill_state"):
             return None
-        with self.ctx.store.session() as session:
-            kill = self.guards.kill_state(self.ctx, session, self.account_id)
+        if self.mode == LIVE and hasattr(self.guards, "enforce_kill"):
+            # a kill file no stop has handled yet stops the account now (cancels, maybe flattens)
+            kill = self.guards.enforce_kill(self.ctx, self.acct.name, self.ex, locked=True)
+        else:
+            with self.ctx.store.session() as session:
+                kill = self.guards.kill_state(self.ctx, session, self.account_id)
         if getattr(kill, "stopped", False):
             return str(getattr(kill, "reason", None) or "kill switch")
         return None
