@@ -114,3 +114,38 @@ def test_live_notifications_reach_a_local_webhook(tmp_path, http_receiver) -> No
     [msg] = [r.json() for r in http_receiver.requests]
     assert msg["title"] == "[acct] LIVE kill switch"
     assert "going to bed" in msg["message"] and "1 open order cancelled" in msg["message"]
+
+
+def test_a_live_run_refuses_what_a_limit_refuses_and_sends_nothing(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Through ``run_live``: with a 1 USDT order cap every buy is stored rejected with the
+    limit's reason and a reject event; the exchange receives no order."""
+    import os
+    import sqlite3
+
+    from tradebot.core.pairs import PairList
+    from tradebot.services.live import run_live
+    from tradebot.testing.live_harness import KEY, SECRET, LiveHarness, walk
+
+    for key in list(os.environ):
+        if key.upper().startswith("TRADEBOT_"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("TRADEBOT_EXCHANGES__BINANCE__API_KEY", KEY)
+    monkeypatch.setenv("TRADEBOT_EXCHANGES__BINANCE__SECRET", SECRET)
+    with LiveHarness([walk(SYMBOL, 100)]) as h:
+        ctx = Context(load_settings(env={}, overrides={
+            "home": str(tmp_path), "market": {"exchange": "binance", "timeframe": "1m"},
+            "strategy": {"name": "rsi", "params": {"period": 3, "lower": 35, "upper": 65}},
+            "exchanges": {"binance": {"base_url": h.url, "rate_limit": False, "timeout_ms": 2000}},
+            "live": {"enabled": True, "max_price_deviation_pct": 50.0, "max_order_notional": 1.0}}))
+        for i in range(55, 90):
+            h.close_bar(i)
+            run_live(ctx, "acct", PairList((SYMBOL,), "test"), yes=True)
+        ctx.close()
+        assert h.order_requests() == []
+    db = sqlite3.connect(tmp_path / "tradebot.db")
+    rejected = db.execute("SELECT side, state, reason FROM live_orders").fetchall()
+    events = db.execute("SELECT detail FROM live_events WHERE kind = 'reject'").fetchall()
+    db.close()
+    assert rejected and all(s == "buy" and st == "rejected" and "above live.max_order_notional 1" in r
+                            for s, st, r in rejected)
+    assert len(events) == len(rejected)
