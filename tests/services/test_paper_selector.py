@@ -304,3 +304,34 @@ def test_a_study_candidate_that_changes_is_recorded_and_one_that_disappears_refu
     with pytest.raises(UsageError, match=f"its candidates no longer resolve: --candidate 'S{sid}'"):
         run(home, SINCE + 7 * DAY)
     assert _stored(home / "tradebot.db") == before
+
+
+def test_report_account_shows_arm_statistics_and_switches(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tradebot.analysis.arm_report import arm_statistics
+
+    with_agent(home)
+    res = run(home, SINCE + 9 * DAY + 3 * HOUR)
+    code, out, err = cli(capsys, "report", "--account", "sel", "--json")
+    assert code == 0, err
+    sel = json.loads(out)["selector"]
+    rows = windows(home / "tradebot.db")
+    assert sel["agent"] == "ag" and sel["windows"] == len(rows) == 10 and sel["window_bars"] == 24
+    arms = sel["arms"]
+    assert [a["name"] for a in arms] == ["flat", "rsi", "macd"]
+    assert sum(a["plays"] for a in arms) == 10 and sum(a["closed"] for a in arms) == 9
+    for a in arms:
+        mine = [r[10] for r in rows if r[3] == a["arm"] and r[10] is not None]
+        assert a["closed"] == len(mine)
+        assert a["mean_reward"] == (pytest.approx(sum(mine) / len(mine)) if mine else None)
+        shadow = [json.loads(r[11])[a["arm"]] for r in rows if r[10] is not None]
+        assert a["shadow_mean"] == pytest.approx(sum(shadow) / len(shadow))
+    assert arms[0]["shadow_mean"] == 0.0  # flat never earns or pays
+    assert [(s["window"], s["to"]) for s in sel["switches"]] == [(sw.window, sw.chosen) for sw in res.switches]
+    assert sel["current"] == res.arm and sel["agent_version"] == res.agent_version
+    assert arm_statistics(["x"], []) == [{"arm": 0, "name": "x", "plays": 0, "closed": 0, "mean_reward": None,
+                                          "total_reward": 0.0, "shadow_mean": None, "last_chosen_window": None,
+                                          "last_chosen_ms": None}]
+    code, out, err = cli(capsys, "report", "--account", "sel")
+    assert code == 0, err
+    assert "Agent ag (thompson" in out and "Arms" in out and "Shadow mean %" in out
+    assert f"Switches ({len(res.switches)}" in out

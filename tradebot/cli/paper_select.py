@@ -83,3 +83,44 @@ def paper_select(
         out.print(f"{r.account}: window {sw.window}: switched from {sw.previous} to {sw.chosen}")
     for c in r.changed:
         out.print(f"{r.account}: candidate changed since the last choice: {c}")
+
+
+def render_selector(sel: dict[str, object], out: object) -> None:
+    """``report --account`` of a selector account: its agent, arm statistics, switching history."""
+    from typing import Any
+
+    from rich import box
+    from rich.table import Table
+
+    from tradebot.cli.render import _ms_iso
+
+    s: dict[str, Any] = dict(sel)
+    con: Any = out
+    con.print(f"Agent {s['agent']} ({s['method']}, state v{s['agent_version']}): {s['windows']} windows of "
+              f"{s['window_bars']} bars; following {s['current']}")
+    t = Table(title="Arms (realised: the account's own return while chosen; shadow: the candidate's "
+                    "engine return on the same candles, every finished window)",
+              box=box.SIMPLE_HEAVY, title_style="bold")
+    for col in ("Arm", "Candidate", "Plays", "Finished", "Mean realised %", "Shadow mean %", "Last chosen"):
+        t.add_column(col, justify="left" if col == "Candidate" else "right")
+
+    def pct(v: object) -> str:
+        return "-" if v is None else f"{float(v) * 100:+.3f}"  # type: ignore[arg-type]
+
+    for a in s["arms"]:
+        last = "-" if a["last_chosen_window"] is None else \
+            f"window {a['last_chosen_window']} ({_ms_iso(a['last_chosen_ms'])})"
+        t.add_row(str(a["arm"]), a["name"], str(a["plays"]), str(a["closed"]), pct(a["mean_reward"]),
+                  pct(a["shadow_mean"]), last)
+    con.print(t)
+    switches = s["switches"]
+    if not switches:
+        con.print("No switches yet.")
+        return
+    h = Table(title=f"Switches ({len(switches)}; the last {min(len(switches), 20)})", box=box.SIMPLE_HEAVY,
+              title_style="bold")
+    for col in ("Window", "Starts", "From", "To"):
+        h.add_column(col, justify="right" if col == "Window" else "left")
+    for sw in switches[-20:]:
+        h.add_row(str(sw["window"]), _ms_iso(sw["ts_ms"]) or "-", sw["from"], sw["to"])
+    con.print(h)

@@ -593,6 +593,33 @@ class _Loop:
             cur.updated_version = len(self.states) - 1
 
 
+def selector_report(ctx: Context, account: str) -> dict[str, Any] | None:
+    """A selector account's agent, arm statistics and switching history (None for an account
+    that is not fed by an agent); see :mod:`tradebot.analysis.arm_report`."""
+    from tradebot.analysis.arm_report import arm_statistics, switch_history
+    from tradebot.data.agent_models import AgentRow
+    from tradebot.data.paper_repository import PaperRepository
+
+    if not _store_exists(ctx):
+        return None
+    with ctx.store.session() as session:
+        acct = PaperRepository(session).get(account)
+        binding = _binding(session, acct.id) if acct is not None else None
+        if acct is None or binding is None:
+            return None
+        agent = session.get(AgentRow, binding.agent_id)
+        rows = [{"window": r.window, "start_ms": r.start_ms, "arm": r.arm, "previous_arm": r.previous_arm,
+                 "reward": r.reward, "shadow": r.shadow, "candidate": r.candidate, "candidates": r.candidates,
+                 "version": r.updated_version or r.chosen_version} for r in _windows(session, acct.id)]
+    names = [str(c.get("name")) for c in rows[-1]["candidates"]] if rows else []
+    return {"agent": agent.name if agent is not None else None, "method": agent.method if agent is not None else None,
+            "agent_version": max((int(r["version"]) for r in rows), default=None),
+            "window_bars": int(binding.window_bars), "candidates": list(binding.candidates),
+            "features": list(binding.features), "windows": len(rows),
+            "current": rows[-1]["candidate"] if rows else None,
+            "arms": arm_statistics(names, rows), "switches": switch_history(rows, names)}
+
+
 def _head(sig: Signals, n: int) -> Signals:
     """The signals of the first ``n`` bars."""
     from tradebot.core.signals import Signals
