@@ -83,12 +83,21 @@ def report(
             from tradebot.services.paper import account_report
 
             rep = account_report(ctx, account)
+            from tradebot.services.paper_selector import selector_report
+
+            sel = selector_report(ctx, account)  # an account fed by an agent: arms and switches
+            if sel is not None:
+                rep["selector"] = sel
             if json_out:
                 typer.echo(report_to_json(rep, indent=2))
             else:
                 from tradebot.cli.render import render_account
 
                 render_account(rep, out)
+                if sel is not None:
+                    from tradebot.cli.paper_select import render_selector
+
+                    render_selector(sel, out)
             return
         if list_runs:
             runs = svc.list_runs(ctx, limit)
