@@ -152,3 +152,20 @@ def test_qlearning_on_a_regime_label_round_trips() -> None:
     assert back.to_state() == ag.to_state()
     assert [back.choose(np.array([0.0, k])) for k in (0.0, 1.0, 2.0)] == \
         [ag.choose(np.array([0.0, k])) for k in (0.0, 1.0, 2.0)]
+
+
+def test_qlearning_on_regime_probabilities() -> None:
+    """``regime_columns``: the bin is the most probable regime (the p_<regime> columns)."""
+    ag = make_agent("qlearn", 2, 4, seed=2, regime_columns=[1, 2, 3])
+    assert ag.regime_bin(np.array([9.0, 0.1, 0.7, 0.2])) == 1
+    assert ag.regime_bin(np.array([9.0, 0.5, 0.2, 0.3])) == 0
+    assert ag.regime_bin(np.array([9.0, np.nan, np.nan, np.nan])) == 3  # warming up: a bin of its own
+    for p in ([0.1, 0.7, 0.2], [0.6, 0.2, 0.2], [np.nan] * 3):
+        x = np.array([0.0, *p])
+        ag.update(x, ag.choose(x), 0.01)
+    back = agent_from_state(json.loads(json.dumps(ag.to_state())))
+    assert back.to_state() == ag.to_state()
+    with pytest.raises(UsageError, match="regime_columns must be a list of 2 to 16 feature indices"):
+        make_agent("qlearn", 2, 4, seed=0, regime_columns=[1])
+    with pytest.raises(UsageError, match="not both"):
+        make_agent("qlearn", 2, 4, seed=0, regime_columns=[1, 2], regime_feature=0, n_regimes=2)

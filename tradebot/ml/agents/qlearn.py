@@ -1,11 +1,12 @@
 """Tabular Q-learning over discretised regimes, epsilon-greedy with a seeded generator.
 
-State ``s = (regime bin, arm held)``: the regime bin comes from the context — either an integer
-label column (``regime_feature``: its index, e.g. the regime label of the window start from
-:mod:`tradebot.ml.regime`, with ``n_regimes`` labels) or, by default, the sign pattern of up to
-``n_state_features`` standardised features (each above or below its running mean, so
-``2**k`` bins); the arm held is part of the state because switching costs depend on it
-(``n_arms`` means none held yet).
+State ``s = (regime bin, arm held)``: the regime bin comes from the context — the most
+probable regime among probability columns (``regime_columns``: their indices, e.g. the
+``p_<regime>`` columns of :mod:`tradebot.ml.regime` in a candidate record), an integer label
+column (``regime_feature``: its index, with ``n_regimes`` labels), or else the sign pattern of
+up to ``n_state_features`` standardised features (``state_features``; each above or below its
+running mean, so ``2**k`` bins); a missing label or probability has a bin of its own. The arm
+held is part of the state because switching costs depend on it (``n_arms``: none held yet).
 
 The reward given to :meth:`QLearnAgent.update` is the candidate's own net return over the
 window; the agent charges ``switch_cost`` itself when the arm differs from the one held at the
@@ -38,10 +39,10 @@ from tradebot.ml.agents.common import (
 )
 
 QLEARN_PARAMS = ("learning_rate", "gamma", "epsilon", "switch_cost", "n_state_features", "state_features",
-                 "regime_feature", "n_regimes")
+                 "regime_feature", "n_regimes", "regime_columns")
 QLEARN_DEFAULTS: dict[str, Any] = {"learning_rate": 0.1, "gamma": 0.5, "epsilon": 0.05, "switch_cost": 0.0,
                                    "n_state_features": 2, "state_features": None, "regime_feature": None,
-                                   "n_regimes": None}
+                                   "n_regimes": None, "regime_columns": None}
 
 
 def _checked(method: str, n_features: int, params: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +58,17 @@ def _checked(method: str, n_features: int, params: dict[str, Any]) -> dict[str, 
             raise UsageError(f"agent {method}: {name} must be a feature index in [0, {n_features}), got {v!r}")
         return v
 
-    if p["regime_feature"] is not None:
+    if p["regime_columns"] is not None:
+        cols = p["regime_columns"]
+        if not isinstance(cols, list | tuple) or not 2 <= len(cols) <= 16:
+            raise UsageError(f"agent {method}: regime_columns must be a list of 2 to 16 feature indices "
+                             f"(one probability per regime), got {cols!r}")
+        p["regime_columns"] = [index("regime_columns", c) for c in cols]
+        if p["regime_feature"] is not None:
+            raise UsageError(f"agent {method}: give regime_feature or regime_columns, not both")
+        p["state_features"] = None
+        p["n_regimes"] = None
+    elif p["regime_feature"] is not None:
         p["regime_feature"] = index("regime_feature", p["regime_feature"])
         n = p["n_regimes"]
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -89,7 +100,9 @@ class QLearnAgent:
         self.n_features = n_features
         self.seed = check_seed(self.method, seed)
         self.params = _checked(self.method, n_features, params)
-        if self.params["regime_feature"] is not None:
+        if self.params["regime_columns"] is not None:
+            self.n_bins = len(self.params["regime_columns"]) + 1  # the last bin: probabilities missing
+        elif self.params["regime_feature"] is not None:
             self.n_bins = int(self.params["n_regimes"]) + 1  # the last bin: label missing
         else:
             self.n_bins = 2 ** len(self.params["state_features"])
@@ -137,7 +150,7 @@ class QLearnAgent:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> QLearnAgent:
         params = dict(state["params"])
-        if params.get("regime_feature") is not None:
+        if params.get("regime_feature") is not None or params.get("regime_columns") is not None:
             params.pop("state_features", None)
             params.pop("n_state_features", None)
         agent = cls(int(state["n_arms"]), int(state["n_features"]), seed=int(state["seed"]), **params)
@@ -154,6 +167,11 @@ class QLearnAgent:
     # -- internals ----------------------------------------------------------------------
     def regime_bin(self, x: np.ndarray) -> int:
         p = self.params
+        if p["regime_columns"] is not None:
+            probs = x[p["regime_columns"]]
+            if not np.isfinite(probs).all():
+                return self.n_bins - 1
+            return int(np.argmax(probs))
         if p["regime_feature"] is not None:
             v = x[p["regime_feature"]]
             if not np.isfinite(v):
