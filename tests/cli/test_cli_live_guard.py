@@ -66,7 +66,9 @@ def test_reconcile_adopt_stop_and_resume(run, home, rx, live_env):
     assert diff.code == 1 and "unknown_order manual-cli-1" in diff.out and "STOPPED" in diff.out
     as_json = run("live", "reconcile", "--account", "acct", "--json")
     assert as_json.code == 1 and as_json.json()["differences"][0]["kind"] == "unknown_order"
-    adopted = run("live", "reconcile", "--account", "acct", "--adopt")
+    same = run("live", "--reconcile", "--account", "acct")  # the option form shows the same report
+    assert same.code == 1 and "unknown_order manual-cli-1" in same.out
+    adopted = run("live", "--reconcile", "--adopt", "--account", "acct")
     assert adopted.code == 0 and "adopted the exchange's view (1 difference(s))" in adopted.out
     assert run("live", "reconcile", "--account", "acct").code == 0
     rx.clear_request_log()
