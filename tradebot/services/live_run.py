@@ -89,7 +89,7 @@ class LiveRun:
 
     def run(self) -> LiveResult:
         stopped = self._kill_switch()
-        if self.mode == LIVE and not self.created:  # a new account has no ledger to compare yet
+        if self.mode == LIVE:  # the first one records the baselines (and checks the capital is there)
             self._look_up_open()  # our own orders first: what a crash left unanswered is adopted
             self._sync_fills()
             self._reconcile()
@@ -428,7 +428,9 @@ class LiveRun:
             return
         new: list[dict[str, Any]] = []
         for r in need:
-            if self.mode == DRY or r.exchange_order_id is None:
+            if self.mode == LIVE and r.exchange_order_id is None:
+                continue  # not adopted yet: its fills are taken once the exchange has named it
+            if self.mode == DRY:
                 fee_cur, fee = (r.fees[0] if r.fees else (None, 0.0))
                 new.append({"trade_id": f"dry-{r.client_order_id}", "client_order_id": r.client_order_id,
                             "symbol": r.symbol, "side": r.side, "price": float(r.average or 0.0),
