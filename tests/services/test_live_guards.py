@@ -98,6 +98,11 @@ def test_live_notifications_reach_a_local_webhook(tmp_path, http_receiver) -> No
         "[acct] LIVE order sent", "[acct] LIVE fill", "[acct] LIVE order REFUSED",
         "[acct] LIVE reconciliation: trading STOPPED", "[acct] LIVE kill switch", "[acct] LIVE ERROR"]
     assert all("BUY 0.01 BTC/USDT" in b["message"] and "why-" in b["message"] for b in bodies)
+    http_receiver.requests.clear()
+    notify_live(ctx, "acct", "fill", {"symbol": SYMBOL, "side": "sell", "amount": 0.5, "price": 31_000.0,
+                                      "fee_cost": 15.5, "fee_currency": "USDT", "ts_ms": 1_704_067_200_000})
+    [fill] = [r.json() for r in http_receiver.requests]
+    assert "SELL 0.5 BTC/USDT at 31000 (fee 15.5 USDT)" in fill["message"] and "2024-01-01 00:00" in fill["message"]
     with pytest.raises(ValueError, match="unknown live notification kind"):
         notify_live(ctx, "acct", "nonsense", {})
     # a stop tells the channel what it did

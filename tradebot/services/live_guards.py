@@ -150,7 +150,9 @@ def _summary(kind: str, detail: dict[str, Any]) -> str:
         head = f"{str(side).upper()} {'' if amount is None else _fmt(float(amount)) + ' '}{symbol}"
         if detail.get("price") is not None:
             head += f" at {_fmt(float(detail['price']))}"
-        parts.append(head)
+        if detail.get("fee_cost") and detail.get("fee_currency"):
+            head += f" (fee {_fmt(float(detail['fee_cost']))} {detail['fee_currency']})"
+        parts.append(("dry run: " if detail.get("dry_run") else "") + head)
     for key in ("reason", "error", "note"):
         if detail.get(key):
             parts.append(str(detail[key]))
