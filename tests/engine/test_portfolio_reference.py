@@ -260,3 +260,68 @@ def test_set_busy_nb_keeps_the_list_in_pair_order() -> None:
         n = pnb._set_busy_nb(busy, len(members), k, on)
         want = sorted([*members, k]) if on else [i for i in members if i != k]
         assert busy[:n].tolist() == want
+
+
+def test_market_decision_nb_is_decide_nb_where_the_signals_act() -> None:
+    from tradebot.engine.kernels import decide_nb
+    from tradebot.engine.layout import NO_ORDER, S_PENDING
+
+    rng = np.random.default_rng(7)
+    bits = (pnb.SIG_ENTRY, pnb.SIG_EXIT, pnb.SIG_SHORT_ENTRY, pnb.SIG_SHORT_EXIT)
+    n = 0
+    for _ in range(400):
+        states = np.zeros((2, 40))
+        states[1, S_UNITS] = rng.choice([-1.0, 0.0, 2.0])
+        short = bool(rng.random() < 0.5)
+        code = int(rng.integers(1, 16))
+        if not code & pnb._want_nb(states, 1, False, short):
+            continue
+        n += 1
+        p = EngineConfig(allow_short=short, latency_bars=int(rng.integers(1, 4))).to_vector()
+        row = states[1].copy()
+        decide_nb(5, *(bool(code & b) for b in bits), p, row)
+        assert row[S_PENDING] != NO_ORDER
+        assert pnb._market_decision_nb(states, 1, code, short) == row[S_PENDING]
+        assert 5 + p[pnb.P_LATENCY] == row[S_PENDING_AT]
+    assert n > 100
+
+
+def test_rank_key_nb_by_the_rule() -> None:
+    from tradebot.engine.layout import BUY_LONG, SELL_SHORT
+
+    keys = np.array([[0.5, -2.0, np.nan, 1e308, -np.inf]])
+    for mode, kind, want in [
+        (pnb.RANK_ORDER, BUY_LONG, [0.0] * 5),
+        (pnb.RANK_SCORE, BUY_LONG, [0.5, -2.0, -pnb.KEY_LIMIT, pnb.KEY_LIMIT, -pnb.KEY_LIMIT]),
+        (pnb.RANK_SCORE, SELL_SHORT, [0.5, -2.0, -pnb.KEY_LIMIT, pnb.KEY_LIMIT,
+                                      -pnb.KEY_LIMIT]),
+        (pnb.RANK_SIGNAL, BUY_LONG, [0.5, -2.0, -pnb.KEY_LIMIT, pnb.KEY_LIMIT,
+                                     -pnb.KEY_LIMIT]),
+        (pnb.RANK_SIGNAL, SELL_SHORT, [-0.5, 2.0, -pnb.KEY_LIMIT, -pnb.KEY_LIMIT,
+                                       pnb.KEY_LIMIT]),
+    ]:
+        got = [pnb._rank_key_nb(mode, keys, 0, m, kind) for m in range(5)]
+        assert got == want, (mode, kind)
+
+
+def test_load_m_store_m_and_cancel_are_the_row_helpers() -> None:
+    from tradebot.engine.matching_nb import reset_order_nb
+
+    params = EngineConfig(sizing="optimal_f").to_vector()
+    mb = pnb.match_base_nb(params)
+    L = mb + N_MATCH
+    rng = np.random.default_rng(8)
+    states = rng.random((3, L))
+    acct = rng.random(L)
+    a1, a2 = acct.copy(), acct.copy()
+    pnb.load_nb(a1, states[1].copy(), mb)
+    pnb.load_m_nb(a2, states, 1, mb)
+    assert a1.tolist() == a2.tolist()
+    s1, s2 = states.copy(), states.copy()
+    pnb.store_nb(acct, s1[2], mb)
+    pnb.store_m_nb(acct, s2, 2, mb)
+    assert s1.tolist() == s2.tolist()
+    s1, s2 = states.copy(), states.copy()
+    reset_order_nb(s1[0], mb)
+    pnb._cancel_nb(acct.copy(), s2, 0, mb)
+    assert s1.tolist() == s2.tolist()

@@ -43,6 +43,7 @@ from tradebot.engine.config import (
     P_HAS_DAY,
     P_HAS_LIMITS,
     P_HAS_STOPS,
+    P_LATENCY,
     P_MATCHING,
     P_MAX_DD,
     P_SHORT,
@@ -60,6 +61,7 @@ from tradebot.engine.kernels import (
 )
 from tradebot.engine.layout import (
     BUY_LONG,
+    CLOSE,
     M_BUDGET,
     N_BLOCKED_COLS,
     N_FILL_COLS,
@@ -157,6 +159,33 @@ def store_nb(acct, row, mb):
         row[k] = acct[k]
     for k in range(mb, mb + N_MATCH):
         row[k] = acct[k]
+
+
+@njit(cache=True)
+def load_m_nb(acct, states, m, mb):
+    """:func:`load_nb` from row ``m`` of ``states`` (no row view: a view costs reference
+    counting in the loop)."""
+    for k in range(S_UNITS, S_PENDING_AT + 1):
+        acct[k] = states[m, k]
+    for k in range(mb, mb + N_MATCH):
+        acct[k] = states[m, k]
+
+
+@njit(cache=True)
+def store_m_nb(acct, states, m, mb):
+    """:func:`store_nb` into row ``m`` of ``states``."""
+    for k in range(S_UNITS, S_PENDING_AT + 1):
+        states[m, k] = acct[k]
+    for k in range(mb, mb + N_MATCH):
+        states[m, k] = acct[k]
+
+
+@njit(cache=True)
+def _cancel_nb(acct, states, m, mb):
+    """Cancel market ``m``'s order (:func:`reset_order_nb` on its slots)."""
+    load_m_nb(acct, states, m, mb)
+    reset_order_nb(acct, mb)
+    store_m_nb(acct, states, m, mb)
 
 
 @njit(cache=True)
@@ -286,6 +315,35 @@ def _set_busy_nb(busy, n_busy, m, on):
 
 
 @njit(cache=True)
+def _market_decision_nb(states, m, s, short):
+    """The market order :func:`tradebot.engine.kernels.decide_nb` places for market
+    ``m`` with signal bits ``s`` that act (``s & _want_nb(...)`` nonzero, no order in
+    flight): an entry when flat (long first), else the close."""
+    if states[m, S_UNITS] == 0.0:
+        if s & SIG_ENTRY:
+            return BUY_LONG
+        return SELL_SHORT
+    return CLOSE
+
+
+@njit(cache=True)
+def _rank_key_nb(rank_mode, keys_in, t, m, kind):
+    """The rank key of an entry decided at bar ``t``: 0 for pair order, else the key at
+    ``t`` (negated for a short by signal strength), clipped to +-KEY_LIMIT, NaN last."""
+    k = 0.0
+    if rank_mode != RANK_ORDER:
+        k = keys_in[t, m]
+        if rank_mode == RANK_SIGNAL and kind == SELL_SHORT:
+            k = -k
+        # kept finite (the state is persisted as JSON): no key ranks last
+        if k != k or k < -KEY_LIMIT:
+            k = -KEY_LIMIT
+        elif k > KEY_LIMIT:
+            k = KEY_LIMIT
+    return k
+
+
+@njit(cache=True)
 def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, atr, sig,
               keys_in, params, pf, ps, trades, n_trades, blocked, n_blocked, fills, fc,
               equity, cash_out, pos_out, with_match):
@@ -359,14 +417,13 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             has_stops = stops_on[m]
             if kind == NO_ORDER and (not was_held or not has_stops):
                 continue
-            row = states[m]
-            pm = params[m]
-            working = kind != NO_ORDER and row[S_PENDING_AT] <= t
+            working = kind != NO_ORDER and states[m, S_PENDING_AT] <= t
             if working or (has_stops and was_held):
-                if working and row[S_PENDING_AT] < t:  # was due where the market had no
-                    row[S_PENDING_AT] = t  # candle: the market order fills at this open
+                if working and states[m, S_PENDING_AT] < t:  # was due where the market had
+                    states[m, S_PENDING_AT] = t  # no candle: the order fills at this open
+                pm = params[m]
                 atr_prev = _atr_prev_nb(atr, m, int(last_real[m]))
-                load_nb(acct, row, mb)
+                load_m_nb(acct, states, m, mb)
                 n0 = n_trades
                 f0 = fc[0]
                 done = False
@@ -393,10 +450,10 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
                                                   fc)
                 if n_trades > n0:  # at most one trade closes in a bar
                     _trade_closed_nb(t, pm, acct, trades, n_trades)
-                store_nb(acct, row, mb)
+                store_m_nb(acct, states, m, mb)
                 _tag_nb(trades, n0, n_trades, T_MARKET, m)
                 _tag_nb(fills, f0, fc[0], F_MARKET, m)
-            if row[S_UNITS] != 0.0:
+            if states[m, S_UNITS] != 0.0:
                 if not was_held:
                     n_open += 1
                     held_changed = True
@@ -408,29 +465,28 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             rank_order_nb(order, nd, rank_key)
         for k in range(nd):
             m = order[k]
-            row = states[m]
-            pm = params[m]
-            fresh = row[S_UNITS] == 0.0
+            fresh = states[m, S_UNITS] == 0.0
             cash = acct[S_CASH]
             if fresh:
                 if n_open >= max_open:
-                    reset_order_nb(row, mb)
+                    _cancel_nb(acct, states, m, mb)
                     n_blocked = _block_nb(blocked, n_blocked, t, BLOCK_NO_SLOT, m)
                     continue
                 stake = stake_nb(pf, cash, ps[PS_EQ_PREV], max_open - n_open)
                 if stake <= DUST * ps[PS_EQ_PREV]:  # none, or a rounding residue
-                    reset_order_nb(row, mb)
+                    _cancel_nb(acct, states, m, mb)
                     n_blocked = _block_nb(blocked, n_blocked, t, BLOCK_NO_CASH, m)
                     continue
             else:  # a partly filled entry goes on spending its budget (at most the cash)
                 stake = cash
-                if shared and row[mb + M_BUDGET] > cash:
-                    row[mb + M_BUDGET] = cash
-            has_stops = pm[P_HAS_STOPS] != 0.0
-            if row[S_PENDING_AT] < t:  # due at a bar without a candle of this market
-                row[S_PENDING_AT] = t
+                if shared and states[m, mb + M_BUDGET] > cash:
+                    states[m, mb + M_BUDGET] = cash
+            pm = params[m]
+            has_stops = stops_on[m]
+            if states[m, S_PENDING_AT] < t:  # due at a bar without a candle of this market
+                states[m, S_PENDING_AT] = t
             atr_prev = _atr_prev_nb(atr, m, int(last_real[m]))
-            load_nb(acct, row, mb)
+            load_m_nb(acct, states, m, mb)
             acct[S_CASH] = stake
             n0 = n_trades
             f0 = fc[0]
@@ -456,10 +512,10 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             if n_trades > n0:
                 _trade_closed_nb(t, pm, acct, trades, n_trades)
             acct[S_CASH] = (cash - stake) + acct[S_CASH]
-            store_nb(acct, row, mb)
+            store_m_nb(acct, states, m, mb)
             _tag_nb(trades, n0, n_trades, T_MARKET, m)
             _tag_nb(fills, f0, fc[0], F_MARKET, m)
-            if row[S_UNITS] != 0.0:
+            if states[m, S_UNITS] != 0.0:
                 if fresh:
                     n_open += 1
                     held_changed = True
@@ -501,6 +557,18 @@ def _chunk_nb(start, stop, timestamp, present, open_, high, low, close, volume, 
             for m in range(M):
                 if sig[m, t] & want[m] and present[t, m]:
                     s = sig[m, t]
+                    if not matching_on[m]:
+                        # a market order (the signal acts: see want), decide_nb's rule on
+                        # the market's slots without building its row
+                        kind = _market_decision_nb(states, m, s, short_on[m])
+                        states[m, S_PENDING] = kind
+                        states[m, S_PENDING_AT] = t + params[m, P_LATENCY]
+                        if kind != CLOSE:
+                            rank_key[m] = _rank_key_nb(rank_mode, keys_in, t, m, kind)
+                        want[m] = 0
+                        if not (stops_on[m] and states[m, S_UNITS] != 0.0):
+                            n_busy = _set_busy_nb(busy, n_busy, m, True)
+                        continue
                     was_busy = _is_busy_nb(states, m, stops_on)
                     n_blocked = _decide_nb(t, m, (s & SIG_ENTRY) != 0, (s & SIG_EXIT) != 0,
                                            (s & SIG_SHORT_ENTRY) != 0,
@@ -599,17 +667,7 @@ def _decide_nb(t, m, e, x, se, sx, eq, has_limits, pm, acct, row, mb, c, rank_mo
     _tag_nb(blocked, b0, n_blocked, B_MARKET, m)
     now = row[S_PENDING]
     if now != was and (now == BUY_LONG or now == SELL_SHORT):
-        k = 0.0
-        if rank_mode != RANK_ORDER:
-            k = keys_in[t, m]
-            if rank_mode == RANK_SIGNAL and now == SELL_SHORT:
-                k = -k
-            # kept finite (the state is persisted as JSON): no key ranks last
-            if k != k or k < -KEY_LIMIT:
-                k = -KEY_LIMIT
-            elif k > KEY_LIMIT:
-                k = KEY_LIMIT
-        rank_key[m] = k
+        rank_key[m] = _rank_key_nb(rank_mode, keys_in, t, m, now)
     return n_blocked
 
 
