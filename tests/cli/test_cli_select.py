@@ -84,3 +84,24 @@ def test_report_of_a_missing_evaluation(run: Run, home: Path) -> None:
     res = run("select", "report")
     assert res.code == 2 and "no selector evaluations in the store" in res.err, res
     assert not (home / "tradebot.db").exists()
+
+
+def test_an_ml_model_candidate(run: Run, home: Path) -> None:
+    """``ml:NAME``: the registry model traded on its walk-forward probabilities (none before its
+    first training window ends: flat there)."""
+    from tradebot.data.cache import CandleCache
+    from tradebot.testing.markets import regime_market
+
+    CandleCache(home / "data").save(regime_market(2500, 1, True, symbol="PLANT/USDT", exchange="synth"))
+    market = ["--exchange", "synth", "--symbol", "PLANT/USDT", "--timeframe", "1h"]
+    res = run("train", "--name", "trend", *market, "--folds", "2", "--shuffles", "0", "--no-importance",
+              "--quiet", "--seed", "3")
+    assert res.code == 0, res
+    out = run("select", "evaluate", *market, "--candidate", "ml:trend:1", "--candidate", "macd", "--window", "2d",
+              "--json")
+    assert out.code == 0, out
+    rep = out.json()
+    ml = next(c for c in rep["candidates"] if c["strategy"] == "ml")
+    assert ml["name"].startswith("ml:trend:") and ml["params"]["model"] == ml["name"][3:]
+    line = next(ln for ln in rep["lines"] if ln["name"] == ml["name"])
+    assert line["trades"] > 0
