@@ -32,6 +32,17 @@ Per bar ``t`` (docs/decisions/0017-portfolio-ordering-and-alignment.md):
 
 With one market each step is the single-market loop's, in its order, with the same
 arithmetic: the result is :func:`tradebot.engine.kernels.simulate`'s bit for bit.
+
+What a bar costs when nothing happens: the loop keeps, in pair order, the markets holding
+a position (``held``: the only ones marked at the close) and the markets with an order or
+a position with stops (``busy``: the only ones step 2 visits), and per market the signal
+bits that can make it act (``want``, :func:`_want_nb`). They change only where a fill,
+a cancelled order or a decision changed a market, and are updated there (step 2 touches
+only the busy markets). A market's signals at a bar are one byte of the market-major
+uint8 matrix ``sig`` (``SIG_*`` bits), tested against ``want``. A market order is decided
+from the market's slots in ``states`` (:func:`_market_decision_nb`, decide_nb's rule), and
+the fill helpers run on ``acct`` loaded by market index: no row view is made on those
+paths (a view costs reference counting inside the loop).
 """
 
 from __future__ import annotations
