@@ -31,7 +31,9 @@ def test_evaluate_store_report_list(run: Run, home: Path) -> None:
     by = {ln["kind"]: ln for ln in rep["lines"]}
     assert by["oracle"]["return_pct"] >= max(ln["return_pct"] for ln in rep["lines"][4:])
     assert rep["lines"][4]["return_pct"] == 0 and rep["lines"][4]["trades"] == 0
-    assert len(rep["choices"]) == 46 and rep["choices"][:8] == [0] * 8
+    idx = [c["index"] for c in rep["choices"]]
+    assert len(idx) == 46 and idx[:8] == [0] * 8 and rep["choices"][0]["candidate"] == "flat"
+    assert [c["window"] for c in rep["choices"]] == list(range(46))
     assert rep["verdict"]["verdict"] in ("beats the candidates", "does not beat the candidates")
     assert rep["verdict_line"].startswith("Verdict: ")
     # stored: the report shows the same numbers, with the choice of every window
@@ -39,7 +41,22 @@ def test_evaluate_store_report_list(run: Run, home: Path) -> None:
     assert again.code == 0, again
     stored = again.json()
     assert stored["lines"] == rep["lines"] and stored["verdict"] == rep["verdict"]
-    assert [c["candidate"] for c in stored["choices"]] == [rep["candidates"][i]["name"] for i in rep["choices"]]
+    assert stored["choices"] == rep["choices"]
+    assert [c["candidate"] for c in stored["choices"]] == [rep["candidates"][i]["name"] for i in idx]
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(home / "tradebot.db")
+    row = conn.execute("SELECT method, seed, window, window_bars, data_sha256, code_version, choices, record, "
+                       "candidates FROM selector_evaluations").fetchall()
+    conn.close()
+    assert len(row) == 1
+    method, seed, window, bars, sha, code, choices, record, cands = row[0]
+    assert (method, seed, window, bars) == ("model", 5, "2d", 48) and sha == rep["market"]["data_sha256"]
+    assert len(sha) == 64 and code == rep["code_version"] and json.loads(choices) == idx
+    record = json.loads(record)
+    assert len(record["returns"]) == 46 and len(record["returns"][0]) == 4 and len(record["bounds"]) == 46
+    assert [c["params"] for c in json.loads(cands)][3] == {"period": 10, "lower": 25.0, "upper": 70.0}
     term = run("select", "report")
     assert term.code == 0, term
     for text in ("Strategy selector", "oracle (upper bound)", "equal-weight blend", "random switcher",

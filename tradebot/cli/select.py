@@ -67,9 +67,7 @@ def evaluate(
     finally:
         ctx.close()
     if json_out:
-        report = dict(outcome.report)
-        report["choices"] = [int(c) for c in outcome.choices]
-        typer.echo(json.dumps(report, indent=2, sort_keys=True))
+        typer.echo(json.dumps(outcome.report, indent=2, sort_keys=True))
         return
     render_selector(outcome.report)
 

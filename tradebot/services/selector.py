@@ -141,6 +141,8 @@ def evaluate_selector(ctx: Context, specs: Sequence[str] | None = None, *, windo
                     "first_evaluated_ms": int(record.starts_ms[min_train])},
         "candidates": [{**c.to_dict(), "windows_chosen": int(counts[i])} for i, c in enumerate(candidates)],
         "lines": rows, "verdict": verdict, "verdict_line": verdict_line(verdict),
+        "choices": [{"window": w, "start_ms": int(record.starts_ms[w]), "index": int(ch),
+                     "candidate": candidates[int(ch)].name} for w, ch in enumerate(choices)],
         "code_version": code_version(), "evaluation_id": None,
     }
     evaluation_id = None
@@ -200,10 +202,6 @@ def selector_report(ctx: Context, evaluation_id: int | None = None) -> dict[str,
         report = dict(row.report)
         report["evaluation_id"] = row.id
         report["created_at"] = row.created_at.isoformat()
-        names = list(row.record.get("names") or [])
-        report["choices"] = [{"window": w, "start_ms": int(start), "candidate": names[c] if 0 <= c < len(names)
-                              else "flat"} for w, (start, c) in enumerate(zip(row.record["starts_ms"], row.choices,
-                                                                                strict=True))]
         return report
 
 
