@@ -122,3 +122,16 @@ def test_an_ml_model_candidate(run: Run, home: Path) -> None:
     assert ml["name"].startswith("ml:trend:") and ml["params"]["model"] == ml["name"][3:]
     line = next(ln for ln in rep["lines"] if ln["name"] == ml["name"])
     assert line["trades"] > 0
+
+
+def test_candidates_window_and_warm_up_from_the_config(run: Run, home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('[selector]\ncandidates = ["macd", "rsi:period=10"]\nwindow = "2d"\n'
+                                      'min_train_windows = 6\nseed = 9\n[selector.switch]\ncost = 0.01\n')
+    res = run("select", "evaluate", *MARKET, "--no-save", "--json")
+    assert res.code == 0, res
+    rep = res.json()
+    assert [c["name"] for c in rep["candidates"]] == ["flat", "macd", "rsi:period=10"]
+    assert rep["window"] == "2d" and rep["windows"]["evaluated"] == 46 - 6 and rep["seed"] == 9
+    assert rep["switch_cost"] == 0.01 and rep["evaluation_id"] is None
+    assert not (home / "tradebot.db").exists()
