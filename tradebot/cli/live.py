@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from tradebot.services.live import LiveResult
 
 #: after a candle closes, wait this long before asking the exchange for it
-LOOP_DELAY_S = 2.0
+LOOP_DELAY_S = 0.2
+#: --loop: while the closed candle is not served yet, ask again this often, at most this many times
+RETRY_S, RETRIES = 0.5, 20
 
 app = typer.Typer(help="Trade a strategy on an exchange: dry run unless live.enabled, API keys and a "
                        "confirmation say otherwise.", no_args_is_help=False, invoke_without_command=True)
@@ -120,34 +122,46 @@ def _run(ctx: Any, account: str, pairs: Any, *, loop: bool, wait: bool, testnet:
     from tradebot.cli.common import console
     from tradebot.core.timeframes import timeframe_ms
     from tradebot.services.incidents import run_failed, run_succeeded
-    from tradebot.services.live import run_live
+    from tradebot.services.live import open_exchange, run_live
     from tradebot.services.paper import AccountBusy
 
     out = console()
-    while True:
-        try:
-            r = run_live(ctx, account, pairs, testnet=testnet, yes=yes, confirm=_typed_confirmation, wait=wait,
-                         requested=requested)
-        except AccountBusy:
-            out.print(f"live account {account!r} is being run by another process; exiting")
-            return
-        except Exception as e:
-            run_failed(ctx, "live", account, e)
-            raise
-        run_succeeded(ctx, "live", account, f"live {account} ({r.mode}): {r.processed} bar(s), {r.intents} "
-                      f"intent(s), {r.sent} sent, {r.fills} fill(s), equity {r.equity:.2f}")
-        if json_out:
-            import json
+    ex = open_exchange(ctx, account, testnet=testnet) if loop else None  # --loop: markets loaded once
+    try:
+        woken = False
+        retries = 0
+        while True:
+            try:
+                r = run_live(ctx, account, pairs, testnet=testnet, yes=yes, confirm=_typed_confirmation, wait=wait,
+                             requested=requested, exchange=ex)
+            except AccountBusy:
+                out.print(f"live account {account!r} is being run by another process; exiting")
+                return
+            except Exception as e:
+                run_failed(ctx, "live", account, e)
+                raise
+            if woken and r.processed == 0 and not r.intents and retries < RETRIES:
+                retries += 1  # the candle that just closed is not served yet: ask again shortly
+                time.sleep(RETRY_S)
+                continue
+            run_succeeded(ctx, "live", account, f"live {account} ({r.mode}): {r.processed} bar(s), {r.intents} "
+                          f"intent(s), {r.sent} sent, {r.fills} fill(s), equity {r.equity:.2f}")
+            if json_out:
+                import json
 
-            typer.echo(json.dumps(r.to_dict(), default=str))
-        else:
-            render(r, out)
-        if not loop:
-            return
-        pairs = None  # the account exists now: it keeps its pairs
-        tf = timeframe_ms(_account_timeframe(ctx, account))
-        now = time.time() * 1000
-        time.sleep(max(((now // tf) + 1) * tf - now, 0) / 1000 + LOOP_DELAY_S)
+                typer.echo(json.dumps(r.to_dict(), default=str))
+            else:
+                render(r, out)
+            if not loop:
+                return
+            pairs = None  # the account exists now: it keeps its pairs
+            tf = timeframe_ms(_account_timeframe(ctx, account))
+            now = time.time() * 1000
+            time.sleep(max(((now // tf) + 1) * tf - now, 0) / 1000 + LOOP_DELAY_S)
+            woken, retries = True, 0
+    finally:
+        if ex is not None:
+            ex.close()
 
 
 def _account_timeframe(ctx: Any, account: str) -> str:

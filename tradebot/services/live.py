@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from tradebot.services.live_step import Intent
     from tradebot.services.paper_portfolio import _Account
 
-__all__ = ["LiveResult", "LiveStopped", "OrderLine", "live_mode", "run_live"]
+__all__ = ["LiveResult", "LiveStopped", "OrderLine", "live_mode", "open_exchange", "run_live"]
 
 S = OrderState
 LIVE, DRY = "live", "dry-run"
@@ -214,13 +214,25 @@ def _confirm(account: str, pairs: PairList | None, yes: bool, confirm: Callable[
                          "terminal, or pass --yes-i-understand-real-money; nothing was sent")
 
 
+def open_exchange(ctx: Context, account: str, *, testnet: bool = False) -> CcxtExchange:
+    """The adapter a run of ``account`` trades through (keys only for a real account), for a
+    caller that keeps it across runs (``--loop``: markets are loaded once)."""
+    from tradebot.services.paper_portfolio import get_account
+
+    acct = get_account(ctx, account)
+    exchange_id = acct.exchange if acct is not None else ctx.settings.market.exchange
+    return _exchange(ctx, exchange_id, live_mode(ctx), bool(testnet or _live_setting(ctx, "testnet", False)))
+
+
 def run_live(ctx: Context, account: str, pairs: PairList | None = None, *, testnet: bool = False,
              yes: bool = False, confirm: Callable[[str], bool] | None = None, wait: bool = False,
-             now_ms: int | None = None, requested: dict[str, str | None] | None = None) -> LiveResult:
+             now_ms: int | None = None, requested: dict[str, str | None] | None = None,
+             exchange: CcxtExchange | None = None) -> LiveResult:
     """One run of the live account ``account`` (see the module docstring). ``pairs``: the
     markets of a new account (an existing one keeps its own). ``confirm(symbol)``: asks the
     user to type the symbol (the CLI on a terminal); ``yes``: the unattended confirmation.
-    ``now_ms``: the market clock (default: the exchange's time)."""
+    ``now_ms``: the market clock (default: the exchange's time). ``exchange``: an adapter
+    from :func:`open_exchange` to reuse (not closed here)."""
     from tradebot.services.paper import account_lock, check_account_name
     from tradebot.services.paper_portfolio import get_account
 
@@ -232,7 +244,9 @@ def run_live(ctx: Context, account: str, pairs: PairList | None = None, *, testn
     if acct is not None:
         _check_existing(acct, mode, acct.mode, pairs, requested)
     exchange_id = acct.exchange if acct is not None else ctx.settings.market.exchange
-    ex = _exchange(ctx, exchange_id, mode, testnet)
+    if exchange is not None and exchange.id != exchange_id.strip().lower():
+        raise UsageError(f"live account {account!r} trades on {exchange_id}, not {exchange.id}")
+    ex = exchange if exchange is not None else _exchange(ctx, exchange_id, mode, testnet)
     try:
         symbols = acct.symbols if acct is not None else (pairs.symbols if pairs is not None else ())
         if acct is None:
@@ -259,7 +273,8 @@ def run_live(ctx: Context, account: str, pairs: PairList | None = None, *, testn
 
             return LiveRun(ctx, acct, mode, testnet, ex, rules, now, created).run()
     finally:
-        ex.close()
+        if exchange is None:
+            ex.close()
 
 
 def _create(ctx: Context, plan: _Account, mode: str, testnet: bool) -> _Account:
