@@ -152,7 +152,11 @@ def _keys(aligned: AlignedMarkets, portfolio: PortfolioConfig,
 
 
 def _params(cfgs: list[EngineConfig]) -> np.ndarray:
-    return np.ascontiguousarray(np.stack([c.to_vector() for c in cfgs]))
+    vectors: dict[int, np.ndarray] = {}  # one config shared by every market: one vector
+    for c in cfgs:
+        if id(c) not in vectors:
+            vectors[id(c)] = c.to_vector()
+    return np.ascontiguousarray(np.stack([vectors[id(c)] for c in cfgs]))
 
 
 def new_portfolio_state(config: EngineConfig | Sequence[EngineConfig],
