@@ -103,6 +103,7 @@ class Registry:
     def __init__(self, strategy_path: Path | None = None) -> None:
         self._strategy_path = strategy_path
         self._all: dict[str, StrategyInfo] | None = None
+        self._ep_names: frozenset[str] | None = None
 
     def _builtin(self, name: str) -> StrategyInfo:
         cls = _load_ref(BUILTINS[name])
@@ -125,10 +126,11 @@ class Registry:
                 for info in _load_folder(self._strategy_path):
                     if info.name == name:
                         return info
-            from importlib.metadata import entry_points
+            if self._ep_names is None:  # scanned once per registry (a selector creates many strategies)
+                from importlib.metadata import entry_points
 
-            if not any(ep.name == name for ep in entry_points(group=ENTRY_POINT_GROUP)) \
-                    and name in BUILTINS:
+                self._ep_names = frozenset(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+            if name not in self._ep_names and name in BUILTINS:
                 return self._builtin(name)
         table = self.all()
         if name in table:
