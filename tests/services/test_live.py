@@ -292,3 +292,18 @@ def test_kill_file_refuses_entries_and_sends_nothing_new(h: LiveHarness, tmp_pat
     assert all(o.reason.startswith("kill switch: kill file") for o in refused)
     assert {r.stopped is not None for r in results} == {True}
     assert posts(h) == []
+
+
+def test_fees_in_the_received_asset_round_trips_keep_trading(tmp_path: Path, monkeypatch) -> None:
+    """Binance's default: the fee of a buy is charged in the base asset. What is left after a
+    sell (the fee's worth, in the ledger's position) must not read as a holding."""
+    keys(monkeypatch)
+    with LiveHarness([walk("BTC/USDT", 120)], fee_asset="received") as h:
+        ctx = context(h, tmp_path, enabled=True)
+        results = run_bars(h, ctx, range(55, 100), yes=True)
+        ctx.close()
+        sides = [o.side for r in results for o in r.orders if o.action == "sent"]
+        assert sides.count("buy") >= 3 and sides.count("sell") >= 2
+        assert set(Counter(posts(h)).values()) == {1}
+    fees = rows(tmp_path, "SELECT side, fee_currency FROM live_fills")
+    assert {f for f in fees} == {("buy", "BTC"), ("sell", "USDT")}

@@ -307,9 +307,11 @@ class LiveRun:
         for rec in pending:
             left = max(rec.amount - rec.filled, 0.0)
             committed[rec.symbol] = committed.get(rec.symbol, 0.0) + (left if rec.side == "buy" else -left)
+        # what the account holds of each base asset: its fills net of the fees charged in it
         base_free = {s: balances.get(base_quote(s)[0], 0.0) for s in a.symbols}
+        holding = {s: min(held.get(s, 0.0), base_free[s]) for s in a.symbols}
         bar = int(aligned.timestamp[-1])
-        intents = plan_intents(a.name, a.symbols, bar, targets, last_closes(aligned), held, committed, base_free,
+        intents = plan_intents(a.name, a.symbols, bar, targets, last_closes(aligned), holding, committed, base_free,
                                self.rules, _wall_ms())
         for intent in intents:
             self._one(intent, len(pending), stopped)

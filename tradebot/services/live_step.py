@@ -117,7 +117,8 @@ def plan_intents(account: str, symbols: Sequence[str], bar_ms: int, targets: np.
                  closes: Sequence[float] | np.ndarray, held: dict[str, float], committed: dict[str, float],
                  base_free: dict[str, float], rules: dict[str, MarketRules], now_ms: int) -> list[Intent]:
     """The intents that bring the account to the engine's targets (see the module
-    docstring). ``held``: ledger units per symbol; ``committed``: signed units still to
+    docstring). ``held``: units per symbol the account holds (its fills net of fees charged
+    in the base asset); ``committed``: signed units still to
     come from open orders; ``base_free``: the ledger's balance of each symbol's base asset
     (after fees); ``closes``: the decision bar's close per market."""
     out = []
