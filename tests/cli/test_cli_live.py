@@ -124,3 +124,13 @@ def test_bad_input_one_line_exit_2_nothing_stored_nothing_sent(h: LiveHarness, h
     assert not [r for r in h.request_log if r.endpoint == "order_new"]
     out = json.dumps(accounts(home))
     assert KEY not in out
+
+
+def test_testnet_uses_the_sandbox_and_its_own_cache(h: LiveHarness, home: Path, run: Callable[..., Result],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    real(monkeypatch)
+    h.close_bar(60)
+    res = run(*ARGS, "--symbol", "BTC/USDT", "--testnet", "--yes-i-understand-real-money")
+    assert res.code == 0 and res.out.startswith("LIVE (TESTNET) acct: BTC/USDT"), res
+    cached = {p.name for p in (home / "data").iterdir()}
+    assert "binance-testnet" in cached and "binance" not in cached  # testnet candles never mix with the real ones
