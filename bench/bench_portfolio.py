@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -173,6 +174,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.child:
         return child(args.child[0], args.markets, args.bars)
+    load_before = _loadavg()
     log(f"{args.markets} markets x {args.bars:,} bars: data and signals")
     d = prepare(args.markets, args.bars)
     outs = {}
@@ -221,7 +223,16 @@ def main() -> int:
     print(f"agreement: trades {outs['tradebot portfolio']['trades']:.0f} vs "
           f"{outs['vectorbt cash sharing']['trades']:.0f}, final equity relative difference "
           f"{abs(eq_t - eq_v) / abs(eq_v):.2e}")
+    print(f"load average (1, 5, 15 min): {load_before} before, {_loadavg()} after "
+          f"({os.cpu_count()} cores)")
     return 0
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 if __name__ == "__main__":
