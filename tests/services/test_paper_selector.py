@@ -335,3 +335,33 @@ def test_report_account_shows_arm_statistics_and_switches(home: Path, capsys: py
     assert code == 0, err
     assert "Agent ag (thompson" in out and "Arms" in out and "Shadow mean %" in out
     assert f"Switches ({len(res.switches)}" in out
+
+
+@pytest.mark.parametrize("allow_short", [False, True])
+def test_the_python_intents_and_splice_equal_the_compiled_ones(allow_short: bool,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step without numba loaded replays the intents in Python: the same signals bit for bit."""
+    import sys
+
+    from tradebot.core.signals import Signals
+    from tradebot.ml.select.record import intents, spliced_signals
+    from tradebot.services import paper_selector as ps
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    sigs = [Signals(*(rng.random(n) < p for p in (0.03, 0.03, 0.02, 0.02))) for _ in range(5)]
+    sigs.append(Signals(rng.random(n) < 0.05, rng.random(n) < 0.05))  # long only
+    bounds = np.array([[s, s + 250] for s in range(300, n - 250, 250)], dtype=np.int64)
+    choices = rng.integers(0, len(sigs), bounds.shape[0])
+    compiled = intents(sigs, allow_short)  # numba loaded here, before it is hidden below
+    want = spliced_signals(sigs, choices, bounds, allow_short)
+    monkeypatch.delitem(sys.modules, "numba", raising=False)  # the Python path
+    held = ps.held_intents(sigs, allow_short)
+    assert "numba" not in sys.modules
+    monkeypatch.undo()
+    assert np.array_equal(held, compiled)
+    got = ps.spliced_from(held, choices, bounds, allow_short)
+    for a, b in zip((got.entries, got.exits, got.short_entries, got.short_exits),
+                    (want.entries, want.exits, want.short_entries, want.short_exits), strict=True):
+        assert np.array_equal(a, b)
+    assert got.entries.any() and got.exits.any()

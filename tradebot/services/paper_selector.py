@@ -281,6 +281,60 @@ class _Contexts:
                              neginf=0.0)
 
 
+#: Up to this many candidate-bars the intents are replayed in Python when numba is not loaded
+#: (about 3 microseconds each: 0.3 s for 10 candidates x 100,000 bars), as the step runner
+#: runs a few bars interpreted: loading numba costs about a second of CPU.
+PY_INTENT_BARS = 1_000_000
+
+
+def held_intents(signals: Sequence[Signals], allow_short: bool) -> np.ndarray:
+    """:func:`tradebot.ml.select.record.intents` (what each candidate holds after each bar's
+    decision), in Python when numba is not loaded and the history is short, else compiled."""
+    import sys
+
+    n = signals[0].entries.shape[0]
+    if "numba" in sys.modules or n * len(signals) > PY_INTENT_BARS:
+        from tradebot.ml.select.record import intents
+
+        return intents(signals, allow_short)
+    out = np.empty((len(signals), n), dtype=np.int8)
+    for j, sig in enumerate(signals):
+        shorts = allow_short and sig.short_entries.shape[0] == n and sig.short_exits.shape[0] == n
+        entries, exits = sig.entries.tolist(), sig.exits.tolist()
+        s_entries = sig.short_entries.tolist() if shorts else []
+        s_exits = sig.short_exits.tolist() if shorts else []
+        row = [0] * n
+        st = 0
+        for t in range(n):
+            if st == 0:
+                st = 1 if entries[t] else (-1 if shorts and s_entries[t] else 0)
+            elif st == 1:
+                st = 0 if exits[t] else 1
+            else:
+                st = 0 if s_exits[t] else -1
+            row[t] = st
+        out[j] = row
+    return out
+
+
+def spliced_from(held: np.ndarray, choices: np.ndarray, bounds: np.ndarray, allow_short: bool) -> Signals:
+    """:func:`tradebot.ml.select.record.spliced_signals` from the candidates' intents (level
+    signals: hold what the followed candidate holds)."""
+    from tradebot.core.signals import Signals
+    from tradebot.ml.select.record import follow
+
+    n = held.shape[1]
+    who = follow(choices, bounds, n)
+    want = np.zeros(n, dtype=np.int8)
+    on = who >= 0
+    want[on] = held[who[on], np.flatnonzero(on)]
+    long_ = want == 1
+    short = want == -1
+    if allow_short:
+        return Signals(long_, ~long_, short, ~short)
+    return Signals(long_, ~long_)
+
+
 def _follow_bounds(ts: np.ndarray, starts: Sequence[int], tf: int, window_ms: int) -> np.ndarray:
     """Bounds for :func:`spliced_signals` so that bar ``t`` follows the choice of the window
     holding ``ts[t] + tf`` (the decision at a window's last close already follows the next
@@ -499,6 +553,7 @@ class _Loop:
         self.changed: list[str] = []
         self._equities: np.ndarray | None = None
         self._sig: Signals | None = None
+        self._held: np.ndarray | None = None
         self._eq: dict[int, float] = {}  # this run's equity at each bar processed
 
     def load(self, rows: list[_Win]) -> None:
@@ -514,11 +569,11 @@ class _Loop:
 
     def signals_now(self) -> Signals:
         if self._sig is None:
-            from tradebot.ml.select.record import spliced_signals
-
             bounds = _follow_bounds(self.ts, [w.start_ms for w in self.rows], self.tf, self.wms)
             choices = np.array([w.arm for w in self.rows], dtype=np.int64)
-            self._sig = spliced_signals(self.signals, choices, bounds, self.cfg.allow_short)
+            if self._held is None:
+                self._held = held_intents(self.signals, self.cfg.allow_short)
+            self._sig = spliced_from(self._held, choices, bounds, self.cfg.allow_short)
         return self._sig
 
     def _save(self, reason: str) -> int:
