@@ -68,12 +68,13 @@ class LiveRun:
 
     # ------------------------------------------------------------------ events, notifications
 
-    def event(self, kind: str, detail: dict[str, Any]) -> None:
+    def event(self, kind: str, detail: dict[str, Any], *, notify: bool = True) -> None:
         from tradebot.services.live_ledger import record_event
 
         with self.ctx.store.session() as session:
             record_event(session, self.account_id, kind, detail)
-        self.notify(kind, detail)
+        if notify:
+            self.notify(kind, detail)
 
     def notify(self, kind: str, detail: dict[str, Any]) -> None:
         if self.guards is None or not hasattr(self.guards, "notify_live"):
@@ -325,7 +326,8 @@ class LiveRun:
             return
         last_price = self._last_price(intent)
         rec, reason = prepare_intent(intent, self.rules[intent.record.symbol], last_price)
-        if reason is None and stopped is not None and intent.entry:
+        killed = reason is None and stopped is not None and intent.entry
+        if killed:
             reason = f"kill switch: {stopped}"
         if reason is None:
             reason = self._guard(rec, last_price, intent.signal_close, n_open)
@@ -334,8 +336,9 @@ class LiveRun:
             self.journal.put(rejected)
             self.counts["rejected"] += 1
             self.lines.append(order_line(intent, rejected, "rejected"))
+            # stored every time; not notified per candle while a kill switch (notified once) holds
             self.event("reject", {"client_order_id": cid, "symbol": rec.symbol, "side": rec.side,
-                                  "amount": rec.amount, "reason": reason})
+                                  "amount": rec.amount, "reason": reason}, notify=not killed)
             return
         self._submit(intent, rec, last_price)
 
