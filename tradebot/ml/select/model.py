@@ -7,8 +7,9 @@ close the decision is taken at) and predicts every candidate's return in ``w`` f
 * the context at ``w``'s start (the regime features of the bar before it) and
 * every candidate's return in the window before (how each has been doing lately).
 
-The model is a scikit-learn ``ExtraTreesRegressor`` (one multi-output forest, seeded): it
-predicts each candidate's next-window return; the choice is the highest prediction, except
+The model is a scikit-learn ``ExtraTreesRegressor`` (one multi-output forest of 30 trees with
+leaves of at least 5 windows, seeded): it predicts each candidate's next-window return; the
+choice is the highest prediction, except
 that the selector keeps its current candidate unless another is predicted to beat it by more
 than ``switch_cost`` (the return a switch costs: closing and opening fees and slippage). The
 first ``min_train_windows`` windows, and windows whose context is not defined yet, are flat.
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 MODEL = "model"
 DEFAULT_MIN_TRAIN_WINDOWS = 8
 N_TREES = 30
+MIN_LEAF = 5  # leaves of at least 5 windows: per-window returns are noisy
 
 
 def agent_methods() -> tuple[str, ...]:
@@ -64,7 +66,7 @@ def design(record: CandidateRecord) -> np.ndarray:
 def _fit_predict(x_train: np.ndarray, y_train: np.ndarray, x: np.ndarray, seed: int) -> np.ndarray:
     from sklearn.ensemble import ExtraTreesRegressor
 
-    model = ExtraTreesRegressor(n_estimators=N_TREES, min_samples_leaf=3, random_state=seed, n_jobs=1)
+    model = ExtraTreesRegressor(n_estimators=N_TREES, min_samples_leaf=MIN_LEAF, random_state=seed, n_jobs=1)
     model.fit(x_train, y_train)
     return np.asarray(model.predict(x[None, :]), dtype=np.float64).reshape(-1)
 
