@@ -235,6 +235,7 @@ def test_bad_input_is_one_line_exit_2_and_stores_nothing(home: Path, capsys: pyt
         (["--agent", "ag", "--candidate", "rsi", "--candidate", "macd", "--candidate", "bollinger"],
          "chooses among 3 candidates"),
         (["--agent", "ag", "--candidate", "rsi", "--candidate", "nosuch"], "its candidates no longer resolve"),
+        (["--agent", "ag", "--candidate", "rsi", "--candidate", "bollinger"], "give the agent's own candidates"),
         (["--agent", "ag", "--window", "1"], "a window needs at least 2 bars"),
         (["--agent", "ag", "--window", "90m"], "not a whole number of 1h bars"),
     ]:

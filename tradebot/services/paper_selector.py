@@ -31,6 +31,7 @@ Decision record: docs/decisions/0026-selector-feedback.md.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -143,6 +144,27 @@ def _resolve(ctx: Context, specs: Sequence[str], info: AgentInfo) -> tuple[Candi
     return cands
 
 
+_TRIAL = re.compile(r"^(S\d+)#\d+ ")
+
+
+def _arm_key(name: str) -> str:
+    """What must stay the same for an arm: its name, or for a study's trial the study (its
+    chosen trials may change between runs)."""
+    m = _TRIAL.match(name)
+    return m.group(1) if m else name
+
+
+def _specs_of(info: AgentInfo) -> tuple[str, ...]:
+    """The agent's candidate names as specs (a built-in's label, ``ml:NAME:VERSION``, ``flat``
+    are specs; a study's trial is not: its spec must be given)."""
+    trials = [n for n in info.candidates if _TRIAL.match(n)]
+    if trials:
+        raise UsageError(f"agent {info.name!r} chooses among study trials ({trials[0]}...): give the candidate "
+                         "specs they came from (--candidate S<id>:top3 ... or [selector] candidates), in the "
+                         "agent's order")
+    return tuple(info.candidates)
+
+
 def _check_features(info: AgentInfo) -> None:
     cols = context_columns()
     bad = [f for f in info.features if f not in cols]
@@ -234,8 +256,12 @@ def _prepare(ctx: Context, account: str, agent: str | None, specs: Sequence[str]
                       acct.exchange, acct.symbol, acct.timeframe, used, acct.history_start_ms, start_ms, None)
     s = ctx.settings
     m = s.market
-    chosen_specs = tuple(specs or s.selector.candidates or info.candidates)
+    chosen_specs = tuple(specs or s.selector.candidates or _specs_of(info))
     cands = _resolve(ctx, chosen_specs, info)
+    if [_arm_key(c.name) for c in cands] != [_arm_key(n) for n in info.candidates]:
+        raise UsageError(f"agent {info.name!r} chooses among {', '.join(info.candidates)}; the candidate specs "
+                         f"{list(chosen_specs)} resolve to {', '.join(c.name for c in cands)} (give the agent's own "
+                         "candidates, in its order)")
     bars = parse_window(window or s.selector.window, m.timeframe)
     used = _source_for(ctx, source, m.exchange, m.symbol, m.timeframe, given=market_given(s))
     tf = timeframe_ms(m.timeframe)
