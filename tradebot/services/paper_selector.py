@@ -610,7 +610,8 @@ class _Loop:
         x = self.contexts.at(bar)
         arm = int(self.agent.choose(x))
         previous = self.rows[-1].arm if self.rows else None
-        version = self._save(f"paper {self.account}: window {window} chosen")
+        learnt = f"window {window - 1} learnt, " if window else ""
+        version = self._save(f"paper {self.account}: {learnt}window {window} chosen")
         c = self.cands[arm]
         s = self.start_ms + window * self.wms
         self.rows.append(_Win(window, s, s + self.wms, arm, c.name, previous, [float(v) for v in x],
