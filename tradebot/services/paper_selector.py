@@ -346,11 +346,15 @@ def held_intents(signals: Sequence[Signals], allow_short: bool) -> np.ndarray:
 def spliced_from(held: np.ndarray, choices: np.ndarray, bounds: np.ndarray, allow_short: bool) -> Signals:
     """:func:`tradebot.ml.select.record.spliced_signals` from the candidates' intents (level
     signals: hold what the followed candidate holds)."""
-    from tradebot.core.signals import Signals
     from tradebot.ml.select.record import follow
 
+    return _signals_from_who(held, follow(choices, bounds, held.shape[1]), allow_short)
+
+
+def _signals_from_who(held: np.ndarray, who: np.ndarray, allow_short: bool) -> Signals:
+    from tradebot.core.signals import Signals
+
     n = held.shape[1]
-    who = follow(choices, bounds, n)
     want = np.zeros(n, dtype=np.int8)
     on = who >= 0
     want[on] = held[who[on], np.flatnonzero(on)]
@@ -365,11 +369,10 @@ def _follow_bounds(ts: np.ndarray, starts: Sequence[int], tf: int, window_ms: in
     """Bounds for :func:`spliced_signals` so that bar ``t`` follows the choice of the window
     holding ``ts[t] + tf`` (the decision at a window's last close already follows the next
     choice; a missing last bar shifts nothing else)."""
-    out = np.empty((len(starts), 2), dtype=np.int64)
-    for i, s in enumerate(starts):
-        out[i, 0] = int(np.searchsorted(ts, s - tf, side="left")) + 1
-        out[i, 1] = int(np.searchsorted(ts, s + window_ms - tf, side="left")) + 1
-    return out
+    st = np.asarray(starts, dtype=np.int64)
+    lo = np.searchsorted(ts, st - tf, side="left") + 1
+    hi = np.searchsorted(ts, st + window_ms - tf, side="left") + 1
+    return np.column_stack([lo, hi]).astype(np.int64)
 
 
 def run_selector_paper(ctx: Context, account: str, *, agent: str | None = None,
@@ -580,6 +583,8 @@ class _Loop:
         self._equities: np.ndarray | None = None
         self._sig: Signals | None = None
         self._held: np.ndarray | None = None
+        self._who: np.ndarray | None = None  # per bar, the arm whose decision it follows
+        self._followed = 0  # rows already in ``_who``
         self._eq: dict[int, float] = {}  # this run's equity at each bar processed
 
     def load(self, rows: list[_Win]) -> None:
@@ -594,12 +599,22 @@ class _Loop:
         return self.rows[-1].candidate if self.rows else ""
 
     def signals_now(self) -> Signals:
+        """The spliced signals of the choices so far (``who`` is extended window by window)."""
         if self._sig is None:
-            bounds = _follow_bounds(self.ts, [w.start_ms for w in self.rows], self.tf, self.wms)
-            choices = np.array([w.arm for w in self.rows], dtype=np.int64)
+            from tradebot.ml.select.record import follow
+
             if self._held is None:
                 self._held = held_intents(self.signals, self.cfg.allow_short)
-            self._sig = spliced_from(self._held, choices, bounds, self.cfg.allow_short)
+            n = self._held.shape[1]
+            new = self.rows[self._followed:]
+            bounds = _follow_bounds(self.ts, [w.start_ms for w in new], self.tf, self.wms)
+            part = follow(np.array([w.arm for w in new], dtype=np.int64), bounds, n)
+            if self._who is None:
+                self._who = part
+            else:
+                self._who = np.where(part >= 0, part, self._who)
+            self._followed = len(self.rows)
+            self._sig = _signals_from_who(self._held, self._who, self.cfg.allow_short)
         return self._sig
 
     def _save(self, reason: str) -> int:
