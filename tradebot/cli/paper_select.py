@@ -18,9 +18,9 @@ def paper_select(
     agent: str = typer.Option(None, "--agent", help="Stored agent that chooses the candidate of each window "
                               "(new account; an existing one keeps its agent)."),
     candidate: list[str] = typer.Option([], "--candidate", help="Candidate spec, one per agent arm in order "
-                                        "(repeatable; default [selector] candidates, else the agent's)."),
+                                        "(repeatable; default: the config's selector.candidates, else the agent's)."),
     window: str = typer.Option(None, "--window", help="Window: a duration (1d, 7d) or bars "
-                               "[config selector.window]."),
+                               "(default: the config's selector.window)."),
     exchange: str = typer.Option(None, "--exchange", help="Exchange id for a new account."),
     symbol: str = typer.Option(None, "--symbol", help="Symbol for a new account."),
     timeframe: str = typer.Option(None, "--timeframe", "-t", help="Timeframe for a new account."),
