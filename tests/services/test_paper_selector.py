@@ -366,3 +366,31 @@ def test_the_python_intents_and_splice_equal_the_compiled_ones(allow_short: bool
                     (want.entries, want.exits, want.short_entries, want.short_exits), strict=True):
         assert np.array_equal(a, b)
     assert got.entries.any() and got.exits.any()
+
+
+def test_a_busy_account_is_skipped_or_waited_for(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+    import time
+
+    from tradebot.services.paper import account_lock
+
+    with_agent(home)
+    home.mkdir(parents=True, exist_ok=True)
+    with account_lock(home, "s", wait=False):
+        code, out, err = cli(capsys, "paper-select", "--account", "s", "--agent", "ag", *NEW)
+        assert code == 0 and "paper account 's' is being run by another process; exiting" in out, err
+    assert not _stored(home / "tradebot.db")["paper_accounts"]
+    held = threading.Event()
+
+    def hold() -> None:
+        with account_lock(home, "s", wait=False):
+            held.set()
+            time.sleep(1.0)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait(10)
+    code, out, err = cli(capsys, "paper-select", "--account", "s", "--agent", "ag", *NEW, "--wait")
+    t.join()
+    assert code == 0 and "window(s) learnt" in out, err
+    assert _stored(home / "tradebot.db")["paper_accounts"][0][0] == "s"
