@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.data.test_postgres import pg_server, pg_url  # noqa: F401  (the fixtures)
 from tests.notify.conftest import http_receiver  # noqa: F401  (the fixture)
 from tests.services.conftest import ledger_snapshot
 from tradebot.cli.app import main
@@ -394,3 +395,33 @@ def test_a_busy_account_is_skipped_or_waited_for(home: Path, capsys: pytest.Capt
     t.join()
     assert code == 0 and "window(s) learnt" in out, err
     assert _stored(home / "tradebot.db")["paper_accounts"][0][0] == "s"
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_same_choices_and_agent_state_as_on_sqlite(tmp_path: Path, pg_url: str) -> None:  # noqa: F811
+    from tradebot.services.agents import load_agent
+    from tradebot.services.paper_selector import selector_report
+
+    url = pg_url
+    pg, lite = tmp_path / "pg", tmp_path / "lite"
+    from tradebot.services.agents import create_agent
+
+    for home, extra in ((pg, {"database_url": url}), (lite, {})):
+        ctx = make_ctx(home, **extra)
+        try:
+            create_agent(ctx, "ag", "thompson", CANDIDATES, FEATURES, seed=7)
+        finally:
+            ctx.close()
+    for t in (SINCE + DAY + 3 * HOUR, SINCE + 4 * DAY):
+        run(pg, t, settings={"database_url": url})
+    run(lite, SINCE + 4 * DAY)
+    got = {}
+    for home, extra in ((pg, {"database_url": url}), (lite, {})):
+        ctx = make_ctx(home, **extra)
+        try:
+            rep = selector_report(ctx, "sel")
+            info, _ = load_agent(ctx, "ag")
+            got[home.name] = (rep, info.sha256, info.version)
+        finally:
+            ctx.close()
+    assert got["pg"] == got["lite"] and got["pg"][0]["windows"] == 5
