@@ -134,3 +134,27 @@ def test_testnet_uses_the_sandbox_and_its_own_cache(h: LiveHarness, home: Path, 
     assert res.code == 0 and res.out.startswith("LIVE (TESTNET) acct: BTC/USDT"), res
     cached = {p.name for p in (home / "data").iterdir()}
     assert "binance-testnet" in cached and "binance" not in cached  # testnet candles never mix with the real ones
+
+
+def test_loop_stays_up_and_ctrl_c_exits_130(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    from tradebot.testing.live_harness import tradebot_command
+
+    with LiveHarness([walk("BTC/USDT", 120)]) as harness:
+        harness.close_bar(60)
+        env = harness.env(tmp_path / "loop", enabled=False)
+        (tmp_path / "loop").mkdir()
+        proc = subprocess.Popen([*tradebot_command(), *ARGS, "--symbol", "BTC/USDT", "--loop"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            first = proc.stdout.readline()  # the first step's summary: it is up, sleeping to the next close
+            assert first.startswith("DRY RUN acct: BTC/USDT"), first
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert err.strip().splitlines()[-1].startswith("interrupted: live stopped; every order sent is in the store")
