@@ -158,3 +158,26 @@ def test_loop_stays_up_and_ctrl_c_exits_130(tmp_path: Path) -> None:
                 proc.kill()
     assert proc.returncode == 130, (out, err)
     assert err.strip().splitlines()[-1].startswith("interrupted: live stopped; every order sent is in the store")
+
+
+def test_keys_from_a_0600_secrets_file_trade_and_never_show(h: LiveHarness, home: Path,
+                                                                         run: Callable[..., Result],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    real(monkeypatch, keys=False)
+    secrets = home.parent / "secrets.toml"
+    secrets.write_text(f'[exchanges.binance]\napi_key = "{KEY}"\nsecret = "{SECRET}"\n')
+    os.chmod(secrets, 0o600)
+    monkeypatch.setenv("TRADEBOT_SECRETS_FILE", str(secrets))
+    outputs = []
+    for i in range(55, 66):
+        h.close_bar(i)
+        res = run("--log-level", "DEBUG", *ARGS, "--symbol", "BTC/USDT", "--yes-i-understand-real-money")
+        assert res.code == 0, res
+        outputs.append(res.output)
+    assert h.order_requests()  # the keys from the file signed real orders
+    logs = "".join(p.read_text(errors="replace") for p in home.rglob("*.log"))
+    assert "account=acct command=live" in logs  # the runs logged (at --log-level DEBUG)
+    for secret in (KEY, SECRET):
+        assert secret not in "".join(outputs) and secret not in logs
