@@ -307,3 +307,39 @@ def test_fees_in_the_received_asset_round_trips_keep_trading(tmp_path: Path, mon
         assert set(Counter(posts(h)).values()) == {1}
     fees = rows(tmp_path, "SELECT side, fee_currency FROM live_fills")
     assert {f for f in fees} == {("buy", "BTC"), ("sell", "USDT")}
+
+
+def test_an_intent_of_an_older_bar_that_never_left_is_superseded_not_sent_late(h: LiveHarness, tmp_path: Path,
+                                                                              monkeypatch) -> None:
+    from tradebot.services.live_journal import StoreOrderJournal
+
+    keys(monkeypatch)
+    ctx = context(h, tmp_path, enabled=True)
+    original = StoreOrderJournal.put
+    died: list[str] = []
+
+    class Crash(BaseException):
+        pass
+
+    def put_then_die_before_sending(self, record):
+        if record.state.value == "sent":  # the process dies before the write-ahead 'sent' is stored
+            died.append(record.client_order_id)
+            raise Crash
+        original(self, record)
+
+    monkeypatch.setattr(StoreOrderJournal, "put", put_then_die_before_sending)
+    i = 55
+    while not died:
+        h.close_bar(i)
+        with _maybe(Crash):
+            run_live(ctx, "acct", BTC, yes=True)
+        i += 1
+    monkeypatch.setattr(StoreOrderJournal, "put", original)
+    cid = died[0]
+    assert rows(tmp_path, f"SELECT state FROM live_orders WHERE client_order_id = '{cid}'") == [("intended",)]
+    h.close_bar(i)  # the next bar closed before the account ran again
+    run_live(ctx, "acct", BTC, yes=True)
+    ctx.close()
+    assert rows(tmp_path, f"SELECT state, reason FROM live_orders WHERE client_order_id = '{cid}'") == [
+        ("rejected", "not placed before a newer bar; superseded")]
+    assert cid not in posts(h)

@@ -94,13 +94,17 @@ class LiveRun:
             self._look_up_open()  # our own orders first: what a crash left unanswered is adopted
             self._sync_fills()
             self._reconcile()
-        self._refresh_open(self.acct.last_bar_ms)
-        self._sync_fills()
         aligned, signals, strategy, scores = self._market()
         processed: tuple[int, int | None, int | None] = (0, None, None)
         equity = cash = None
+        state = None
         if aligned is not None:
             processed, state, equity, cash = self._advance(aligned, signals, scores)
+        # orders of earlier runs: this bar's are sent or looked up; an older bar's that never
+        # reached the exchange are superseded (never sent late, after the market moved on)
+        self._refresh_open(self.acct.last_bar_ms)
+        self._sync_fills()
+        if aligned is not None and state is not None:
             self._orders(aligned, signals, scores, state, stopped)
             self._sync_fills()
         if equity is None:
