@@ -12,10 +12,11 @@ persisted state (so a live account's decisions on a history are the backtest's).
    (``load_markets``), the switches (below);
 2. under the lock: the kill switch and, for a real account, reconciliation of the
    exchange against the ledger (a difference beyond dust stops trading: exit 3);
-3. open orders of earlier runs are brought forward (``submit_or_adopt``: pending ones are
-   retried, an order whose answer was lost is adopted), their fills taken into the ledger;
-4. the closed candles are fetched from the exchange into the cache (as ``fetch`` does),
+3. the closed candles are fetched from the exchange into the cache (as ``fetch`` does),
    the portfolio loop advances over the new bars, the state is committed;
+4. open orders of earlier runs are brought forward (``submit_or_adopt``: pending ones are
+   retried, an order whose answer was lost is adopted; one of an older bar that never
+   reached the exchange is superseded), their fills taken into the ledger;
 5. the orders the engine left pending become intents (:mod:`tradebot.services.live_step`),
    each rounded to the market's rules (an order that cannot satisfy them is stored
    ``rejected`` with the reason, never sent), checked by the guards (limits, price
