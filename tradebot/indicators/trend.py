@@ -159,10 +159,48 @@ def ichimoku(high: np.ndarray, low: np.ndarray, close: np.ndarray, tenkan: int =
     senkou_b = _period("ichimoku", "senkou_b", senkou_b)
     displacement = _period("ichimoku", "displacement", displacement, minimum=0)
     h, lo, c = _series("ichimoku", high=high, low=low, close=close)
-    from tradebot.indicators import fallback_trend as ft
+    import sys
 
-    t, k, a, b = ft.ichimoku_nb(h, lo, tenkan, kijun, senkou_b, displacement)
+    if "numba" not in sys.modules and h.shape[0] <= ICHIMOKU_NUMPY_MAX_BARS:
+        t, k, a, b = _ichimoku_np(h, lo, tenkan, kijun, senkou_b, displacement)
+    else:
+        from tradebot.indicators import fallback_trend as ft
+
+        t, k, a, b = ft.ichimoku_nb(h, lo, tenkan, kijun, senkou_b, displacement)
     return {"tenkan": t, "kijun": k, "senkou_a": a, "senkou_b": b, "chikou": c.copy()}
+
+
+#: Longest series :func:`ichimoku` computes in numpy when numba is not loaded yet (a cron
+#: paper step: loading numba costs about a second of CPU, these rolling extremes milliseconds).
+ICHIMOKU_NUMPY_MAX_BARS = 200_000
+
+
+def _rolling_max_np(x: np.ndarray, period: int) -> np.ndarray:
+    """``fallback_trend.rolling_max_nb`` in numpy: NaN in the warm-up and for a window holding
+    a NaN (``max`` propagates it); a maximum is exact, so the same numbers."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    if 1 <= period <= n:
+        out[period - 1:] = sliding_window_view(x, period).max(axis=1)
+    return out
+
+
+def _ichimoku_np(high: np.ndarray, low: np.ndarray, tenkan: int, kijun: int, senkou_b: int,
+                 displacement: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``fallback_trend.ichimoku_nb`` in numpy, the same operations (tested bit for bit)."""
+    def mid(p: int) -> np.ndarray:
+        return (_rolling_max_np(high, p) + -_rolling_max_np(-low, p)) / 2.0
+
+    n = high.shape[0]
+    t, k, raw_b = mid(tenkan), mid(kijun), mid(senkou_b)
+    span_a = np.full(n, np.nan)
+    span_b = np.full(n, np.nan)
+    if displacement < n:
+        span_a[displacement:] = (t[:n - displacement] + k[:n - displacement]) / 2.0
+        span_b[displacement:] = raw_b[:n - displacement]
+    return t, k, span_a, span_b
 
 
 def supertrend(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 10,
