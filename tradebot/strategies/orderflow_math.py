@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from tradebot._jit import njit
+from tradebot.strategies.series import shift  # noqa: F401  (here for the strategies that import it from here)
 
 
 def _f64(x: object) -> np.ndarray:
@@ -104,17 +105,6 @@ def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
 
 def rolling_min(x: np.ndarray, window: int) -> np.ndarray:
     return rolling_min_nb(_f64(x), int(window))  # type: ignore[no-any-return]
-
-
-def shift(x: np.ndarray, bars: int) -> np.ndarray:
-    """``x`` delayed by ``bars`` (value of t-bars at t), NaN at the start."""
-    a = _f64(x)
-    out = np.full(a.shape[0], np.nan)
-    if 0 < bars < a.shape[0]:
-        out[bars:] = a[:-bars]
-    elif bars == 0:
-        out[:] = a
-    return out
 
 
 @njit(cache=True)

@@ -12,8 +12,8 @@ from tradebot.core.errors import ParameterError
 from tradebot.core.signals import Signals
 from tradebot.strategies import signals as sg
 from tradebot.strategies.base import Indicators, Strategy
-from tradebot.strategies.orderflow_math import shift
 from tradebot.strategies.params import Param
+from tradebot.strategies.series import shift
 
 
 class IchimokuStrategy(Strategy):
