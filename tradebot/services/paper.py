@@ -173,6 +173,9 @@ def _prepare(ctx: Context, account: str, acct: AccountInfo | None, source: str,
     from tradebot.services.ml_models import bind_model
     from tradebot.services.paper_events import assets
 
+    if acct is not None and acct.strategy.startswith("agent:"):  # a selector account (paper_selector)
+        raise UsageError(f"paper account {account!r} is traded by agent {acct.strategy[6:]!r}'s choice of "
+                         f"candidates; run it with `tradebot paper-select --account {account}`")
     if acct is not None:
         _check_requested(acct, requested)
         if requested_params:
