@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from tradebot.indicators import fallback_candlestick as fc
 from tradebot.indicators._backend import talib_module
 
 __all__ = ["FALLBACKS", "PARAMS", "TALIB_PATTERNS", "all_patterns", "available_patterns",
@@ -42,22 +41,41 @@ TALIB_PATTERNS: tuple[str, ...] = (
     "tasukigap", "thrusting", "tristar", "unique3river", "upsidegap2crows", "xsidegap3methods",
 )
 
+class _Kernels(Mapping[str, Callable[..., np.ndarray]]):
+    """Pattern name -> numba kernel of :mod:`.fallback_candlestick`, imported on first use (it
+    loads numba: about a second of CPU a process with TA-Lib never needs)."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self._names = names
+
+    def __getitem__(self, key: str) -> Callable[..., np.ndarray]:
+        from tradebot.indicators import fallback_candlestick as fc
+
+        return getattr(fc, self._names[key])  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 #: Patterns with a numba fallback.
-FALLBACKS: dict[str, Callable[..., np.ndarray]] = {
-    "doji": fc.doji_nb,
-    "hammer": fc.hammer_nb,
-    "invertedhammer": fc.invertedhammer_nb,
-    "hangingman": fc.hangingman_nb,
-    "shootingstar": fc.shootingstar_nb,
-    "engulfing": fc.engulfing_nb,
-    "harami": fc.harami_nb,
-    "piercing": fc.piercing_nb,
-    "darkcloudcover": fc.darkcloudcover_nb,
-    "morningstar": fc.morningstar_nb,
-    "eveningstar": fc.eveningstar_nb,
-    "3whitesoldiers": fc.threewhitesoldiers_nb,
-    "3blackcrows": fc.threeblackcrows_nb,
-}
+FALLBACKS: Mapping[str, Callable[..., np.ndarray]] = _Kernels({
+    "doji": "doji_nb",
+    "hammer": "hammer_nb",
+    "invertedhammer": "invertedhammer_nb",
+    "hangingman": "hangingman_nb",
+    "shootingstar": "shootingstar_nb",
+    "engulfing": "engulfing_nb",
+    "harami": "harami_nb",
+    "piercing": "piercing_nb",
+    "darkcloudcover": "darkcloudcover_nb",
+    "morningstar": "morningstar_nb",
+    "eveningstar": "eveningstar_nb",
+    "3whitesoldiers": "threewhitesoldiers_nb",
+    "3blackcrows": "threeblackcrows_nb",
+})
 
 #: Keyword parameters (with TA-Lib's defaults) of the patterns that take any.
 PARAMS: dict[str, dict[str, float]] = {
