@@ -4,7 +4,9 @@
 :class:`SelectorAccount` (table ``selector_paper_accounts``): a paper account whose trading is
 the candidate chosen per window by a stored agent (``kind="agent"``) — the agent (one account
 per agent: its state versions are this account's), the window length in bars, the candidate
-specs and context features as the agent declares them.
+specs and context features as the agent declares them, and the candidates' shadow runs
+carried from run to run (``shadow_state``: engine states, so a window end advances them over
+the new bars instead of rerunning the whole history).
 
 :class:`SelectorWindow` (table ``selector_paper_windows``): one window of such an account —
 its bars (``start_ms`` inclusive, ``end_ms`` exclusive), the arm chosen at its start, the
@@ -38,6 +40,9 @@ class SelectorAccount(Base):
     window_bars: Mapped[int] = mapped_column(Integer)
     candidates: Mapped[list[str]] = mapped_column(JSON)  # the specs, re-resolved at every run
     features: Mapped[list[str]] = mapped_column(JSON)
+    # per candidate: its continuous engine run's state after the account's last bar, the
+    # equity there and at the close before the open window (services/selector_shadow.py)
+    shadow_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

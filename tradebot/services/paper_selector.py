@@ -42,6 +42,8 @@ import numpy as np
 from tradebot.core.errors import StoreError, UsageError
 from tradebot.core.timeframes import timeframe_ms
 from tradebot.services.context import Context
+from tradebot.services.selector_context import Contexts
+from tradebot.services.selector_shadow import Shadows
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -280,33 +282,6 @@ def _prepare(ctx: Context, account: str, agent: str | None, specs: Sequence[str]
                   m.timeframe, used, history_start, start, row)
 
 
-class _Contexts:
-    """The context rows (regime features and rule probabilities of one bar) the agent reads,
-    computed once per run over the account's candles."""
-
-    def __init__(self, candles: Candles, features: Sequence[str]) -> None:
-        self.candles = candles
-        self.features = tuple(features)
-        self._values: np.ndarray | None = None
-        self._cols: tuple[str, ...] = ()
-
-    def at(self, bar: int) -> np.ndarray:
-        """The features of bar ``bar`` (the close before a window), NaN as 0 (warm-up)."""
-        if not self.features:
-            return np.zeros(0)
-        if bar < 0:
-            return np.zeros(len(self.features))
-        if self._values is None:
-            from tradebot.ml.select.record import window_context
-
-            n = len(self.candles)
-            bounds = np.column_stack([np.arange(1, n + 1), np.arange(2, n + 2)]).astype(np.int64)
-            self._values, self._cols = window_context(self.candles, bounds)
-        idx = [self._cols.index(f) for f in self.features]
-        return np.nan_to_num(np.asarray(self._values[bar, idx], dtype=np.float64), nan=0.0, posinf=0.0,
-                             neginf=0.0)
-
-
 #: Up to this many candidate-bars the intents are replayed in Python when numba is not loaded
 #: (about 3 microseconds each: 0.3 s for 10 candidates x 100,000 bars), as the step runner
 #: runs a few bars interpreted: loading numba costs about a second of CPU.
@@ -447,6 +422,8 @@ def _run(ctx: Context, account: str, setup: _Setup, candles: Candles, used: str,
     with ctx.store.session() as session:  # read
         acct = PaperRepository(session).get(account)
         rows = [_Win.of(r) for r in _windows(session, acct.id)] if acct is not None else []
+        binding = _binding(session, acct.id) if acct is not None else None
+        stored_shadow = binding.shadow_state if binding is not None else None
         mine = max((w.updated_version or w.chosen_version for w in rows), default=None)
         info, agent = load_agent_in(session, setup.agent, mine)  # the account's own line of states
     if acct is None:
@@ -476,10 +453,13 @@ def _run(ctx: Context, account: str, setup: _Setup, candles: Candles, used: str,
         with ctx.store.session() as s:
             return PaperRepository(s).equity_before(acct_id, ms)
 
-    loop = _Loop(account, agent, setup.candidates, signals, _Contexts(candles, setup.features), candles, cfg, tf,
+    loop = _Loop(account, agent, setup.candidates, signals, Contexts(candles, setup.features), candles, cfg, tf,
                  setup.window_bars * tf, setup.start_ms, capital, stored_equity_before)
     loop.load(rows)
+    loop.shadows = Shadows(candles, signals, setup.candidates, cfg, stored_shadow, start_idx)
     loop.run(start_idx, state0)
+    open_start = int(np.searchsorted(ts, loop.rows[-1].start_ms, side="left")) if loop.rows else None
+    shadow_state = loop.shadows.to_stored(open_start) if start_idx < n else None
     sig = loop.signals_now()
     res = advance(candles, sig, cfg, state0, start_idx) if start_idx < n else None  # the ledger's pass
     with ctx.store.session() as session:  # write: one transaction
@@ -487,6 +467,13 @@ def _run(ctx: Context, account: str, setup: _Setup, candles: Candles, used: str,
         if acct is None:
             acct = repo.create(**(setup.row or {}))
             session.add(_binding_row(acct.id, info.id, setup))
+            session.flush()
+        if shadow_state is not None:
+            bound = _binding(session, acct.id)
+            if bound is None:
+                raise UsageError(f"paper account {account!r} lost its agent binding while the run computed; "
+                                 "nothing was stored")
+            bound.shadow_state = shadow_state
         trades: list[dict[str, Any]] = []
         equity: list[dict[str, Any]] = []
         equity_before = 0.0
@@ -568,7 +555,7 @@ class _Loop:
     and a closed one's ``updated_version`` index them until they are written."""
 
     def __init__(self, account: str, agent: Any, cands: Sequence[Candidate], signals: list[Signals],
-                 contexts: _Contexts, candles: Candles, cfg: EngineConfig, tf: int, wms: int, start_ms: int,
+                 contexts: Contexts, candles: Candles, cfg: EngineConfig, tf: int, wms: int, start_ms: int,
                  capital: float, stored_equity_before: Any) -> None:
         self.account, self.agent = account, agent
         self.cands, self.signals, self.contexts, self.candles = cands, signals, contexts, candles
@@ -580,7 +567,7 @@ class _Loop:
         self.closed = 0
         self.switches: list[Switch] = []
         self.changed: list[str] = []
-        self._equities: np.ndarray | None = None
+        self.shadows: Shadows | None = None  # set by the caller before run()
         self._sig: Signals | None = None
         self._held: np.ndarray | None = None
         self._who: np.ndarray | None = None  # per bar, the arm whose decision it follows
@@ -636,16 +623,8 @@ class _Loop:
         self._sig = None
 
     def _shadow(self, s: int, e: int) -> list[float]:
-        if e <= s:
-            return [0.0] * len(self.cands)
-        if self._equities is None:
-            from tradebot.ml.select.record import run_equities
-
-            self._equities = run_equities(self.candles, self.signals, self.cfg)
-        from tradebot.ml.select.record import window_returns
-
-        bounds = np.array([[s, e]], dtype=np.int64)
-        return [float(window_returns(eq, bounds, self.cfg.initial_capital)[0]) for eq in self._equities]
+        assert self.shadows is not None
+        return self.shadows.window_returns(s, e)
 
     def _equity_before(self, e: int, end_ms: int, fallback: float) -> float:
         """Equity at the last close before ``end_ms`` (bar ``e - 1``): this run's or the store's."""

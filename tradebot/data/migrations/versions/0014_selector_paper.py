@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("window_bars", sa.Integer(), nullable=False),
         sa.Column("candidates", sa.JSON(), nullable=False),
         sa.Column("features", sa.JSON(), nullable=False),
+        sa.Column("shadow_state", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["account_id"], ["paper_accounts.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], ondelete="RESTRICT"),
