@@ -44,13 +44,13 @@ KERNEL_MODULES = (
     "engine/kernels.py", "engine/matching_nb.py", "engine/portfolio_nb.py", "engine/risk_nb.py",
     "engine/stops_nb.py",
     "exchanges/sim.py",
-    "indicators/chart_patterns.py", "indicators/fallback.py",
+    "indicators/chart_patterns_nb.py", "indicators/fallback.py",
     "indicators/fallback_candlestick.py", "indicators/fallback_momentum.py",
     "indicators/fallback_trend.py", "indicators/fallback_volatility.py",
     "indicators/fallback_volume.py",
     "ml/labels_nb.py", "ml/regime/percentile_nb.py", "ml/rolling_nb.py", "ml/select/intent_nb.py",
     "optimize/kernels.py", "optimize/overfit.py", "optimize/pareto.py",
-    "strategies/orderflow_math.py",
+    "strategies/orderflow_nb.py",
 )
 KERNEL_MARK = b"from tradebot._jit import njit"
 _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(tradebot[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)"

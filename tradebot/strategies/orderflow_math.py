@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tradebot._jit import njit
 from tradebot.strategies.series import shift  # noqa: F401  (here for the strategies that import it from here)
 
 
@@ -56,132 +55,77 @@ def volume_delta(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: n
     return np.where(np.isnan(b), est, real)
 
 
-@njit(cache=True)
-def rolling_sum_nb(x, window):
-    """Sum of the ``window`` values ending at each bar (summed afresh: exact and stable)."""
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    for i in range(window - 1, n):
-        s = 0.0
-        for j in range(i - window + 1, i + 1):
-            s += x[j]
-        out[i] = s
-    return out
+#: Longest series the rolling windows take in numpy when numba is not loaded yet (a cron
+#: paper step: loading numba costs about a second of CPU).
+NUMPY_MAX_BARS = 200_000
 
 
-@njit(cache=True)
-def rolling_max_nb(x, window):
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    for i in range(window - 1, n):
-        m = x[i]
-        for j in range(i - window + 1, i):
-            if x[j] > m:
-                m = x[j]
-        out[i] = m
-    return out
+def _numpy(n: int) -> bool:
+    import sys
 
-
-@njit(cache=True)
-def rolling_min_nb(x, window):
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    for i in range(window - 1, n):
-        m = x[i]
-        for j in range(i - window + 1, i):
-            if x[j] < m:
-                m = x[j]
-        out[i] = m
-    return out
+    return "numba" not in sys.modules and n <= NUMPY_MAX_BARS
 
 
 def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
-    return rolling_sum_nb(_f64(x), int(window))  # type: ignore[no-any-return]
+    a = _f64(x)
+    if _numpy(a.shape[0]):
+        return _rolling_sum_np(a, int(window))
+    from tradebot.strategies.orderflow_nb import rolling_sum_nb
+
+    return rolling_sum_nb(a, int(window))  # type: ignore[no-any-return]
 
 
 def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
-    return rolling_max_nb(_f64(x), int(window))  # type: ignore[no-any-return]
+    a = _f64(x)
+    if _numpy(a.shape[0]):
+        return _rolling_extreme_np(a, int(window), True)
+    from tradebot.strategies.orderflow_nb import rolling_max_nb
+
+    return rolling_max_nb(a, int(window))  # type: ignore[no-any-return]
 
 
 def rolling_min(x: np.ndarray, window: int) -> np.ndarray:
-    return rolling_min_nb(_f64(x), int(window))  # type: ignore[no-any-return]
+    a = _f64(x)
+    if _numpy(a.shape[0]):
+        return _rolling_extreme_np(a, int(window), False)
+    from tradebot.strategies.orderflow_nb import rolling_min_nb
+
+    return rolling_min_nb(a, int(window))  # type: ignore[no-any-return]
 
 
-@njit(cache=True)
-def profile_nb(high, low, close, volume, start, stop, bins, value_area, hist):
-    """Volume profile of bars ``[start, stop)`` into ``hist`` (len ``bins``).
-
-    Each candle's volume is spread evenly over its high-low range (a candle without
-    range puts it all in the bin of its close). Returns (poc, val, vah, lo, width).
-    """
-    lo = low[start]
-    hi = high[start]
-    for j in range(start, stop):
-        if low[j] < lo:
-            lo = low[j]
-        if high[j] > hi:
-            hi = high[j]
-    for b in range(bins):
-        hist[b] = 0.0
-    if not hi > lo:
-        return close[stop - 1], lo, hi, lo, 0.0
-    width = (hi - lo) / bins
-    for j in range(start, stop):
-        v = volume[j]
-        if not v > 0:
-            continue
-        h = high[j]
-        lw = low[j]
-        if h > lw:
-            b0 = min(int((lw - lo) / width), bins - 1)
-            b1 = min(int((h - lo) / width), bins - 1)
-            for b in range(b0, b1 + 1):
-                e0 = lo + b * width
-                e1 = e0 + width
-                ov = min(h, e1) - max(lw, e0)
-                if ov > 0:
-                    hist[b] += v * ov / (h - lw)
-        else:
-            b = min(max(int((close[j] - lo) / width), 0), bins - 1)
-            hist[b] += v
-    total = 0.0
-    poc = 0
-    for b in range(bins):
-        total += hist[b]
-        if hist[b] > hist[poc]:
-            poc = b
-    # value area: grow from the POC, one bin at a time towards the larger neighbour
-    # (the upper one on a tie), until it holds ``value_area`` of the volume
-    a = poc
-    z = poc
-    acc = hist[poc]
-    target = value_area * total
-    while acc < target and (a > 0 or z < bins - 1):
-        down = hist[a - 1] if a > 0 else -1.0
-        up = hist[z + 1] if z < bins - 1 else -1.0
-        if up >= down:
-            z += 1
-            acc += up
-        else:
-            a -= 1
-            acc += down
-    return lo + (poc + 0.5) * width, lo + a * width, lo + (z + 1) * width, lo, width
+def _rolling_sum_np(x: np.ndarray, window: int) -> np.ndarray:
+    """``rolling_sum_nb`` in numpy: each window summed from its first value, in bar order
+    (one vector add per position in the window), the same doubles."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    m = n - window + 1
+    if window < 1 or m < 1:
+        return out
+    s = np.zeros(m)
+    for j in range(window):
+        s += x[j:j + m]
+    out[window - 1:] = s
+    return out
 
 
-@njit(cache=True)
-def rolling_profile_nb(high, low, close, volume, window, bins, value_area):
-    n = close.shape[0]
-    poc = np.full(n, np.nan)
-    val = np.full(n, np.nan)
-    vah = np.full(n, np.nan)
-    hist = np.zeros(bins)
-    for t in range(window - 1, n):
-        p, a, z, _lo, _w = profile_nb(high, low, close, volume, t - window + 1, t + 1, bins,
-                                      value_area, hist)
-        poc[t] = p
-        val[t] = a
-        vah[t] = z
-    return poc, val, vah
+def _rolling_extreme_np(x: np.ndarray, window: int, high: bool) -> np.ndarray:
+    """``rolling_max_nb`` / ``rolling_min_nb`` in numpy. The kernels start from the window's
+    last value and take a larger (smaller) one (a NaN never compares): NaN when the last value
+    is NaN, else the extreme of the window's numbers."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    if window < 1 or n < window:
+        return out
+    import warnings
+
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    win = sliding_window_view(x, window)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
+        ext = np.nanmax(win, axis=1) if high else np.nanmin(win, axis=1)
+    out[window - 1:] = np.where(np.isnan(x[window - 1:]), np.nan, ext)
+    return out
 
 
 def volume_profile(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
@@ -195,6 +139,17 @@ def volume_profile(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume:
     if window < 1 or bins < 1 or not 0 < value_area <= 1:
         raise ValueError(f"volume_profile: bad window={window}, bins={bins}, "
                          f"value_area={value_area}")
+    from tradebot.strategies.orderflow_nb import rolling_profile_nb
+
     poc, val, vah = rolling_profile_nb(_f64(high), _f64(low), _f64(close), _f64(volume),
                                        int(window), int(bins), float(value_area))
     return poc, val, vah
+
+
+def __getattr__(name: str) -> object:
+    """The kernels by their old names here (``orderflow_math.rolling_sum_nb``...)."""
+    if name in ("rolling_sum_nb", "rolling_max_nb", "rolling_min_nb", "profile_nb", "rolling_profile_nb"):
+        from tradebot.strategies import orderflow_nb
+
+        return getattr(orderflow_nb, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
