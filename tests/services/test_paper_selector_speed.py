@@ -61,7 +61,7 @@ def test_a_context_row_from_a_tail_is_the_whole_history_row() -> None:
 
 def test_shadow_runs_carried_as_engine_states_equal_one_continuous_run(tmp_path: Path) -> None:
     from tradebot.ml.select.candidates import candidate_signals, resolve_candidates
-    from tradebot.ml.select.record import run_equities
+    from tradebot.ml.select.record import run_equities, window_returns
     from tradebot.services.backtest import engine_config
     from tradebot.services.selector_shadow import Shadows
 
@@ -83,7 +83,8 @@ def test_shadow_runs_carried_as_engine_states_equal_one_continuous_run(tmp_path:
         sh = Shadows(part, [_head(s, m) for s in signals], cands, cfg, stored, prev)
         open_start = max(m - 30, 1)  # the open window's first bar
         if k:
-            assert sh.window_returns(prev, m) is not None
+            want = [float(window_returns(e, np.array([[prev, m]]), cfg.initial_capital)[0]) for e in whole]
+            assert sh.window_returns(prev, m) == want  # the record's shadow returns
             assert sh.rerun == []  # every arm advanced from its stored state
         for j in range(len(cands)):
             for bar in {prev - 1, m - 1} - {-1}:
@@ -96,6 +97,11 @@ def test_shadow_runs_carried_as_engine_states_equal_one_continuous_run(tmp_path:
     stored["arms"][1]["candidate"]["params"] = {"fast": 9}
     sh = Shadows(candles, signals, cands, cfg, stored, len(candles))
     assert sh.equity_at(1, len(candles) - 1) == whole[1][-1] and sh.rerun == [1]
+    # a state of another layout (an engine upgrade) is not used
+    short = json.loads(json.dumps(stored))
+    short["arms"][2]["state"] = short["arms"][2]["state"][:-1]
+    sh = Shadows(candles, signals, cands, cfg, short, len(candles))
+    assert sh.equity_at(2, len(candles) - 1) == whole[2][-1] and 2 in sh.rerun
     # a state stored at another bar than the account's last is not used
     sh = Shadows(candles.slice(0, 1400), [_head(s, 1400) for s in signals], cands, cfg, stored, 1300)
     assert sh.equity_at(0, 1399) == whole[0][1399] and sh.rerun == list(range(len(cands)))

@@ -13,7 +13,8 @@ reach (its last bar closed):
    the window to its last close: switching costs, fees and the carried position included);
 2. every other arm gets its *shadow* return, the engine's on the same candles — the candidate
    record's definition (:mod:`tradebot.ml.select.record`: one continuous run of each candidate,
-   the window's mark-to-market equity ratio);
+   the window's mark-to-market equity ratio), each run carried to the next as its engine state
+   (:mod:`tradebot.services.selector_shadow`: only the new candles are run);
 3. the agent learns from all of them (``update(context of the window, arm, return)``), then
    chooses the next window's arm from the context at the window's last close;
 4. the new agent state is saved as a new version (``save_agent_state`` in the run's session).

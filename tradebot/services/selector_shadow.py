@@ -57,8 +57,12 @@ class Shadows:
             return arms
         if int(stored.get("bar_ms", -1)) != int(self.ts[self.start - 1]):
             return arms
+        from tradebot.engine.step import new_state
+
+        size = new_state(self.cfg).shape[0]  # a state of another layout (an upgrade) is not used
         for j, (c, got) in enumerate(zip(self.cands, stored.get("arms", []), strict=False)):
-            if got.get("candidate") == json.loads(json.dumps(c.to_dict())):  # as stored (JSON)
+            if (got.get("candidate") == json.loads(json.dumps(c.to_dict()))  # as stored (JSON)
+                    and len(got.get("state") or ()) == size):
                 arms[j] = got
         return arms
 
