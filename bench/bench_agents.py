@@ -8,6 +8,16 @@ and seed, the sum of window returns of each candidate alone, the equal-weight bl
 cost of one agent step (load state, choose, learn 10 arms, save state) for 10 candidates.
 
     .venv/bin/python bench/bench_agents.py
+
+``--proof``: the selection proof's setting (:func:`tradebot.testing.markets.proof_market`:
+trend-up and range segments of 600-1500 hourly bars, 9,600 bars; windows of 48 bars, 30 warm-up
+windows; a 48-bar Bollinger breakout and a 10-bar Bollinger mean reverter; fee 0.1 %, slippage 5
+bps) through ``evaluate_selector`` for every method, on the seeds the setting was chosen on
+(100-109), the test's seeds (1-5) and driftless random walks (1-10): per method, on how many
+seeds it beat every candidate and the equal-weight blend by return, and on how many the
+verdict claimed it.
+
+    .venv/bin/python bench/bench_agents.py --proof
 """
 
 from __future__ import annotations
@@ -93,7 +103,70 @@ def step_cost() -> None:
               f"{per * 1e3:.2f} ms, state {len(text) / 1024:.1f} KiB")
 
 
+PROOF_TREND = "bollinger:period=48,mode=breakout"
+PROOF_REVERT = "bollinger:period=10,std=1.5"
+PROOF_WINDOW = "48"
+PROOF_MIN_TRAIN = 30
+
+
+def proof_case(candles, seed: int, methods: tuple[str, ...]) -> dict[str, tuple[bool, bool, float]]:  # type: ignore[no-untyped-def]
+    """Per method: (beat every candidate and the blend, verdict claims it, selector return %)."""
+    import tempfile
+    from dataclasses import replace
+
+    from tradebot.core.config import load_settings
+    from tradebot.ml.select.verdict import BEATS
+    from tradebot.services.context import Context
+    from tradebot.services.selector import evaluate_selector
+
+    out = {}
+    with tempfile.TemporaryDirectory() as home:
+        ctx = Context(load_settings(overrides={
+            "home": home, "market": {"exchange": "synth", "symbol": "TEST/USDT", "timeframe": "1h"},
+            "slippage": {"bps": 5.0}}, env={}))
+        ctx.cache.save(replace(candles, exchange="synth", symbol="TEST/USDT"))
+        for m in methods:
+            rep = evaluate_selector(ctx, [PROOF_TREND, PROOF_REVERT], window=PROOF_WINDOW,
+                                    min_train_windows=PROOF_MIN_TRAIN, method=m, seed=seed, save=False).report
+            sel = next(ln for ln in rep["lines"] if ln["kind"] == "selector")
+            others = [ln for ln in rep["lines"] if ln["kind"] in ("candidate", "blend")]
+            out[m] = (all(sel["return_pct"] > o["return_pct"] for o in others), rep["verdict"]["verdict"] == BEATS,
+                      float(sel["return_pct"]))
+    return out
+
+
+def proof() -> None:
+    from tradebot.ml.select.model import methods
+    from tradebot.testing.markets import proof_market
+
+    ms = methods()
+    groups = (("planted, seeds 100-109 (setting chosen)", range(100, 110), True),
+              ("planted, seeds 1-5 (the test's)", range(1, 6), True),
+              ("random walk, seeds 1-10", range(1, 11), False))
+    table: list[tuple[str, str, int, int, int]] = []
+    for label, seeds, planted in groups:
+        tally = {m: [0, 0] for m in ms}
+        for seed in seeds:
+            t0 = time.perf_counter()
+            res = proof_case(proof_market(seed, planted), seed, ms)
+            print(f"{label:<42} seed {seed:3d} ({time.perf_counter() - t0:4.1f} s): " + "  ".join(
+                f"{m} {'beat' if b else '-'}/{'CLAIM' if c else '-'} {r:9.1f}%" for m, (b, c, r) in res.items()),
+                flush=True)
+            for m, (b, c, _) in res.items():
+                tally[m][0] += b
+                tally[m][1] += c
+        table += [(label, m, len(seeds), tally[m][0], tally[m][1]) for m in ms]
+    print(f"\n{'market':<42} {'method':<9} {'seeds':>5} {'beat cands+blend':>17} {'verdict claims':>15}")
+    for label, m, n, b, c in table:
+        print(f"{label:<42} {m:<9} {n:>5} {b:>17} {c:>15}")
+
+
 def main() -> None:
+    import sys
+
+    if "--proof" in sys.argv[1:]:
+        proof()
+        return
     from tradebot.testing.markets import planted_regime_market, regime_market
 
     n = 9600  # 400 days of hourly bars, 200 windows

@@ -91,3 +91,24 @@ def planted_regime_market(n: int, seed: int, *, min_len: int = 150, max_len: int
     candles = Candles(ts, open_, high, low, close, volume, exchange=exchange, symbol=symbol, timeframe="1h",
                       source="test")
     return candles, labels
+
+
+#: The planted-regime setting of the selection proof (tests/ml/select/test_selection_proof.py,
+#: ``bench/bench_agents.py --proof``; decisions 0024/0025), chosen on seeds 100-109: 400 days
+#: of hourly bars, up-trend and range segments of 600-1500 bars (12-31 windows of 48 bars, so
+#: the regime features' 48-bar horizon sees a pure regime at the start of most windows). No
+#: down-trend: there a long-only trend follower does not win (flat does), so it is not a
+#: regime of the issue's "trend follower vs mean reverter" proof.
+PROOF_BARS = 9600
+PROOF_SEGMENTS = (600, 1500)
+PROOF_KINDS = ("trend_up", "range")
+
+
+def proof_market(seed: int, planted: bool = True, n: int = PROOF_BARS) -> Candles:
+    """The selection proof's market: :func:`planted_regime_market` with the proof's segments
+    and kinds (default drift and noise), or (``planted=False``) a driftless random walk of the
+    same length (:func:`regime_market`)."""
+    if not planted:
+        return regime_market(n, seed, False)
+    lo, hi = PROOF_SEGMENTS
+    return planted_regime_market(n, seed, min_len=lo, max_len=hi, kinds=PROOF_KINDS)[0]
