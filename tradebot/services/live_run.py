@@ -325,8 +325,14 @@ class LiveRun:
         from tradebot.services.live_step import prepare_intent
 
         cid = intent.record.client_order_id
-        if self.journal.get(cid) is not None:  # decided before (a re-run of the same bar)
-            self._submit(intent, intent.record)
+        stored = self.journal.get(cid)
+        if stored is not None:  # decided before (a re-run of the same bar)
+            if intent.entry and stored.state == S.INTENDED and stopped is None:
+                stopped = self._kill_switch_now()  # never sent: a stop since then refuses it
+            if stopped is None or not intent.entry or stored.state != S.INTENDED:
+                self._submit(intent, intent.record)
+                return
+            self._refuse(intent, stored, f"kill switch: {stopped}", killed=True)
             return
         last_price = self._last_price(intent)
         rec, reason = prepare_intent(intent, self.rules[intent.record.symbol], last_price)
@@ -335,16 +341,36 @@ class LiveRun:
             reason = f"kill switch: {stopped}"
         if reason is None:
             reason = self._guard(rec, last_price, intent.signal_close, n_open)
+        if reason is None and intent.entry:
+            # the kill state again right before the send: a `tradebot live stop` issued while
+            # this run was between its start and here holds for this entry already
+            now_stopped = self._kill_switch_now()
+            if now_stopped is not None:
+                reason, killed = f"kill switch: {now_stopped}", True
         if reason is not None:
-            rejected = rec.move(S.REJECTED, _wall_ms(), "refused before sending", reason=reason)
-            self.journal.put(rejected)
-            self.counts["rejected"] += 1
-            self.lines.append(order_line(intent, rejected, "rejected"))
-            # stored every time; not notified per candle while a kill switch (notified once) holds
-            self.event("reject", {"client_order_id": cid, "symbol": rec.symbol, "side": rec.side,
-                                  "amount": rec.amount, "reason": reason}, notify=not killed)
+            self._refuse(intent, rec, reason, killed=killed)
             return
         self._submit(intent, rec, last_price)
+
+    def _refuse(self, intent: Intent, rec: OrderRecord, reason: str, *, killed: bool) -> None:
+        rejected = rec.move(S.REJECTED, _wall_ms(), "refused before sending", reason=reason)
+        self.journal.put(rejected)
+        self.counts["rejected"] += 1
+        self.lines.append(order_line(intent, rejected, "rejected"))
+        # stored every time; not notified per candle while a kill switch (notified once) holds
+        self.event("reject", {"client_order_id": rec.client_order_id, "symbol": rec.symbol, "side": rec.side,
+                              "amount": rec.amount, "reason": reason}, notify=not killed)
+
+    def _kill_switch_now(self) -> str | None:
+        """The kill state read again (the switch row and the kill file; no cancelling here:
+        the next run enforces a new kill file)."""
+        if self.guards is None or not hasattr(self.guards, "kill_state"):
+            return None
+        with self.ctx.store.session() as session:
+            kill = self.guards.kill_state(self.ctx, session, self.account_id)
+        if getattr(kill, "stopped", False):
+            return str(getattr(kill, "reason", None) or "kill switch")
+        return None
 
     def _guard(self, rec: OrderRecord, last_price: float, signal_close: float, n_open: int) -> str | None:
         if self.guards is None or not hasattr(self.guards, "check_intent"):
