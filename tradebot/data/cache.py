@@ -235,7 +235,8 @@ class CandleCache:
                     for lo in range(0, cut, ROW_GROUP):
                         hi = min(lo + ROW_GROUP, cut)
                         writer.write_table(pa.Table.from_arrays(
-                            [pa.array(col[lo:hi]) for col in cols], schema=schema))
+                            [_arrow(col[lo:hi], f.type) for col, f in zip(cols, schema, strict=True)],
+                            schema=schema))
                     pending = [tuple(col[cut:] for col in cols)] if cut < held else []
                     held -= cut
 
@@ -461,3 +462,12 @@ def _entry(path: Path) -> CacheEntry:
     return CacheEntry(path, meta.get("exchange", ""), meta.get("symbol", ""),
                       meta.get("timeframe", ""), rows, start, end, size,
                       None if meta.get("exchange") else "no tradebot metadata")
+
+
+def _arrow(values: np.ndarray, typ: Any) -> Any:
+    """A null-free Arrow array over ``values``' buffer: ``pa.array(ndarray)`` imports pandas
+    (~0.3 s of a cron step that writes new candles); the same column, byte for byte."""
+    import pyarrow as pa
+
+    col = np.ascontiguousarray(values, dtype=typ.to_pandas_dtype())
+    return pa.Array.from_buffers(typ, len(col), [None, pa.py_buffer(col)])
