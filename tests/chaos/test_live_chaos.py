@@ -48,7 +48,9 @@ ARGS = ["live", "--account", ACCOUNT, "--exchange", "binance", "--symbols", "BTC
         "--strategy", "rsi", "-p", "period=2", "-p", "lower=45", "-p", "upper=55",
         "--yes-i-understand-real-money", "--json"]
 FORCED = {1: "lost_answer", 2: "late_answer", 3: "slow"}
-WINDOW_S = 15.2  # the exchange's receive window (ccxt's 10 s) + submit_or_adopt's grace (5 s)
+RECV_WINDOW_MS = 3000  # live.recv_window_ms: an unanswered order may be sent again 3 s + 5 s grace after
+WINDOW_S = RECV_WINDOW_MS / 1000 + 5.2  # ... (ccxt's default 10 s would make the test wait 15 s a time)
+EXTRA = {"TRADEBOT_LIVE__RECV_WINDOW_MS": str(RECV_WINDOW_MS)}
 
 
 def harness() -> LiveHarness:
@@ -104,7 +106,7 @@ def _in_process(h: LiveHarness, home: Path, monkeypatch: pytest.MonkeyPatch,
                 capsys: pytest.CaptureFixture[str]) -> Any:
     from tradebot.cli.app import main
 
-    for key, value in h.env(home).items():
+    for key, value in h.env(home, extra=EXTRA).items():
         if key.startswith("TRADEBOT_"):
             monkeypatch.setenv(key, value)
 
@@ -123,7 +125,7 @@ def _in_process(h: LiveHarness, home: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def _children(h: LiveHarness, home: Path) -> Any:
-    env = h.env(home)
+    env = h.env(home, extra=EXTRA)
     lock = home / "locks" / f"paper-{ACCOUNT}.lock"
 
     def run(kill_after_s: float | None) -> CliRun:
