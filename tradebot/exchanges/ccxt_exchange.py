@@ -18,8 +18,9 @@
   binance ``options['fetchMargins'] = False``): trading needs markets, not deposit networks
   or margin pair lists, and keys without those permissions must still work.
 
-This module imports ccxt at import time; services import it lazily so that
-``tradebot --help`` does not.
+This module imports ccxt at import time (its exchange classes on first use, see
+:mod:`tradebot.exchanges.ccxt_lazy`); services import it lazily so that ``tradebot --help``
+does not.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-import ccxt
 import numpy as np
 import requests
 
@@ -57,8 +57,12 @@ from tradebot.core.errors import (
     UsageError,
 )
 from tradebot.core.market_rules import MarketRules
+from tradebot.exchanges import ccxt_lazy
 from tradebot.exchanges.port import AccountTrade, MarketInfo, Order, OrderBook, PublicTrade, Ticker
 from tradebot.exchanges.retry import RetryPolicy, call_with_retry
+
+ccxt_lazy.install()  # the exchange classes on first use: a step on one exchange imports one
+import ccxt  # noqa: E402
 
 __all__ = [
     "DEFAULT_MAX_CANDLES",
