@@ -3,10 +3,10 @@ spliced engine run, the default 0.1 % taker fee and 5 bps slippage paid by every
 
 * on markets with planted regimes (trend segments where the trend follower wins, range
   segments where the mean reverter wins, random lengths of 600-1500 hourly bars, i.e. 12-31
-  windows of 48 bars) the selection model **and** the LinUCB bandit beat every single
-  candidate and the equal-weight blend out of sample after costs, and the verdict (deflated
-  Sharpe + block bootstrap vs the best candidate in hindsight and vs the blend) claims it on
-  most seeds;
+  windows of 48 bars) the selection model **and** the LinUCB and Thompson bandits beat every
+  single candidate and the equal-weight blend out of sample after costs, and for the model
+  and LinUCB the verdict (deflated Sharpe + block bootstrap vs the best candidate in
+  hindsight and vs the blend) claims it on most seeds;
 * on driftless random walks with the same settings, no method's verdict claims a win.
 
 The setting (:func:`tradebot.testing.markets.proof_market`, window, warm-up) was chosen on
@@ -36,7 +36,11 @@ WINDOW = "48"
 MIN_TRAIN = 30
 PLANTED_SEEDS = (1, 2, 3, 4, 5)
 RW_SEEDS = (1, 2, 3, 4)
-PROVEN = ("model", "linucb")
+#: beat every candidate and the blend on every selection seed (100-109) and test seed
+PROVEN = ("model", "linucb", "thompson")
+#: ... and the verdict claimed it on most selection seeds (model 6/10, LinUCB 9/10; Thompson 5/10
+#: and Q-learning 2/10 are not asserted; Q-learning beat on 8/10 only)
+CLAIMED = ("model", "linucb")
 ALL_METHODS = ("model", "linucb", "thompson", "qlearn")
 
 
@@ -78,7 +82,7 @@ def test_beats_every_candidate_and_the_blend_after_costs(planted: dict, method: 
         assert sel["switches"] > 3 and sel["costs_pct"] > 0, (seed, method, sel)
 
 
-@pytest.mark.parametrize("method", PROVEN)
+@pytest.mark.parametrize("method", CLAIMED)
 def test_the_verdict_claims_it_on_most_planted_seeds(planted: dict, method: str) -> None:
     claims = [s for s, by_method in planted.items() if by_method[method]["verdict"]["verdict"] == BEATS]
     assert len(claims) > len(PLANTED_SEEDS) / 2, {s: planted[s][method]["line"] for s in PLANTED_SEEDS}
