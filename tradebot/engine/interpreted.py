@@ -27,7 +27,8 @@ import numpy as np
 
 # The kernel modules of the loop: the interpreted copies import each other.
 LOOP_MODULES = ("tradebot.engine.kernels", "tradebot.engine.matching_nb",
-                "tradebot.engine.risk_nb", "tradebot.engine.stops_nb")
+                "tradebot.engine.risk_nb", "tradebot.engine.stops_nb",
+                "tradebot.engine.portfolio_nb")
 # Up to this many new bars a step runs interpreted (when numba is not loaded yet): about
 # 35 microseconds a bar interpreted (0.2 s for 5,000), against about a second of CPU to
 # import numba and load the compiled loop.

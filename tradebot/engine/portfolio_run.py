@@ -159,14 +159,25 @@ def _params(cfgs: list[EngineConfig]) -> np.ndarray:
     return np.ascontiguousarray(np.stack([vectors[id(c)] for c in cfgs]))
 
 
+def _loop(cfgs: Sequence[EngineConfig], n_bars: int) -> Any:
+    """engine/portfolio_nb.py for a step of ``n_bars``: compiled, or its interpreted copy
+    (the same source, bit for bit) for a few bars in a process that has not loaded numba,
+    as the single-market step does (see :mod:`tradebot.engine.interpreted`)."""
+    from tradebot.engine import interpreted
+
+    if all(interpreted.available(c.to_vector(), n_bars) for c in cfgs):
+        return interpreted.module("tradebot.engine.portfolio_nb")
+    from tradebot.engine import portfolio_nb
+
+    return portfolio_nb
+
+
 def new_portfolio_state(config: EngineConfig | Sequence[EngineConfig],
                         portfolio: PortfolioConfig, n_markets: int) -> np.ndarray:
-    from tradebot.engine.portfolio_nb import new_portfolio_state_nb
-
     if n_markets < 1:
         raise ConfigError("portfolio: the pair list is empty")
     cfg = config if isinstance(config, EngineConfig) else list(config)[0]
-    return new_portfolio_state_nb(cfg.to_vector(), n_markets)
+    return np.asarray(_loop([cfg], 0).new_portfolio_state_nb(cfg.to_vector(), n_markets))
 
 
 def _inputs(aligned: AlignedMarkets, signals: Sequence[Signals],
@@ -240,10 +251,9 @@ def advance_portfolio(aligned: AlignedMarkets, signals: Sequence[Signals],
                       config: EngineConfig | Sequence[EngineConfig],
                       portfolio: PortfolioConfig, state: np.ndarray, start: int,
                       scores: np.ndarray | None = None) -> PortfolioStepResult:
-    from tradebot.engine.portfolio_nb import run_portfolio_nb
-
     cfgs, args = _inputs(aligned, signals, config, portfolio, scores)
     n, m = aligned.n_bars, aligned.n_markets
+    run_portfolio_nb = _loop(cfgs, n - start).run_portfolio_nb
     ps = np.array(state, dtype=np.float64)
     fresh = new_portfolio_state(cfgs, portfolio, m)
     if ps.shape != fresh.shape or int(ps[0]) != m:
