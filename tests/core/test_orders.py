@@ -87,6 +87,11 @@ def test_client_order_ids_are_deterministic_short_and_distinct():
             client_order_id(*bad)
     with pytest.raises(UsageError, match="prefix"):
         client_order_id("acct", "BTC/USDT", BAR, "entry", prefix="bad prefix!")
+    # the account's scope (a random token stored with it) separates same-named accounts of two stores
+    s1 = client_order_id("acct", "BTC/USDT", BAR, "entry", scope="9f86d081884c7d65")
+    s2 = client_order_id("acct", "BTC/USDT", BAR, "entry", scope="0b14d501a594442a")
+    assert len({a, s1, s2}) == 3 and s1 == client_order_id("acct", "BTC/USDT", BAR, "entry", scope="9f86d081884c7d65")
+    assert s1.split("-")[1] == a.split("-")[1] and len(s1) == len(a)
 
 
 def test_intents_are_validated_and_round_trip_through_the_stored_form():

@@ -6,6 +6,7 @@ or sent, and one market or two go through the same code path."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections import Counter
@@ -106,8 +107,12 @@ def test_real_orders_have_deterministic_ids_and_fills_with_fees(h: LiveHarness, 
     placed = Counter(posts(h))
     assert set(placed) == {o.client_order_id for o in sent} and set(placed.values()) == {1}
     stored = rows(tmp_path, "SELECT client_order_id, symbol, bar_ms, intent, state FROM live_orders")
+    [(config,)] = rows(tmp_path, "SELECT config FROM portfolio_accounts")
+    scope = json.loads(config)["order_scope"]
+    assert len(scope) == 16  # a random token of the account, stored at creation
     for cid, sym, bar, intent, state in stored:
-        assert cid == client_order_id("acct", sym, bar, intent) and state == "filled"
+        assert cid == client_order_id("acct", sym, bar, intent, scope=scope) and state == "filled"
+        assert cid != client_order_id("acct", sym, bar, intent)  # another store's "acct" gets other ids
     # the exchange's trades, with their fees, are the ledger's fills
     mine = {str(o["order_id"]) for o in h.exchange_state()["orders"] if o["client_order_id"] in placed}
     ex_trades = {str(t["trade_id"]): t for t in h.exchange_state()["trades"] if str(t["order_id"]) in mine}

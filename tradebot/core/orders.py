@@ -80,19 +80,23 @@ TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
 }
 
 
-def client_order_id(account: str, symbol: str, bar_ms: int, intent: str, *, prefix: str = "tb") -> str:
+def client_order_id(account: str, symbol: str, bar_ms: int, intent: str, *, prefix: str = "tb",
+                    scope: str = "") -> str:
     """The client order id of an intent: ``<prefix>-<bar, base 36>-<hash>``, at most 36
     characters of ``[a-zA-Z0-9_-]``, the same for the same (account, symbol, bar, intent)
     in any process. The hash (80 bits of SHA-256) covers all four, so ids of other
     accounts, symbols or intents of the same bar differ; the bar in clear helps a human
-    match an exchange order to a candle."""
+    match an exchange order to a candle. ``scope`` (a random token stored with the account
+    when it is created) is hashed in too, so two stores that each hold an account of the same
+    name trading one exchange account never take each other's orders for their own."""
     if not account or not symbol or not intent:
         raise UsageError("a client order id needs an account, a symbol and an intent name")
     if not re.fullmatch(r"[a-zA-Z0-9]{1,6}", prefix):
         raise UsageError(f"invalid client order id prefix {prefix!r}: 1 to 6 letters or digits")
     if bar_ms < 0:
         raise UsageError(f"invalid bar time {bar_ms}: expected milliseconds since the epoch")
-    digest = hashlib.sha256(f"{account}\x1f{symbol}\x1f{int(bar_ms)}\x1f{intent}".encode()).hexdigest()[:20]
+    key = f"{account}\x1f{symbol}\x1f{int(bar_ms)}\x1f{intent}"
+    digest = hashlib.sha256((f"{scope}\x1e{key}" if scope else key).encode()).hexdigest()[:20]
     cid = f"{prefix}-{_base36(int(bar_ms) // 1000)}-{digest}"
     assert len(cid) <= CLIENT_ID_MAX and _CLIENT_ID.match(cid), cid
     return cid
@@ -163,7 +167,7 @@ class OrderRecord:
 
     @classmethod
     def intend(cls, account: str, symbol: str, bar_ms: int, intent: str, side: str, type: str, amount: float,
-               price: float | None, now_ms: int) -> OrderRecord:
+               price: float | None, now_ms: int, *, scope: str = "") -> OrderRecord:
         if side not in ("buy", "sell"):
             raise UsageError(f"invalid order side {side!r}: expected buy or sell")
         if type not in ("market", "limit"):
@@ -172,8 +176,9 @@ class OrderRecord:
             raise UsageError(f"invalid order amount {amount!r}: expected a positive number")
         if type == "limit" and not (price is not None and price > 0):
             raise UsageError(f"a limit order needs a positive price, got {price!r}")
-        return cls(client_order_id(account, symbol, bar_ms, intent), account, symbol, int(bar_ms), intent, side,
-                   type, float(amount), None if price is None else float(price), S.INTENDED, now_ms, now_ms)
+        return cls(client_order_id(account, symbol, bar_ms, intent, scope=scope), account, symbol, int(bar_ms),
+                   intent, side, type, float(amount), None if price is None else float(price), S.INTENDED, now_ms,
+                   now_ms)
 
     @property
     def terminal(self) -> bool:

@@ -32,6 +32,7 @@ step, nothing sent.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -178,7 +179,7 @@ def _plan_new(ctx: Context, account: str, pairs: PairList | None, mode: str, now
     history_start = start - max(strategy.warmup_bars, 1) * tf
     state = new_portfolio_state(cfg, pcfg, len(pairs.symbols))
     config = {"engine": asdict(cfg), "portfolio": asdict(pcfg), "market_source": "exchange",
-              "pairlist": pairs.to_dict(), "mode": mode}
+              "pairlist": pairs.to_dict(), "mode": mode, "order_scope": secrets.token_hex(8)}
     return _Account(None, account, m.exchange.strip().lower(), m.timeframe, tuple(pairs.symbols), strategy.name,
                     strategy.parameters, config, cfg.initial_capital, history_start, start - tf, state.tolist(), 0,
                     mode)

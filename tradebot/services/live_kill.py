@@ -96,6 +96,7 @@ class _Acct:
     symbols: list[str]
     taker_fee: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    scope: str = ""  # the account's client-id scope (services.live_step.order_scope)
 
 
 def _live_account(ctx: Context, account: str) -> _Acct:
@@ -113,7 +114,9 @@ def _live_account(ctx: Context, account: str) -> _Acct:
         if mode not in ("live", "dry-run"):
             raise UsageError(f"account {account!r} is a {mode} account, not a live one")
         fee = float(((row.config or {}).get("engine") or {}).get("taker_fee", 0.0) or 0.0)
-        return _Acct(int(row.id), row.name, mode, list(row.symbols), fee)
+        from tradebot.services.live_step import order_scope
+
+        return _Acct(int(row.id), row.name, mode, list(row.symbols), fee, scope=order_scope(row.config))
 
 
 def _lock(ctx: Context, account: str) -> Any:
@@ -286,7 +289,7 @@ def _flatten(ctx: Context, acct: _Acct, exchange: Any, since: int, now: int) -> 
             out.append({"symbol": sym, "amount": amount, "reason": prepared.reason})
             continue
         rec = OrderRecord.intend(acct.name, sym, since, "flatten", "sell", "market", float(prepared.amount), None,
-                                 now)
+                                 now, scope=acct.scope)
         rec = journal.get(rec.client_order_id) or rec
         if acct.mode == "live":
             try:

@@ -298,7 +298,7 @@ class LiveRun:
         from tradebot.engine.config import EngineConfig
         from tradebot.engine.portfolio import PortfolioConfig
         from tradebot.services.live_ledger import base_quote, ledger_balances, ledger_positions, open_orders
-        from tradebot.services.live_step import engine_targets, plan_intents
+        from tradebot.services.live_step import engine_targets, order_scope, plan_intents
 
         a = self.acct
         cfg = EngineConfig(**a.config["engine"])
@@ -317,7 +317,7 @@ class LiveRun:
         holding = {s: min(held.get(s, 0.0), base_free[s]) for s in a.symbols}
         bar = int(aligned.timestamp[-1])
         intents = plan_intents(a.name, a.symbols, bar, targets, last_closes(aligned), holding, committed, base_free,
-                               self.rules, _wall_ms())
+                               self.rules, _wall_ms(), scope=order_scope(a.config))
         for intent in intents:
             self._one(intent, len(pending), stopped)
 

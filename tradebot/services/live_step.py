@@ -14,8 +14,10 @@ open orders will still buy or sell. :func:`plan_intents` compares the two per ma
 * otherwise nothing (the engine's and the exchange's amounts differ by fill prices and
   fees, which is reported, not traded).
 
-An intent's client id is ``client_order_id(account, symbol, decision bar, side)``: the
-same bars give the same ids in every process, so a run that died after sending finds the
+An intent's client id is ``client_order_id(account, symbol, decision bar, side)`` scoped
+by the account's ``order_scope`` (a random token stored in its config at creation, so an
+account of the same name in another store gets other ids): the same bars give the same
+ids in every process, so a run that died after sending finds the
 order on the exchange and adopts it. The engine's state keeps the *simulated* book
 (fills at the next open with the configured fees); the exchange's fills, prices and fees
 live in the ledger and are reported next to the engine's price.
@@ -113,9 +115,15 @@ def _dust(rules: MarketRules, units: float, price: float) -> bool:
     return not rules.prepare(abs(units), None, reference_price=price).ok
 
 
+def order_scope(config: dict[str, Any] | None) -> str:
+    """The account's client-id scope (``""`` for an account stored without one)."""
+    return str((config or {}).get("order_scope") or "")
+
+
 def plan_intents(account: str, symbols: Sequence[str], bar_ms: int, targets: np.ndarray,
                  closes: Sequence[float] | np.ndarray, held: dict[str, float], committed: dict[str, float],
-                 base_free: dict[str, float], rules: dict[str, MarketRules], now_ms: int) -> list[Intent]:
+                 base_free: dict[str, float], rules: dict[str, MarketRules], now_ms: int, *,
+                 scope: str = "") -> list[Intent]:
     """The intents that bring the account to the engine's targets (see the module
     docstring). ``held``: units per symbol the account holds (its fills net of fees charged
     in the base asset); ``committed``: signed units still to
@@ -140,7 +148,7 @@ def plan_intents(account: str, symbols: Sequence[str], bar_ms: int, targets: np.
             continue
         if amount <= _EPS:
             continue
-        rec = OrderRecord.intend(account, sym, bar_ms, side, side, "market", amount, None, now_ms)
+        rec = OrderRecord.intend(account, sym, bar_ms, side, side, "market", amount, None, now_ms, scope=scope)
         out.append(Intent(rec, m, price, entry))
     return out
 
