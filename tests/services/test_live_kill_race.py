@@ -103,3 +103,83 @@ def test_a_stop_during_a_run_refuses_its_entry(tmp_path, keys, monkeypatch):
         assert again.stopped is not None and "stopped mid-run" in again.stopped
         assert not buys()
         ctx.close()
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_an_entry_written_but_never_sent_is_not_sent_after_a_stop(tmp_path, keys, monkeypatch):
+    """A run dies after writing its entry (INTENDED) and before sending it; the next run of
+    the same bar is stopped after its kill check, before it brings that entry forward: it
+    refuses the entry instead of sending it."""
+    from tradebot.engine import orders
+    from tradebot.services import live_run
+    from tradebot.services.live import run_live
+    from tradebot.testing.live_harness import LiveHarness, walk
+
+    pairs = PairList((SYMBOL,), "test")
+    with LiveHarness([walk(SYMBOL, 200)]) as h:
+        ctx = Context(_settings(tmp_path, h.url))
+        h.close_bar(40)
+        run_live(ctx, "acct", pairs, yes=True)
+        real_send = orders._send
+        crashed: list[str] = []
+
+        def crash_on_buy(journal, exchange, record, now_ms):
+            if record.side == "buy":
+                crashed.append(record.client_order_id)
+                raise _Crash("died before the request left")
+            return real_send(journal, exchange, record, now_ms)
+
+        monkeypatch.setattr(orders, "_send", crash_on_buy)
+        for i in range(41, 199):
+            h.close_bar(i)
+            try:
+                run_live(ctx, "acct", pairs)
+            except _Crash:
+                break
+        assert crashed, "no entry came due in the replayed history"
+        monkeypatch.setattr(orders, "_send", real_send)
+        # the next run of the same bar: a stop arrives after its kill check, before it brings
+        # the written entry forward (the stop's own cancel waits for the run's lock)
+        real_refresh = live_run.LiveRun._refresh_open
+        threads: list[threading.Thread] = []
+
+        def refresh_after_a_stop(self, current_bar):
+            t = threading.Thread(target=_stop_elsewhere, args=(tmp_path, h.url, "stopped after a crash"))
+            threads.append(t)
+            t.start()
+            _wait_stopped(ctx, self.account_id)
+            return real_refresh(self, current_bar)
+
+        monkeypatch.setattr(live_run.LiveRun, "_refresh_open", refresh_after_a_stop)
+        again = run_live(ctx, "acct", pairs)  # the same bar again
+        threads[0].join(timeout=60)
+        assert again.stopped is None  # it started before the stop
+        assert not [r for r in h.accepted_orders() if r.params.get("side") == "BUY"]
+        mine = [o for o in again.orders if o.client_order_id == crashed[0]]
+        assert mine and mine[0].state == "rejected" and "stopped after a crash" in (mine[0].reason or "")
+        ctx.close()
+
+
+def _stop_elsewhere(home, url, reason):
+    from tradebot.services.live_admin import stop
+
+    other = Context(_settings(home, url))  # its own store, as another process would
+    try:
+        stop(other, "acct", reason=reason)
+    finally:
+        other.close()
+
+
+def _wait_stopped(ctx, account_id):
+    from tradebot.services.live_guards import kill_state
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the switch is set before stop waits for the lock
+        with ctx.store.session() as s:
+            if kill_state(ctx, s, account_id).stopped:
+                return
+        time.sleep(0.02)
+    raise AssertionError("the stop did not set the switch")

@@ -177,8 +177,13 @@ class LiveRun:
                                                                                            S.UNKNOWN)
             if stale:
                 self._supersede(rec)
-            else:
-                self._submit(None, rec)
+                continue
+            if rec.state == S.INTENDED and rec.side == "buy":  # an entry never sent (spot: buys open)
+                stopped = self._kill_switch_now()
+                if stopped is not None:
+                    self._refuse(None, rec, f"kill switch: {stopped}", killed=True)
+                    continue
+            self._submit(None, rec)
 
     def _supersede(self, rec: OrderRecord) -> None:
         from tradebot.engine.orders import adopt
@@ -352,7 +357,7 @@ class LiveRun:
             return
         self._submit(intent, rec, last_price)
 
-    def _refuse(self, intent: Intent, rec: OrderRecord, reason: str, *, killed: bool) -> None:
+    def _refuse(self, intent: Intent | None, rec: OrderRecord, reason: str, *, killed: bool) -> None:
         rejected = rec.move(S.REJECTED, _wall_ms(), "refused before sending", reason=reason)
         self.journal.put(rejected)
         self.counts["rejected"] += 1
