@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.notify.conftest import http_receiver  # noqa: F401  (the fixture)
 from tradebot.core.config import load_settings
 from tradebot.core.pairs import PairList
 from tradebot.exchanges.sim import sim_candles
@@ -204,3 +205,43 @@ def test_kill_9_at_random_instants_then_the_account_equals_the_backtest(tmp_path
     bt = _backtest(homes["chaos"], stages[-1])
     assert [(t[1], t[2], t[3], t[4], t[5]) for t in final["trades"]] == _closed(bt.result)
     assert [e[1] for e in final["equity"]] == bt.result.equity.tolist()
+
+
+def test_closed_trades_and_daily_summaries_reach_a_local_webhook(tmp_path: Path, http_receiver: Any) -> None:  # noqa: F811
+    """As a one-market account does: one message per closed trade naming its pair, one per
+    finished day for the whole account, told by the run that passes it however the runs are
+    cut (cron runs of one candle included); a repeated run sends nothing again."""
+    import json
+
+    home = tmp_path / "home"
+    _cache(home)
+    end = T0 + 10 * DAY
+    hook = {"hook": {"url": http_receiver.url(), "events": ["trade_closed", "daily_summary"]}}
+    ctx = Context(_settings(home, notify={"channels": hook}))
+    try:
+        run_paper_portfolio(ctx, "told", PAIRS, since_ms=T0, now_ms=T0 + 4 * DAY, source="cache")
+        for hour in range(1, 30):  # one candle a run, across the end of day 5
+            run_paper_portfolio(ctx, "told", None, now_ms=T0 + 4 * DAY + hour * H, source="cache")
+        run_paper_portfolio(ctx, "told", None, now_ms=end, source="cache")
+        sent = len(http_receiver.requests)
+        run_paper_portfolio(ctx, "told", None, now_ms=end, source="cache")
+        rep = portfolio_account_report(ctx, "told")
+    finally:
+        ctx.close()
+    assert rep is not None and len(http_receiver.requests) == sent  # nothing new: nothing sent
+    texts = [json.dumps(r.json()) for r in http_receiver.requests]
+    trades = [t for t in texts if "closed" in t.lower() and "daily" not in t.lower()]
+    days = [t for t in texts if t not in trades]
+    assert len(trades) == len(rep["trades"]) >= 3
+    for row in rep["trades"]:
+        assert sum(row["pair"] in t for t in trades) >= 1
+    assert [t.split('] ')[1][:10] for t in days] == [f"2024-01-0{d}" for d in range(1, 10)]  # once each
+    # each day's P&L is its last close's equity less the day before's (the capital before the first)
+    db = sqlite3.connect(home / "tradebot.db")
+    eq = db.execute("SELECT ts_ms, equity FROM portfolio_account_equity ORDER BY ts_ms").fetchall()
+    db.close()
+    prev = 10_000.0
+    for d, text in enumerate(days):
+        last = [e for t, e in eq if t // DAY == T0 // DAY + d][-1]
+        assert f"P&L {last - prev:+,.2f}" in text, (d, text)
+        prev = last

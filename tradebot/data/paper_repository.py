@@ -298,6 +298,18 @@ class PaperRepository:
                 "exit_price", "entry_fee", "exit_fee", "pnl", "return_pct", "exit_reason")
         return [{c: getattr(t, c) for c in cols} for t in self.session.scalars(q)]
 
+    def equity_since(self, account_id: int, ts_ms: int) -> list[tuple[int, float]]:
+        """(ts, equity) of the stored closes at or after ``ts_ms``, in time order."""
+        q = select(PaperEquity.ts_ms, PaperEquity.equity).where(
+            PaperEquity.account_id == account_id, PaperEquity.ts_ms >= ts_ms).order_by(PaperEquity.ts_ms)
+        return [(int(a), float(b)) for a, b in self.session.execute(q)]
+
+    def exits_since(self, account_id: int, ts_ms: int) -> list[int]:
+        """Exit times of the trades closed at or after ``ts_ms``."""
+        q = select(PaperTrade.exit_ts_ms).where(PaperTrade.account_id == account_id,
+                                                PaperTrade.exit_ts_ms >= ts_ms)
+        return [int(t) for t in self.session.scalars(q)]
+
     def equity(self, account_id: int) -> list[tuple[int, float, float]]:
         q = select(PaperEquity.ts_ms, PaperEquity.equity, PaperEquity.position).where(
             PaperEquity.account_id == account_id).order_by(PaperEquity.ts_ms)

@@ -397,10 +397,26 @@ def _notify(ctx: Context, acct: AccountInfo, trades: list[dict[str, Any]], equit
     from tradebot.services.paper_events import risk_tripped, run_events
 
     notifier = build_notifier(ctx.settings.notify)
-    for event in run_events(acct.name, acct.symbol, trades, ledger.fills, equity, equity_before,
-                            ctx.settings.risk.daily_profit_target,
-                            risk_tripped(acct.name, ledger.risk_events)):
+    days = _days(ctx, acct, equity, equity_before) if equity else []
+    for event in run_events(acct.name, acct.symbol, trades, ledger.fills, risk_tripped(acct.name, ledger.risk_events),
+                            days):
         notifier.send(event)
+
+
+def _days(ctx: Context, acct: AccountInfo, equity: list[dict[str, Any]], equity_before: float) -> list[Any]:
+    """The daily summaries of the days that ended in this run (read back from the store:
+    a cron run of one candle ends the day before it)."""
+    from tradebot.data.paper_repository import PaperRepository
+    from tradebot.services.paper_events import day_start, day_summaries
+
+    since = day_start(acct.last_bar_ms, int(equity[0]["ts_ms"]))
+    with ctx.store.session() as session:
+        repo = PaperRepository(session)
+        rows = repo.equity_since(acct.id, since)
+        before = repo.equity_before(acct.id, since)
+        exits = repo.exits_since(acct.id, since)
+    start = acct.initial_capital if before is None else before
+    return day_summaries(acct.name, rows, start, exits, ctx.settings.risk.daily_profit_target)
 
 
 def _closed_trades(trades: list[dict[str, Any]], ts: np.ndarray) -> np.ndarray:

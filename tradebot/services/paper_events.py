@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -391,15 +391,10 @@ def ledger_update(*, symbol: str, ts: np.ndarray, close: np.ndarray, start: int,
 
 
 def run_events(account: str, symbol: str, trades: list[dict[str, Any]], fills: Iterable[FillRow],
-               equity: list[dict[str, Any]], equity_before: float, target: float,
-               risk: Iterable[RiskTripped] = ()) -> list[Event]:
-    """Events for one run, in time order.
-
-    ``trades`` are the round trips closed in the run, ``fills`` its executions, ``equity``
-    its per-candle equity rows, ``equity_before`` the equity before its first candle,
-    ``risk`` its risk trips. A day is summarized once a candle of the next day has been
-    processed.
-    """
+               risk: Iterable[RiskTripped] = (), days: Iterable[DailySummary] = ()) -> list[Event]:
+    """Events for one run, in time order: ``fills`` its executions, ``trades`` the round
+    trips closed in it, ``risk`` its risk trips, then ``days`` (:func:`day_summaries`: the
+    days that ended in it)."""
     events: list[tuple[int, int, Event]] = []
     for f in fills:
         events.append((f.ts_ms, 0, OrderFilled(account, symbol, f.side, f.qty, f.price, f.fee,
@@ -410,18 +405,38 @@ def run_events(account: str, symbol: str, trades: list[dict[str, Any]], fills: I
             t["exit_price"], t["pnl"], t["return_pct"], t["exit_reason"], t["exit_ts_ms"])))
     for r in risk:
         events.append((r.ts_ms, 2, r))
-    if equity:
-        ts = np.array([e["ts_ms"] for e in equity], dtype=np.int64)
-        eq = np.array([e["equity"] for e in equity], dtype=np.float64)
-        days = ts // DAY_MS
-        prev = equity_before
-        for d in np.unique(days)[:-1]:  # the last day is still going
-            last = int(np.flatnonzero(days == d)[-1])
-            closed = sum(1 for t in trades if t["exit_ts_ms"] // DAY_MS == d)
-            pnl = float(eq[last] - prev)
-            events.append((int(ts[last]), 3, DailySummary(account, _day(int(d) * DAY_MS), pnl,
-                                                          target, pnl >= target, float(eq[last]),
-                                                          closed)))
-            prev = float(eq[last])
     events.sort(key=lambda e: (e[0], e[1]))
-    return [e for _, _, e in events]
+    return [e for _, _, e in events] + list(days)
+
+
+def day_start(prev_last_ms: int | None, first_new_ms: int) -> int:
+    """Where the rows a run's daily summaries need begin: the start of the day of the last
+    bar processed before the run (that day ends in this run at the earliest), else of the
+    run's first bar."""
+    t = first_new_ms if prev_last_ms is None else prev_last_ms
+    return t // DAY_MS * DAY_MS
+
+
+def day_summaries(account: str, rows: Sequence[tuple[int, float]], start_equity: float, exits: Iterable[int],
+                  target: float) -> list[DailySummary]:
+    """The summary of every day that ended in a run: ``rows`` are the stored (ts, equity)
+    closes from :func:`day_start` on (this run's included), ``start_equity`` the equity at
+    the last close before them (the capital for a new account), ``exits`` the exit times of
+    the trades closed since. Every day of ``rows`` but the last (still going) is summarized;
+    the days before were summarized by the run that first passed them, so a day is told once
+    however the runs are cut (a cron run of one candle included)."""
+    if not rows:
+        return []
+    ts = np.array([r[0] for r in rows], dtype=np.int64)
+    eq = np.array([r[1] for r in rows], dtype=np.float64)
+    days = ts // DAY_MS
+    closed = np.array(list(exits), dtype=np.int64) // DAY_MS
+    out = []
+    prev = start_equity
+    for d in np.unique(days)[:-1]:
+        last = int(np.flatnonzero(days == d)[-1])
+        pnl = float(eq[last] - prev)
+        out.append(DailySummary(account, _day(int(d) * DAY_MS), pnl, target, pnl >= target, float(eq[last]),
+                                int(np.count_nonzero(closed == d))))
+        prev = float(eq[last])
+    return out

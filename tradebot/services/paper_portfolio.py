@@ -214,10 +214,47 @@ def run_paper_portfolio(ctx: Context, account: str, pairs: PairList | None, *, s
                                 start, strategy_scores(strategy, aligned, pcfg.rank))
         trades, equity = _rows(aligned, start, res)
         _store(ctx, acct, res.state.tolist(), aligned, start, trades, equity)
+        _notify(ctx, acct, trades, equity)
         ts = aligned.timestamp
         return PortfolioPaperResult(account, acct.symbols, n - start, int(ts[start]), int(ts[-1]), len(trades),
                                     float(res.equity[-1]), float(res.cash[-1]),
                                     int(np.count_nonzero(res.position[-1])), used, int(res.blocked.size))
+
+
+def _notify(ctx: Context, acct: _Account, trades: list[dict[str, Any]], equity: list[dict[str, Any]]) -> None:
+    """Tell the configured channels what this run did, as a one-market account does: each
+    closed trade (with its pair) and the summary of each day of the whole account that ended
+    in this run (after the run is stored; a notifier never raises)."""
+    if not ctx.settings.notify.channels or not equity:
+        return
+    from sqlalchemy import select
+
+    from tradebot.data.portfolio_models import PortfolioAccount, PortfolioAccountEquity, PortfolioAccountTrade
+    from tradebot.notify import build_notifier
+    from tradebot.services.paper_events import day_start, day_summaries, run_events
+
+    since = day_start(acct.last_bar_ms if acct.id is not None else None, int(equity[0]["ts_ms"]))
+    with ctx.store.session() as session:
+        account_id = session.scalars(select(PortfolioAccount.id).where(PortfolioAccount.name == acct.name)).one()
+        rows = [(int(t), float(e)) for t, e in session.execute(
+            select(PortfolioAccountEquity.ts_ms, PortfolioAccountEquity.equity)
+            .where(PortfolioAccountEquity.account_id == account_id, PortfolioAccountEquity.ts_ms >= since)
+            .order_by(PortfolioAccountEquity.ts_ms))]
+        before = session.scalars(select(PortfolioAccountEquity.equity)
+                                 .where(PortfolioAccountEquity.account_id == account_id,
+                                        PortfolioAccountEquity.ts_ms < since)
+                                 .order_by(PortfolioAccountEquity.ts_ms.desc()).limit(1)).first()
+        exits = [int(t) for t in session.scalars(select(PortfolioAccountTrade.exit_ts_ms).where(
+            PortfolioAccountTrade.account_id == account_id, PortfolioAccountTrade.exit_ts_ms >= since))]
+    start = acct.initial_capital if before is None else float(before)
+    events: list[Any] = []
+    for sym in acct.symbols:
+        events += run_events(acct.name, sym, [t for t in trades if t["symbol"] == sym], ())
+    events.sort(key=lambda e: e.ts_ms)
+    events += day_summaries(acct.name, rows, start, exits, ctx.settings.risk.daily_profit_target)
+    notifier = build_notifier(ctx.settings.notify)
+    for event in events:
+        notifier.send(event)
 
 
 def _unchanged(ctx: Context, acct: _Account, used: str) -> PortfolioPaperResult:
