@@ -3,8 +3,10 @@
 A cron ``paper`` step usually has one new candle. Running the loop compiled means
 importing numba and loading its cached kernels (its target initialisation alone is most
 of a second of CPU), while that one bar interpreted takes some tens of microseconds. So
-the step runner (:func:`tradebot.engine.step.advance`) runs a few bars through this
-module when numba is not loaded yet in the process, and the compiled loop otherwise.
+the step runner (:func:`tradebot.engine.step.advance`) and the portfolio step
+(:func:`tradebot.engine.portfolio.advance_portfolio`: paper portfolio and live accounts)
+run a few bars through this module when numba is not loaded yet in the process, and the
+compiled loop otherwise.
 
 The code is not a copy: :func:`module` executes the source files of the kernel modules
 (engine/kernels.py and the helpers it imports) into separate module objects in which
