@@ -180,15 +180,24 @@ def _check_ids(name: str, s: dict[str, Any]) -> None:
 
 
 def canonical(s: dict[str, Any]) -> dict[str, Any]:
-    """The end state without the ids the exchange assigns in arrival order."""
+    """The end state without the ids the exchange assigns in arrival order, and with each
+    client id written as the intent it names (symbol, bar, intent): the two runs' accounts
+    live in two stores, so each has its own client-id scope (a random token stored with the
+    account) and the same intent has another id in each."""
     ex = s["exchange"]
-    cid_of_order = {o["order_id"]: o["client_order_id"] for o in ex["orders"]}
-    orders = sorted(({k: v for k, v in o.items() if k != "order_id"} for o in ex["orders"]),
+    intent = {o[1]: f"{o[2]}|{o[3]}|{o[4]}" for o in s["ledger"]["orders"]}
+
+    def named(cid: str) -> str:
+        return intent.get(cid, cid)  # an order the ledger does not know keeps its id (and differs)
+
+    cid_of_order = {o["order_id"]: named(o["client_order_id"]) for o in ex["orders"]}
+    orders = sorted(({**{k: v for k, v in o.items() if k != "order_id"},
+                      "client_order_id": named(o["client_order_id"])} for o in ex["orders"]),
                     key=lambda o: o["client_order_id"])
     trades = sorted(({**{k: v for k, v in t.items() if k not in ("trade_id", "order_id")},
                       "client_order_id": cid_of_order[t["order_id"]]} for t in ex["trades"]),
                     key=lambda t: (t["time"], t["client_order_id"]))
     ledger = dict(s["ledger"])
-    ledger["orders"] = sorted(o[:12] + o[13:] for o in ledger["orders"])  # without exchange_order_id
-    ledger["fills"] = sorted(f[:1] + f[2:] for f in ledger["fills"])  # without trade_id
+    ledger["orders"] = sorted((o[0], named(o[1]), *o[2:12], *o[13:]) for o in ledger["orders"])  # no exchange id
+    ledger["fills"] = sorted((f[0], named(f[2]), *f[3:]) for f in ledger["fills"])  # without trade_id
     return {"balances": ex["balances"], "orders": orders, "trades": trades, "ledger": ledger}
