@@ -25,23 +25,10 @@ log = logging.getLogger("tradebot.live")
 
 def _account_row(ctx: Context, account: str) -> tuple[int, str, str, bool]:
     """(id, mode, exchange id, created on the testnet) of the live account ``account``."""
-    from sqlalchemy import select
+    from tradebot.services.live_kill import _live_account
 
-    from tradebot.data.live_models import LiveEvent
-    from tradebot.data.portfolio_models import PortfolioAccount
-
-    if ctx.settings.database_url is None and not (ctx.home / "tradebot.db").is_file():
-        raise UsageError(f"no live account named {account!r}")
-    with ctx.store.session() as session:
-        row = session.scalars(select(PortfolioAccount).where(PortfolioAccount.name == account)).first()
-        if row is None:
-            raise UsageError(f"no live account named {account!r}")
-        mode = str(getattr(row, "mode", "paper") or "paper")
-        if mode not in ("live", "dry-run"):
-            raise UsageError(f"account {account!r} is a {mode} account, not a live one")
-        created = session.scalars(select(LiveEvent.detail).where(LiveEvent.account_id == row.id,
-                                                                 LiveEvent.kind == "created")).first()
-        return int(row.id), mode, row.exchange, bool((created or {}).get("testnet"))
+    acct = _live_account(ctx, account)
+    return acct.id, acct.mode, acct.exchange, acct.testnet
 
 
 def account_exchange(ctx: Context, account: str, *, testnet: bool = False) -> tuple[int, str, Any]:

@@ -97,12 +97,16 @@ class _Acct:
     taker_fee: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     scope: str = ""  # the account's client-id scope (services.live_step.order_scope)
+    exchange: str = ""
+    testnet: bool = False  # created on the exchange's testnet
 
 
 def _live_account(ctx: Context, account: str) -> _Acct:
     from sqlalchemy import select
 
+    from tradebot.data.live_models import LiveEvent
     from tradebot.data.portfolio_models import PortfolioAccount
+    from tradebot.services.live_step import order_scope
 
     if ctx.settings.database_url is None and not (ctx.home / "tradebot.db").is_file():
         raise UsageError(f"no live account named {account!r}")
@@ -114,9 +118,10 @@ def _live_account(ctx: Context, account: str) -> _Acct:
         if mode not in ("live", "dry-run"):
             raise UsageError(f"account {account!r} is a {mode} account, not a live one")
         fee = float(((row.config or {}).get("engine") or {}).get("taker_fee", 0.0) or 0.0)
-        from tradebot.services.live_step import order_scope
-
-        return _Acct(int(row.id), row.name, mode, list(row.symbols), fee, scope=order_scope(row.config))
+        created = session.scalars(select(LiveEvent.detail).where(LiveEvent.account_id == row.id,
+                                                                 LiveEvent.kind == "created")).first()
+        return _Acct(int(row.id), row.name, mode, list(row.symbols), fee, scope=order_scope(row.config),
+                     exchange=row.exchange, testnet=bool((created or {}).get("testnet")))
 
 
 def _lock(ctx: Context, account: str) -> Any:
