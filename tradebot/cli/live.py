@@ -56,6 +56,7 @@ def live(
     if typer_ctx.invoked_subcommand is not None:
         return
     from tradebot.cli.common import context, interrupt_note
+    from tradebot.cli.portfolio import account_overrides
     from tradebot.core.errors import UsageError
     from tradebot.strategies.params import parse_assignments
 
@@ -63,14 +64,8 @@ def live(
         raise UsageError("tradebot live needs --account NAME")
     if symbol and (symbols or pairs_file):
         raise UsageError("give --symbol (one market) or --symbols/--pairs-file (a pair list), not both")
-    overrides: dict[str, object] = {"strategy.name": strategy, "market.symbol": symbol,
-                                    "market.exchange": exchange, "market.timeframe": timeframe}
-    params = parse_assignments(param)
-    if params:
-        overrides["strategy.params"] = params
-    from tradebot.cli.portfolio import portfolio_overrides
-
-    overrides.update(portfolio_overrides(max_open_positions, stake, rank))
+    overrides = account_overrides(strategy, symbol, exchange, timeframe, parse_assignments(param),
+                                  max_open_positions, stake, rank)
     ctx = context(config, preset, overrides, strategy_path)
     from tradebot.core.logging_setup import set_context
 

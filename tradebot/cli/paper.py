@@ -38,19 +38,14 @@ def paper(
     import time
 
     from tradebot.cli.common import write_line
+    from tradebot.cli.portfolio import account_overrides, run_paper_pairs
     from tradebot.core.config import parse_date_ms
     from tradebot.core.timeframes import timeframe_ms
     from tradebot.services.paper import AccountBusy, run_paper
     from tradebot.strategies.params import parse_assignments
 
-    overrides: dict[str, object] = {"strategy.name": strategy, "market.symbol": symbol,
-                                    "market.exchange": exchange, "market.timeframe": timeframe}
     params = parse_assignments(param)
-    if params:
-        overrides["strategy.params"] = params
-    from tradebot.cli.portfolio import portfolio_overrides, run_paper_pairs
-
-    overrides.update(portfolio_overrides(max_open_positions, stake, rank))
+    overrides = account_overrides(strategy, symbol, exchange, timeframe, params, max_open_positions, stake, rank)
     ctx = context(config, preset, overrides, strategy_path)
     from tradebot.core.logging_setup import set_context
 

@@ -34,6 +34,19 @@ def portfolio_overrides(max_open: int | None, stake: str | None, rank: str | Non
     return {"portfolio.max_open_positions": max_open, "portfolio.stake": stake, "portfolio.rank": rank}
 
 
+def account_overrides(strategy: str | None, symbol: str | None, exchange: str | None, timeframe: str | None,
+                      params: dict[str, str], max_open: int | None, stake: str | None,
+                      rank: str | None) -> dict[str, object]:
+    """The settings an account command's options give (paper, live): strategy and its
+    ``-p`` parameters (parsed), market, portfolio rules."""
+    overrides: dict[str, object] = {"strategy.name": strategy, "market.symbol": symbol,
+                                    "market.exchange": exchange, "market.timeframe": timeframe}
+    if params:
+        overrides["strategy.params"] = params
+    overrides.update(portfolio_overrides(max_open, stake, rank))
+    return overrides
+
+
 def pair_list(ctx: Context, symbols: str | None, pairs_file: Path | None) -> PairList | None:
     """The pair list the options or the settings name, or None (a one-market run)."""
     from tradebot.services.pairlists import portfolio_requested, resolve_pairs

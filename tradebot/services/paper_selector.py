@@ -322,23 +322,9 @@ def held_intents(signals: Sequence[Signals], allow_short: bool) -> np.ndarray:
 def spliced_from(held: np.ndarray, choices: np.ndarray, bounds: np.ndarray, allow_short: bool) -> Signals:
     """:func:`tradebot.ml.select.record.spliced_signals` from the candidates' intents (level
     signals: hold what the followed candidate holds)."""
-    from tradebot.ml.select.record import follow
+    from tradebot.ml.select.record import follow, signals_from_who
 
-    return _signals_from_who(held, follow(choices, bounds, held.shape[1]), allow_short)
-
-
-def _signals_from_who(held: np.ndarray, who: np.ndarray, allow_short: bool) -> Signals:
-    from tradebot.core.signals import Signals
-
-    n = held.shape[1]
-    want = np.zeros(n, dtype=np.int8)
-    on = who >= 0
-    want[on] = held[who[on], np.flatnonzero(on)]
-    long_ = want == 1
-    short = want == -1
-    if allow_short:
-        return Signals(long_, ~long_, short, ~short)
-    return Signals(long_, ~long_)
+    return signals_from_who(held, follow(choices, bounds, held.shape[1]), allow_short)
 
 
 def _follow_bounds(ts: np.ndarray, starts: Sequence[int], tf: int, window_ms: int) -> np.ndarray:
@@ -589,7 +575,7 @@ class _Loop:
     def signals_now(self) -> Signals:
         """The spliced signals of the choices so far (``who`` is extended window by window)."""
         if self._sig is None:
-            from tradebot.ml.select.record import follow
+            from tradebot.ml.select.record import follow, signals_from_who
 
             if self._held is None:
                 self._held = held_intents(self.signals, self.cfg.allow_short)
@@ -602,7 +588,7 @@ class _Loop:
             else:
                 self._who = np.where(part >= 0, part, self._who)
             self._followed = len(self.rows)
-            self._sig = _signals_from_who(self._held, self._who, self.cfg.allow_short)
+            self._sig = signals_from_who(self._held, self._who, self.cfg.allow_short)
         return self._sig
 
     def _save(self, reason: str) -> int:

@@ -196,11 +196,16 @@ def spliced_signals(signals: Sequence[Signals], choices: np.ndarray, bounds: np.
     after the last window and for a negative choice. Level signals (enter while the followed
     candidate holds, exit while it does not), so at a switch the engine closes what the old
     candidate held and opens what the new one holds, paying both fills' costs."""
+    held = intents(signals, allow_short)
+    return signals_from_who(held, follow(choices, bounds, held.shape[1]), allow_short)
+
+
+def signals_from_who(held: np.ndarray, who: np.ndarray, allow_short: bool) -> Signals:
+    """Level signals following, at each bar, the candidate ``who`` names (none: flat):
+    ``held`` is the candidates' intents (:func:`intents`, candidates x bars)."""
     from tradebot.core.signals import Signals
 
-    held = intents(signals, allow_short)
     n = held.shape[1]
-    who = follow(choices, bounds, n)
     want = np.zeros(n, dtype=np.int8)
     on = who >= 0
     want[on] = held[who[on], np.flatnonzero(on)]
