@@ -76,10 +76,9 @@ def live(
         if reconcile or adopt:
             if not reconcile:
                 raise UsageError("--adopt goes with --reconcile (tradebot live --reconcile --adopt --account NAME)")
-            import importlib
+            from tradebot.cli.live_guard import reconcile_command
 
-            guard = importlib.import_module("tradebot.cli.live_guard")
-            guard.reconcile_command(ctx, account, adopt=adopt, testnet=testnet, json_out=json_out)
+            reconcile_command(ctx, account, adopt=adopt, testnet=testnet, json_out=json_out)
             return
         pairs = _pairs(ctx, symbol, symbols, pairs_file)
         _run(ctx, account, pairs, loop=loop, wait=wait, testnet=testnet, yes=yes, json_out=json_out,
@@ -193,16 +192,10 @@ def render(r: LiveResult, out: Console) -> None:
 
 
 def _register_guards() -> None:
-    """L2's subcommands (stop, resume, ...) when their module is installed."""
-    import importlib
+    """The guards' subcommands: stop, resume, reconcile."""
+    from tradebot.cli.live_guard import register
 
-    try:
-        module = importlib.import_module("tradebot.cli.live_guard")
-    except ModuleNotFoundError as e:
-        if e.name != "tradebot.cli.live_guard":
-            raise
-        return
-    module.register(app)
+    register(app)
 
 
 _register_guards()

@@ -102,26 +102,9 @@ class LiveResult:
         return asdict(self)
 
 
-def _guards() -> Any:
-    """The guards module (limits, kill switch, reconciliation, notifications), or None
-    while it is not installed."""
-    import importlib
-
-    try:
-        return importlib.import_module("tradebot.services.live_guards")
-    except ModuleNotFoundError as e:
-        if e.name != "tradebot.services.live_guards":
-            raise
-        return None
-
-
-def _live_setting(ctx: Context, name: str, default: Any) -> Any:
-    return getattr(ctx.settings.live, name, default)
-
-
 def live_mode(ctx: Context) -> str:
     """``live`` when ``live.enabled`` is true, else ``dry-run``."""
-    return LIVE if bool(_live_setting(ctx, "enabled", False)) else DRY
+    return LIVE if ctx.settings.live.enabled else DRY
 
 
 def _check_existing(acct: _Account, mode: str, acct_mode: str | None, pairs: PairList | None,
@@ -199,7 +182,7 @@ def _exchange(ctx: Context, exchange_id: str, mode: str, testnet: bool) -> CcxtE
     if mode == LIVE:
         keys = load_credentials(eid).adapter_kwargs()
     conf = _credentials(ctx.settings, eid)
-    recv = _live_setting(ctx, "recv_window_ms", None)
+    recv = ctx.settings.live.recv_window_ms
     return CcxtExchange(eid, market_type="spot", base_url=(conf.base_url or None) if conf is not None else None,
                         timeout_ms=conf.timeout_ms if conf is not None else 10_000,
                         rate_limit=conf.rate_limit if conf is not None else True, retry=RetryPolicy(),
@@ -223,7 +206,7 @@ def open_exchange(ctx: Context, account: str, *, testnet: bool = False) -> CcxtE
 
     acct = get_account(ctx, account)
     exchange_id = acct.exchange if acct is not None else ctx.settings.market.exchange
-    return _exchange(ctx, exchange_id, live_mode(ctx), bool(testnet or _live_setting(ctx, "testnet", False)))
+    return _exchange(ctx, exchange_id, live_mode(ctx), bool(testnet or ctx.settings.live.testnet))
 
 
 def run_live(ctx: Context, account: str, pairs: PairList | None = None, *, testnet: bool = False,
@@ -241,7 +224,7 @@ def run_live(ctx: Context, account: str, pairs: PairList | None = None, *, testn
     check_account_name(account)
     requested = requested or {}
     mode = live_mode(ctx)
-    testnet = bool(testnet or _live_setting(ctx, "testnet", False))
+    testnet = bool(testnet or ctx.settings.live.testnet)
     acct = get_account(ctx, account)
     if acct is not None:
         _check_existing(acct, mode, acct.mode, pairs, requested)
@@ -262,7 +245,7 @@ def run_live(ctx: Context, account: str, pairs: PairList | None = None, *, testn
         if acct is None:
             _plan_new(ctx, account, pairs, mode, now)
             if mode == LIVE:
-                _confirm(account, pairs, yes or not _live_setting(ctx, "confirm_first_run", True), confirm)
+                _confirm(account, pairs, yes or not ctx.settings.live.confirm_first_run, confirm)
         with account_lock(ctx.home, account, wait):
             acct = get_account(ctx, account)
             created = acct is None

@@ -27,7 +27,6 @@ from tradebot.services.live import (
     LiveResult,
     LiveStopped,
     OrderLine,
-    _guards,
     last_closes,
     order_line,
 )
@@ -61,7 +60,9 @@ class LiveRun:
         self.now = int(now_ms)
         self.created = created
         self.journal = StoreOrderJournal(ctx.store, self.account_id)
-        self.guards = _guards()
+        from tradebot.services import live_guards
+
+        self.guards = live_guards
         self.lines: list[OrderLine] = []
         self.counts = {"sent": 0, "adopted": 0, "pending": 0, "rejected": 0, "fills": 0}
         self.cache_id = acct.exchange + ("-testnet" if testnet else "")
@@ -77,9 +78,7 @@ class LiveRun:
             self.notify(kind, detail)
 
     def notify(self, kind: str, detail: dict[str, Any]) -> None:
-        if self.guards is None or not hasattr(self.guards, "notify_live"):
-            return
-        if kind not in getattr(self.guards, "LIVE_KINDS", ()):  # adopt, created: stored, not notified
+        if kind not in self.guards.LIVE_KINDS:  # adopt, created: stored, not notified
             return
         try:
             self.guards.notify_live(self.ctx, self.acct.name, kind, detail)
@@ -116,17 +115,13 @@ class LiveRun:
                           stopped)
 
     def _kill_switch(self) -> str | None:
-        if self.guards is None or not hasattr(self.guards, "kill_state"):
-            return None
-        if self.mode == LIVE and hasattr(self.guards, "enforce_kill"):
+        if self.mode == LIVE:
             # a kill file no stop has handled yet stops the account now (cancels, maybe flattens)
             kill = self.guards.enforce_kill(self.ctx, self.acct.name, self.ex, locked=True)
         else:
             with self.ctx.store.session() as session:
                 kill = self.guards.kill_state(self.ctx, session, self.account_id)
-        if getattr(kill, "stopped", False):
-            return str(getattr(kill, "reason", None) or "kill switch")
-        return None
+        return (kill.reason or "kill switch") if kill.stopped else None
 
     def _look_up_open(self) -> None:
         """Ask the exchange for each open order of earlier runs and adopt what it has
@@ -150,12 +145,10 @@ class LiveRun:
                 self.event("adopt", {"client_order_id": rec.client_order_id, "state": moved.state.value})
 
     def _reconcile(self) -> None:
-        if self.guards is None or not hasattr(self.guards, "reconcile_account"):
-            return
-        dust = getattr(self.ctx.settings.live, "dust", None)
         with self.ctx.store.session() as session:
-            report = self.guards.reconcile_account(self.ctx, session, self.account_id, self.ex, dust=dust)
-        if getattr(report, "ok", True):
+            report = self.guards.reconcile_account(self.ctx, session, self.account_id, self.ex,
+                                                   dust=self.ctx.settings.live.dust)
+        if report.ok:
             return
         text = report.render()
         diffs = list(getattr(report, "differences", []))
@@ -369,17 +362,11 @@ class LiveRun:
     def _kill_switch_now(self) -> str | None:
         """The kill state read again (the switch row and the kill file; no cancelling here:
         the next run enforces a new kill file)."""
-        if self.guards is None or not hasattr(self.guards, "kill_state"):
-            return None
         with self.ctx.store.session() as session:
             kill = self.guards.kill_state(self.ctx, session, self.account_id)
-        if getattr(kill, "stopped", False):
-            return str(getattr(kill, "reason", None) or "kill switch")
-        return None
+        return (kill.reason or "kill switch") if kill.stopped else None
 
     def _guard(self, rec: OrderRecord, last_price: float, signal_close: float, n_open: int) -> str | None:
-        if self.guards is None or not hasattr(self.guards, "check_intent"):
-            return None
         from tradebot.services.live_ledger import traded_notional
 
         day = (_wall_ms() // _DAY_MS) * _DAY_MS
