@@ -25,7 +25,7 @@ def evaluate(
     window: str = typer.Option(None, "--window", help="Window length: a duration (7d, 12h) or N bars "
                                "(default [selector] window, 7d)."),
     method: str = typer.Option(None, "--method", help="Selection method: model (default) or an agent "
-                               "(thompson, linucb, qlearn when installed)."),
+                               "(thompson, linucb, qlearn)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (default: [selector] seed, else the settings' seed)."),
     min_train: int = typer.Option(None, "--min-train-windows", help="Windows before the first choice (flat "
                                   "until then; default [selector] min_train_windows, 8)."),

@@ -36,11 +36,9 @@ MIN_LEAF = 5  # leaves of at least 5 windows: per-window returns are noisy
 
 
 def agent_methods() -> tuple[str, ...]:
-    """The agent methods of :mod:`tradebot.ml.agents` (empty when it is not there)."""
-    try:
-        from tradebot.ml.agents import AGENTS
-    except ImportError:
-        return ()
+    """The agent methods of :mod:`tradebot.ml.agents`."""
+    from tradebot.ml.agents import AGENTS
+
     return tuple(AGENTS)
 
 
