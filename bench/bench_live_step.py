@@ -69,6 +69,10 @@ def child(argv: list[str]) -> None:
     t_main = time.time()
     import importlib
 
+    from tradebot.core.startup import pause_gc
+
+    pause_gc()  # as the console script does first (the wrapper imports the live modules early)
+
     t0 = float(os.environ["BENCH_T0"])
     parts: dict[str, float] = {}
     firsts: dict[str, float] = {}
@@ -195,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                     if done.returncode != 0:
                         raise SystemExit(f"importtime run failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
                     importtime = parse_importtime(done.stderr)
+                    (HERE.parent / "out").mkdir(exist_ok=True)
+                    (HERE.parent / "out" / "live_importtime.txt").write_text(done.stderr)
 
     to_order = [r["to_order"] for r in plain]
     walls = [r["wall"] for r in plain]

@@ -147,7 +147,7 @@ def test_migrations_from_empty_and_reopen(pg_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from tradebot.data.models import Base
+    from tradebot.data.schema import Base
 
     assert current_revision(pg_url) is None
     assert upgrade(pg_url) == (None, HEAD_REVISION)

@@ -29,7 +29,7 @@ from tradebot.data.db import (
     open_store,
     upgrade,
 )
-from tradebot.data.models import Base
+from tradebot.data.schema import Base
 from tradebot.data.repositories import DatasetInfo, DatasetRepository, RunRepository, jsonable
 
 TABLES = {

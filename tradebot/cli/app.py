@@ -86,7 +86,10 @@ def _root(
         typer.echo(ctx.get_help())
         raise typer.Exit()
     from tradebot.cli.common import interrupt_note, start_logging
+    from tradebot.core.startup import resume_gc
 
+    if ctx.invoked_subcommand != "live":  # a live step resumes it once its orders are sent
+        resume_gc()
     start_logging(log_level, log_json, ctx.invoked_subcommand)
     interrupt_note(_INTERRUPT_NOTES.get(ctx.invoked_subcommand,
                                         f"{ctx.invoked_subcommand} stopped before it finished; files and "

@@ -7,6 +7,9 @@ import sys
 
 
 def main() -> None:
+    from tradebot.core.startup import pause_gc
+
+    pause_gc()  # resumed by the root command (tradebot.core.startup)
     try:
         from tradebot.cli.app import main as app_main
     except KeyboardInterrupt:

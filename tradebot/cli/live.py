@@ -114,6 +114,7 @@ def _run(ctx: Any, account: str, pairs: Any, *, loop: bool, wait: bool, testnet:
     import time
 
     from tradebot.cli.common import console
+    from tradebot.core.startup import resume_gc
     from tradebot.core.timeframes import timeframe_ms
     from tradebot.services.incidents import run_failed, run_succeeded
     from tradebot.services.live import open_exchange, run_live
@@ -132,8 +133,10 @@ def _run(ctx: Any, account: str, pairs: Any, *, loop: bool, wait: bool, testnet:
                 out.print(f"live account {account!r} is being run by another process; exiting")
                 return
             except Exception as e:
+                resume_gc()
                 run_failed(ctx, "live", account, e)
                 raise
+            resume_gc()  # paused since the process started (tradebot.core.startup): the orders are out
             if woken and r.processed == 0 and not r.intents and retries < RETRIES:
                 retries += 1  # the candle that just closed is not served yet: ask again shortly
                 time.sleep(RETRY_S)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Double, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tradebot.data import portfolio_models as _portfolio_models  # noqa: F401  (the table the foreign keys name)
 from tradebot.data.models import Base
 
 __all__ = ["LiveEvent", "LiveFill", "LiveOrder"]

@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from tradebot.data import model_registry as _model_registry  # noqa: F401  (the table the foreign keys name)
 from tradebot.data.models import Base, UTCDateTime, utcnow
 
 

@@ -347,18 +347,3 @@ class PaperRiskEvent(Base):
     rule: Mapped[str] = mapped_column(String)
     detail: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-# Study tables and the model registry's table (tradebot train) live in their own modules;
-# importing them registers them on Base.metadata.
-from tradebot.data import agent_models as _agent_models  # noqa: E402,F401
-from tradebot.data import api_models as _api_models  # noqa: E402,F401
-from tradebot.data import live_guard_models as _live_guard_models  # noqa: E402,F401
-from tradebot.data import live_models as _live_models  # noqa: E402,F401
-from tradebot.data import ml_decisions as _ml_decisions  # noqa: E402,F401
-from tradebot.data import model_registry as _model_registry  # noqa: E402,F401
-from tradebot.data import ops_models as _ops_models  # noqa: E402,F401
-from tradebot.data import portfolio_models as _portfolio_models  # noqa: E402,F401
-from tradebot.data import selector_models as _selector_models  # noqa: E402,F401
-from tradebot.data import selector_paper_models as _selector_paper_models  # noqa: E402,F401
-from tradebot.data import study_models as _study_models  # noqa: E402,F401

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Double, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tradebot.data import agent_models as _agent_models  # noqa: F401  (the table the foreign keys name)
 from tradebot.data.models import Base, UTCDateTime, utcnow
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from tradebot.data.models import Base
+from tradebot.data.schema import metadata
 
-target_metadata = Base.metadata
+target_metadata = metadata  # every table (tradebot.data.schema)
 
 
 def _run(connection: Connection) -> None:
