@@ -9,66 +9,89 @@ import threading
 
 import typer
 
-from tradebot.cli import agent as agent_cmd
-from tradebot.cli import api as api_cmd
-from tradebot.cli import config as config_cmd
-from tradebot.cli import data as data_cmd
-from tradebot.cli import db as db_cmd
-from tradebot.cli import errors as errors_cmd
-from tradebot.cli import live as live_cmd
-from tradebot.cli import models as models_cmd
-from tradebot.cli import notify as notify_cmd
-from tradebot.cli import regime as regime_cmd
-from tradebot.cli import schedule as schedule_cmd
-from tradebot.cli import select as select_cmd
-from tradebot.cli import strategies as strategies_cmd
-from tradebot.cli.backtest import backtest
-from tradebot.cli.doctor import doctor
-from tradebot.cli.fetch import fetch, markets
-from tradebot.cli.optimize import optimize
-from tradebot.cli.paper import paper
-from tradebot.cli.paper_select import paper_select
-from tradebot.cli.replay import replay_exchange
-from tradebot.cli.report import report
-from tradebot.cli.serve import serve
-from tradebot.cli.train import train
+#: Every sub-command: name -> (module, attribute, a group of sub-commands?). ``main`` builds
+#: the app with only the command the arguments name (plus the root options), so a cron
+#: step imports and converts one command, not all of them (decision 0029); anything else
+#: (no command, --help, a mistyped name) gets the whole app, with every name to suggest.
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "backtest": ("tradebot.cli.backtest", "backtest", False),
+    "report": ("tradebot.cli.report", "report", False),
+    "optimize": ("tradebot.cli.optimize", "optimize", False),
+    "fetch": ("tradebot.cli.fetch", "fetch", False),
+    "markets": ("tradebot.cli.fetch", "markets", False),
+    "paper": ("tradebot.cli.paper", "paper", False),
+    "paper-select": ("tradebot.cli.paper_select", "paper_select", False),
+    "replay-exchange": ("tradebot.cli.replay", "replay_exchange", False),
+    "train": ("tradebot.cli.train", "train", False),
+    "errors": ("tradebot.cli.errors", "errors", False),
+    "watch": ("tradebot.cli.errors", "watch", False),
+    "doctor": ("tradebot.cli.doctor", "doctor", False),
+    "serve": ("tradebot.cli.serve", "serve", False),
+    "strategies": ("tradebot.cli.strategies", "app", True),
+    "data": ("tradebot.cli.data", "app", True),
+    "config": ("tradebot.cli.config", "app", True),
+    "db": ("tradebot.cli.db", "app", True),
+    "schedule": ("tradebot.cli.schedule", "app", True),
+    "notify": ("tradebot.cli.notify", "app", True),
+    "models": ("tradebot.cli.models", "app", True),
+    "api": ("tradebot.cli.api", "app", True),
+    "regime": ("tradebot.cli.regime", "app", True),
+    "select": ("tradebot.cli.select", "app", True),
+    "live": ("tradebot.cli.live", "app", True),
+    "agent": ("tradebot.cli.agent", "app", True),
+}
 
-app = typer.Typer(
-    name="tradebot",
-    help="Crypto trading toolkit: data, backtests, optimization, models, paper trading and the server.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.command("backtest")(backtest)
-app.command("report")(report)
-app.command("optimize")(optimize)
-app.command("fetch")(fetch)
-app.command("markets")(markets)
-app.command("paper")(paper)
-app.command("paper-select")(paper_select)
-app.command("replay-exchange")(replay_exchange)
-app.command("train")(train)
-app.command("errors")(errors_cmd.errors)
-app.command("watch")(errors_cmd.watch)
-app.command("doctor")(doctor)
-app.command("serve")(serve)
-app.add_typer(strategies_cmd.app, name="strategies")
-app.add_typer(data_cmd.app, name="data")
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(db_cmd.app, name="db")
-app.add_typer(schedule_cmd.app, name="schedule")
-app.add_typer(notify_cmd.app, name="notify")
-app.add_typer(models_cmd.app, name="models")
-app.add_typer(api_cmd.app, name="api")
-app.add_typer(regime_cmd.app, name="regime")
-app.add_typer(select_cmd.app, name="select")
-app.add_typer(live_cmd.app, name="live")
-app.add_typer(agent_cmd.app, name="agent")
+#: root options that take a value (to find the command name after them)
+_VALUE_OPTIONS = frozenset({"--log-level"})
 
 
-@app.callback(invoke_without_command=True)
+def build_app(only: str | None = None) -> typer.Typer:
+    """The ``tradebot`` app: every command, or only ``only`` (a name of :data:`COMMANDS`)."""
+    import importlib
+
+    root = typer.Typer(
+        name="tradebot",
+        help="Crypto trading toolkit: data, backtests, optimization, models, paper trading and the server.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for name, (module, attr, group) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target = getattr(importlib.import_module(module), attr)
+        if group:
+            root.add_typer(target, name=name)
+        else:
+            root.command(name)(target)
+    root.callback(invoke_without_command=True)(_root)
+    return root
+
+
+def command_named(args: list[str]) -> str | None:
+    """The sub-command ``args`` name, when it is one of :data:`COMMANDS` (else None)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+        elif arg in ("-h", "--help", "--version"):
+            return None
+    return None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":  # the whole app, built on first use (tests, docs, completion)
+        whole = build_app()
+        globals()["app"] = whole
+        return whole
+    raise AttributeError(name)
+
+
 def _root(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
@@ -141,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     _SIGINT.clear()
     from tradebot.cli.common import interrupt_note
 
-    interrupt_note(None)
+    interrupt_note("tradebot was still starting; nothing was done")  # the command says more
     try:
         _main(args, debug)
     finally:
@@ -155,7 +178,7 @@ def _main(args: list[str], debug: bool) -> None:
     from tradebot.core.errors import Interrupted, TradebotError, caused_by_interrupt
 
     try:
-        code = app(args=args, prog_name="tradebot", standalone_mode=False)
+        code = build_app(command_named(args))(args=args, prog_name="tradebot", standalone_mode=False)
     except click_errors.NoArgsIsHelpError as e:
         print(e.format_message(), file=sys.stderr)
         sys.exit(0)

@@ -113,14 +113,13 @@ def _run(ctx: Any, account: str, pairs: Any, *, loop: bool, wait: bool, testnet:
          requested: dict[str, str | None]) -> None:
     import time
 
-    from tradebot.cli.common import console
+    from tradebot.cli.common import console  # Rich is imported by the call
     from tradebot.core.startup import resume_gc
     from tradebot.core.timeframes import timeframe_ms
-    from tradebot.services.incidents import run_failed, run_succeeded
     from tradebot.services.live import open_exchange, run_live
     from tradebot.services.paper import AccountBusy
 
-    out = console()
+    out: Console | None = None  # made (Rich imported) once there is something to print: after the orders
     ex = open_exchange(ctx, account, testnet=testnet) if loop else None  # --loop: markets loaded once
     try:
         woken = False
@@ -130,13 +129,18 @@ def _run(ctx: Any, account: str, pairs: Any, *, loop: bool, wait: bool, testnet:
                 r = run_live(ctx, account, pairs, testnet=testnet, yes=yes, confirm=_typed_confirmation, wait=wait,
                              requested=requested, exchange=ex)
             except AccountBusy:
-                out.print(f"live account {account!r} is being run by another process; exiting")
+                console().print(f"live account {account!r} is being run by another process; exiting")
                 return
             except Exception as e:
                 resume_gc()
+                from tradebot.services.incidents import run_failed
+
                 run_failed(ctx, "live", account, e)
                 raise
             resume_gc()  # paused since the process started (tradebot.core.startup): the orders are out
+            from tradebot.services.incidents import run_succeeded
+
+            out = out or console()
             if woken and r.processed == 0 and not r.intents and retries < RETRIES:
                 retries += 1  # the candle that just closed is not served yet: ask again shortly
                 time.sleep(RETRY_S)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tradebot.data.models import Base, UTCDateTime, utcnow
+from tradebot.data.base import Base, UTCDateTime, utcnow
 
 
 class AgentRow(Base):

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tradebot.data.models import Base, UTCDateTime, utcnow
+from tradebot.data.base import Base, UTCDateTime, utcnow
 
 
 class ApiToken(Base):

@@ -19,7 +19,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Double, ForeignKey, Index, Int
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradebot.data import portfolio_models as _portfolio_models  # noqa: F401  (the table the foreign keys name)
-from tradebot.data.models import Base
+from tradebot.data.base import Base
 
 __all__ = ["LiveBaseline", "LiveReconciliation", "LiveSwitch"]
 

@@ -21,7 +21,7 @@ from sqlalchemy import JSON, BigInteger, Double, ForeignKey, Index, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradebot.data import portfolio_models as _portfolio_models  # noqa: F401  (the table the foreign keys name)
-from tradebot.data.models import Base
+from tradebot.data.base import Base
 
 __all__ = ["LiveEvent", "LiveFill", "LiveOrder"]
 

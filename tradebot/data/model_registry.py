@@ -31,7 +31,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tradebot.core.errors import UsageError
-from tradebot.data.models import Base, UTCDateTime, utcnow
+from tradebot.data.base import Base, UTCDateTime, utcnow
 
 STATUSES = ("candidate", "champion", "retired")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, Double, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tradebot.data.models import Base, UTCDateTime, utcnow
+from tradebot.data.base import Base, UTCDateTime, utcnow
 
 __all__ = ["OpsError", "OpsHeartbeat", "OpsIncident"]
 

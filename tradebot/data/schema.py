@@ -15,12 +15,14 @@ from tradebot.data import live_guard_models as _live_guard_models  # noqa: F401
 from tradebot.data import live_models as _live_models  # noqa: F401
 from tradebot.data import ml_decisions as _ml_decisions  # noqa: F401
 from tradebot.data import model_registry as _model_registry  # noqa: F401
+from tradebot.data import models as _models  # noqa: F401
 from tradebot.data import ops_models as _ops_models  # noqa: F401
 from tradebot.data import portfolio_models as _portfolio_models  # noqa: F401
+from tradebot.data import run_market_models as _run_market_models  # noqa: F401
 from tradebot.data import selector_models as _selector_models  # noqa: F401
 from tradebot.data import selector_paper_models as _selector_paper_models  # noqa: F401
 from tradebot.data import study_models as _study_models  # noqa: F401
-from tradebot.data.models import Base
+from tradebot.data.base import Base
 
 metadata = Base.metadata
 

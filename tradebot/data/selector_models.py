@@ -16,7 +16,7 @@ from sqlalchemy import JSON, BigInteger, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tradebot.core.errors import RunNotFoundError
-from tradebot.data.models import Base, UTCDateTime, utcnow
+from tradebot.data.base import Base, UTCDateTime, utcnow
 
 
 class SelectorEvaluation(Base):

@@ -249,7 +249,7 @@ class LiveRun:
         refused when another run moved the account meanwhile."""
         from sqlalchemy import insert
 
-        from tradebot.data.models import utcnow
+        from tradebot.data.base import utcnow
         from tradebot.data.portfolio_models import PortfolioAccount, PortfolioAccountEquity, PortfolioAccountTrade
 
         a = self.acct

@@ -299,7 +299,7 @@ def _store(ctx: Context, acct: _Account, state: list[float] | None, aligned: Any
     state and the last bar; refuses when another run moved the account meanwhile."""
     from sqlalchemy import insert, select
 
-    from tradebot.data.models import utcnow
+    from tradebot.data.base import utcnow
     from tradebot.data.portfolio_models import PortfolioAccount, PortfolioAccountEquity, PortfolioAccountTrade
 
     last_bar = int(aligned.timestamp[-1]) if equity else acct.last_bar_ms
@@ -347,7 +347,7 @@ def portfolio_account_report(ctx: Context, account: str) -> dict[str, Any] | Non
 
     from tradebot.analysis.metrics import daily_pnl, daily_summary
     from tradebot.analysis.portfolio_report import asset_exposure, correlation, pair_table
-    from tradebot.data.models import TradeColumns
+    from tradebot.data.base import TradeColumns
     from tradebot.data.portfolio_models import PortfolioAccountEquity, PortfolioAccountTrade
     from tradebot.engine.result import EXIT_SIGNAL, TRADE_DTYPE
 

@@ -17,7 +17,7 @@ from tradebot.services.portfolio_backtest import PortfolioOutcome
 def is_portfolio_run(ctx: Context, run_id: int) -> bool:
     from sqlalchemy import select
 
-    from tradebot.data.portfolio_models import RunMarket
+    from tradebot.data.run_market_models import RunMarket
 
     with ctx.store.session() as session:
         return session.execute(select(RunMarket.id).where(RunMarket.run_id == run_id).limit(1)).first() is not None
@@ -27,7 +27,7 @@ def _markets(ctx: Context, run_id: int) -> tuple[list[dict[str, Any]], list[dict
     from sqlalchemy import select
 
     from tradebot.data.models import TradeColumns
-    from tradebot.data.portfolio_models import RunMarket, RunMarketTrade
+    from tradebot.data.run_market_models import RunMarket, RunMarketTrade
 
     fields = [k for k in vars(TradeColumns) if not k.startswith("_")]
     with ctx.store.session() as session:
