@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import sys
 import types
+from importlib.machinery import SourceFileLoader
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,9 @@ def module(name: str) -> types.ModuleType:
         got.__file__ = str(path)
         got.__dict__["__builtins__"] = {**builtins.__dict__, "__import__": _import}
         _modules[name] = got  # before exec: the helpers import each other
-        exec(compile(path.read_bytes(), str(path), "exec"), got.__dict__)  # noqa: S102
+        # the module's own bytecode cache (__pycache__): the same code object as compiling the source
+        code = SourceFileLoader(name, str(path)).get_code(name)
+        exec(code, got.__dict__)  # noqa: S102
     return got
 
 
