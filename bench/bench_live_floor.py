@@ -2,7 +2,8 @@
 
 ``python bench/bench_live_floor.py [--runs 7]``
 
-Each line is the median wall time of a fresh ``python -c "import ..."`` with one more group
+Each line is the median wall time of a fresh ``python -c "import ..."`` (the cyclic garbage
+collector off, as the console script starts: decision 0029) with one more group
 of the modules a live step needs (the CLI and settings; numpy, SQLAlchemy and the store's
 models; ccxt's base class with the binance class and pyarrow.parquet; the live services).
 Compare with ``bench/bench_live_step.py`` (close to order of the whole step): the
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, stmt in GROUPS:
         if stmt:
             code.append(stmt)
-        src = "; ".join(code) or "pass"
+        # as the console script does (tradebot.core.startup): no cyclic collection while importing
+        src = "; ".join(["import gc", "gc.disable()", *code])
         walls = []
         for _ in range(args.runs):
             t0 = time.perf_counter()

@@ -29,8 +29,8 @@ from tradebot.data.db import (
     open_store,
     upgrade,
 )
-from tradebot.data.schema import Base
 from tradebot.data.repositories import DatasetInfo, DatasetRepository, RunRepository, jsonable
+from tradebot.data.schema import Base
 
 TABLES = {
     "alembic_version",

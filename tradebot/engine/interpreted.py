@@ -76,6 +76,8 @@ def module(name: str) -> types.ModuleType:
         _modules[name] = got  # before exec: the helpers import each other
         # the module's own bytecode cache (__pycache__): the same code object as compiling the source
         code = SourceFileLoader(name, str(path)).get_code(name)
+        if code is None:  # a source file always has code; this satisfies the loader's signature
+            raise ImportError(f"no code for {path}")
         exec(code, got.__dict__)  # noqa: S102
     return got
 

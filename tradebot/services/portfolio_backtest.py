@@ -314,8 +314,8 @@ def _save(ctx: Context, strategy: Strategy, pairs: PairList, candles: tuple[Cand
           resolved: dict[str, Any], data_sha: str, sim: bool) -> int:
     from sqlalchemy import insert
 
-    from tradebot.data.run_market_models import RunMarket, RunMarketTrade
     from tradebot.data.repositories import NewRun, RunRepository, StrategyRepository
+    from tradebot.data.run_market_models import RunMarket, RunMarketTrade
     from tradebot.services.backtest import _daily_row, trade_rows
     from tradebot.services.provenance import candles_sha256, code_version
 
