@@ -16,6 +16,8 @@ Example (TOML)::
                                   # $TRADEBOT_HOME; "{account}" is replaced by the account name
     flatten_on_kill = false       # the kill file also sells the positions (market orders)
     recv_window_ms = 5000         # binance's recvWindow for signed requests (default: the adapter's)
+    markets_ttl_s = 3600          # a step reuses the markets (rules, precision) loaded this long ago
+                                  # ($TRADEBOT_HOME/cache/markets); 0: download them every run
 
     [live.dust]                   # reconciliation: a difference within the tolerance is dust
     abs = 1e-8                    # default absolute tolerance, in units of the asset
@@ -105,6 +107,7 @@ class LiveSettings(BaseModel):
     kill_file: str | None = "STOP"
     flatten_on_kill: bool = False
     recv_window_ms: int | None = None
+    markets_ttl_s: float = Field(default=3600.0)
     dust: DustSettings = Field(default_factory=DustSettings)
 
     @field_validator("max_order_notional")
@@ -131,6 +134,13 @@ class LiveSettings(BaseModel):
         if v < 1:
             raise ValueError(f"live.max_open_orders must be at least 1, got {v!r}")
         return v
+
+    @field_validator("markets_ttl_s")
+    @classmethod
+    def _markets_ttl(cls, v: float) -> float:
+        if not math.isfinite(v) or not 0 <= v <= 7 * 86_400:
+            raise ValueError(f"live.markets_ttl_s must be between 0 (no cache) and 604800 (a week), got {v!r}")
+        return float(v)
 
     @field_validator("recv_window_ms")
     @classmethod

@@ -34,6 +34,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -63,6 +64,8 @@ from tradebot.exchanges.retry import RetryPolicy, call_with_retry
 
 ccxt_lazy.install()  # the exchange classes on first use: a step on one exchange imports one
 import ccxt  # noqa: E402
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_MAX_CANDLES",
@@ -377,6 +380,8 @@ class CcxtExchange:
         sandbox: bool = False,
         on_retry: Callable[[int, BaseException, float], object] | None = None,
         recv_window_ms: int | None = None,
+        markets_cache: Path | None = None,
+        markets_ttl_s: float = 3600.0,
     ) -> None:
         eid = str(exchange_id).strip().lower()
         if eid not in ccxt.exchanges:
@@ -395,6 +400,15 @@ class CcxtExchange:
         self._on_retry = on_retry
         self._secrets: tuple[str, ...] = tuple(s for s in (api_key, secret, password) if s)
         self._market_infos: dict[str, MarketInfo] | None = None
+        #: where the parsed markets are kept between processes (markets_cache.py); None: nowhere
+        self._markets_file: Path | None = None
+        self._markets_key = f"{eid}|{market_type}|{base_url or ''}|{'sandbox' if sandbox else 'main'}"
+        self._markets_ttl_s = float(markets_ttl_s)
+        self.markets_from_cache = False
+        if markets_cache is not None and self._markets_ttl_s > 0:
+            from tradebot.exchanges.markets_cache import cache_file
+
+            self._markets_file = cache_file(Path(markets_cache), self._markets_key, eid)
         self._learned_limits: dict[str, int] = {}
         self._limit_votes: dict[str, int] = {}
 
@@ -574,14 +588,50 @@ class CcxtExchange:
                 raise ExchangeBadResponse(f"{self._id} load_markets: bad response: no markets")
             return {s: self._market_info(m) for s, m in markets.items() if self._wanted(m)}
 
-        infos: dict[str, MarketInfo] = self._call(
-            "load_markets", lambda: self._ex.load_markets(reload=reload), convert
-        )
+        infos: dict[str, MarketInfo] | None = None
+        if not reload and self._markets_file is not None:
+            infos = self._cached_markets(convert)
+        if infos is None:
+            infos = self._call("load_markets", lambda: self._ex.load_markets(reload=reload), convert)
+            if infos and self._markets_file is not None:
+                from tradebot.exchanges.markets_cache import write_markets
+
+                write_markets(self._markets_file, self._markets_key, self._ex.markets, self._ex.currencies)
         if not infos:
             kind = "spot" if self._market_type == "spot" else "USDT-margined futures"
             raise ExchangeNotSupported(f"{self._id} has no {kind} markets")
         self._market_infos = infos
         return infos
+
+    def _cached_markets(self, convert: Callable[[Any], dict[str, MarketInfo]]) -> dict[str, MarketInfo] | None:
+        """The markets from the cache file when it holds fresh ones of this configuration."""
+        from tradebot.exchanges.markets_cache import read_markets
+
+        assert self._markets_file is not None
+        cached = read_markets(self._markets_file, self._markets_key, self._markets_ttl_s)
+        if cached is None:
+            return None
+        try:
+            self._ex.set_markets(*cached)
+            infos = convert(self._ex.markets)
+        except Exception as e:  # a file ccxt cannot take (another ccxt version): load them again
+            _log.warning("markets cache %s not usable (%s: %s); loading the markets again",
+                         self._markets_file, type(e).__name__, e)
+            self._ex.markets = None
+            return None
+        if not infos:  # none of this adapter's type in it: load them again
+            self._ex.markets = None
+            return None
+        self.markets_from_cache = True
+        return infos
+
+    def forget_cached_markets(self) -> None:
+        """Delete the markets cache file: the next process downloads the markets again (an
+        order the exchange refused may mean its rules changed)."""
+        if self._markets_file is not None:
+            from tradebot.exchanges.markets_cache import forget
+
+            forget(self._markets_file)
 
     def _wanted(self, market: Mapping[str, Any]) -> bool:
         if self._market_type == "spot":

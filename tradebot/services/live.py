@@ -187,7 +187,8 @@ def _exchange(ctx: Context, exchange_id: str, mode: str, testnet: bool) -> CcxtE
                         timeout_ms=conf.timeout_ms if conf is not None else 10_000,
                         rate_limit=conf.rate_limit if conf is not None else True, retry=RetryPolicy(),
                         sandbox=testnet, recv_window_ms=recv, api_key=keys.get("api_key"),
-                        secret=keys.get("secret"), password=keys.get("password"))
+                        secret=keys.get("secret"), password=keys.get("password"),
+                        markets_cache=ctx.home / "cache" / "markets", markets_ttl_s=ctx.settings.live.markets_ttl_s)
 
 
 def _confirm(account: str, pairs: PairList | None, yes: bool, confirm: Callable[[str], bool] | None) -> None:

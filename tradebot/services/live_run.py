@@ -398,6 +398,8 @@ class LiveRun:
         action = result.action
         if action in ("sent", "adopted", "pending", "rejected"):
             self.counts[action] += 1
+        if action == "rejected":  # the exchange refused it: its rules may have changed since cached
+            self.ex.forget_cached_markets()
         self.lines.append(order_line(intent, result.record, action))
         kind = {"sent": "order_sent", "adopted": "adopt", "rejected": "reject"}.get(action)
         if kind is not None:
