@@ -79,11 +79,15 @@ def drive(h: LiveHarness, home: Path, run: Any, kills: int = 0) -> dict[str, Any
     for k, bar in enumerate(bars):
         h.close_bar(bar)
         looked = False
+        last = k == len(bars) - 1
         while True:
             want = kills - in_step
-            kill = want > 0 and rng.random() < min(0.95, max(0.5, want / max(len(bars) - k, 1)))
+            # the last bar is run again until enough kills landed inside steps (a step that has
+            # nothing new to process still loads, reconciles, takes fills and stores)
+            kill = want > 0 and (last or rng.random() < min(0.95, max(0.5, want / max(len(bars) - k, 1))))
             r = run(rng.uniform(0.0, reach) if kill else None)
             runs += 1
+            assert runs < 40 * max(len(bars), kills), "the kills do not land inside the steps"
             if r.killed:
                 landed += 1
                 in_step += r.in_step
@@ -93,6 +97,8 @@ def drive(h: LiveHarness, home: Path, run: Any, kills: int = 0) -> dict[str, Any
                 missed += 1
                 reach = max(reach * 0.7, 0.05)
             assert r.code == 0, f"bar {bar}: exit {r.code}:\n{r.out}\n{r.err}"
+            if last and kills - in_step > 0:
+                continue
             if json.loads(r.out)["pending"] == 0:
                 break
             pending_reruns += 1  # an order's fate is unknown: look again soon, send again after the window
