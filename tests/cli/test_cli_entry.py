@@ -34,3 +34,39 @@ def test_the_console_script_runs_the_app() -> None:
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res
     assert "Usage: tradebot" in res.stdout
+
+
+# A Ctrl-C that lands inside a ctypes callback (as llvmlite's object-cache callbacks run while
+# numba loads a kernel): raised there, it would be printed as "Exception ignored on calling
+# ctypes callback function ..." and lost, and the C caller would get a garbage answer.
+CALLBACK = """
+import ctypes, os, signal, time
+from tradebot.cli import app
+signal.signal(signal.SIGINT, app._on_sigint)
+libc = ctypes.CDLL(None)
+CMP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
+src = ("def cmp(a, b):\\n"
+       "    if not sent:\\n"
+       "        sent.append(1)\\n"
+       "        os.kill(os.getpid(), signal.SIGINT)\\n"
+       "        t = time.time()\\n"
+       "        while time.time() - t < 0.02:\\n"
+       "            pass\\n"
+       "    return a[0] - b[0]\\n")
+ns = {"os": os, "signal": signal, "time": time, "sent": []}
+exec(compile(src, "/venv/site-packages/llvmlite/binding/executionengine.py", "exec"), ns)
+values = (ctypes.c_int * 5)(5, 3, 1, 4, 2)
+try:
+    libc.qsort(values, 5, ctypes.sizeof(ctypes.c_int), CMP(ns["cmp"]))
+    time.sleep(5)
+    print("not interrupted", list(values))
+except KeyboardInterrupt:
+    print("interrupted", list(values))
+"""
+
+
+def test_ctrl_c_inside_a_library_callback_is_delivered_after_it() -> None:
+    res = subprocess.run([sys.executable, "-c", CALLBACK], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res
+    assert res.stdout.strip() == "interrupted [1, 2, 3, 4, 5]"  # the callback answered; then the interrupt
+    assert res.stderr == ""  # no "Exception ignored on calling ctypes callback function"

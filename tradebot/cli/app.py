@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Any
 
 import typer
 
@@ -132,9 +133,32 @@ _INTERRUPT_NOTES = {
 _SIGINT = threading.Event()
 
 
-def _on_sigint(signum: int, frame: object) -> None:
+#: Python code that C calls back through ctypes: llvmlite's object-cache callbacks, which run
+#: while numba loads a cached kernel. An exception raised in a ctypes callback is printed as
+#: "Exception ignored on calling ctypes callback function" with a traceback and dropped (and
+#: the C caller gets a garbage answer), so an interrupt there is delivered again a moment later.
+_CALLBACK_CODE = ("/llvmlite/",)
+REDELIVER_S = 0.05
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
     _SIGINT.set()
+    if _in_callback_code(frame):
+        timer = threading.Timer(REDELIVER_S, signal.raise_signal, (signal.SIGINT,))
+        timer.daemon = True
+        timer.start()
+        return
     raise KeyboardInterrupt
+
+
+def _in_callback_code(frame: Any) -> bool:
+    """Whether the main thread is running (or called from) code of :data:`_CALLBACK_CODE`."""
+    while frame is not None:
+        name = frame.f_code.co_filename.replace("\\", "/")
+        if any(part in name for part in _CALLBACK_CODE):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _interrupted(error: BaseException | None = None) -> None:
