@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
-EventKind: TypeAlias = Literal["order_filled", "trade_closed", "daily_summary", "risk_tripped", "run_failed",
-                               "live_order_sent", "live_fill", "live_reject", "live_reconcile_difference",
-                               "live_kill_switch", "live_error", "selector_switched"]
-EVENT_KINDS: tuple[str, ...] = ("order_filled", "trade_closed", "daily_summary", "risk_tripped", "run_failed",
-                                "live_order_sent", "live_fill", "live_reject", "live_reconcile_difference",
-                                "live_kill_switch", "live_error", "selector_switched")
-#: Kinds that are always delivered, even during a channel's quiet hours.
-CRITICAL_KINDS: frozenset[str] = frozenset({"risk_tripped", "run_failed", "live_reject",
-                                            "live_reconcile_difference", "live_kill_switch", "live_error"})
+from tradebot.core.event_kinds import CRITICAL_KINDS, EVENT_KINDS, EventKind  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)

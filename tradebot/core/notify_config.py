@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 
-from tradebot.core.events import EVENT_KINDS, EventKind
+from tradebot.core.event_kinds import EVENT_KINDS, EventKind
 
 __all__ = ["ChannelConfig", "NotifyConfig", "RulesConfig", "parse_quiet_hours"]
 
