@@ -38,3 +38,20 @@ def ledger_snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
         return {table: conn.execute(sql).fetchall() for table, sql in LEDGER_QUERIES.items()}
     finally:
         conn.close()
+
+
+def assert_daily_pnl(summaries: list[str], db: Path, table: str, first_day_ms: int, capital: float) -> None:
+    """Each daily summary (in day order from ``first_day_ms``) says its day's P&L: the equity at
+    the day's last stored bar (``table``'s ``ts_ms, equity``) less the day before's, the
+    starting ``capital`` before the first."""
+    day = 86_400_000
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        eq = conn.execute(f"SELECT ts_ms, equity FROM {table} ORDER BY ts_ms").fetchall()  # noqa: S608
+    finally:
+        conn.close()
+    prev = capital
+    for d, text in enumerate(summaries):
+        last = [e for t, e in eq if t // day == first_day_ms // day + d][-1]
+        assert f"P&L {last - prev:+,.2f}" in text, (d, text)
+        prev = last

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from tests.notify.conftest import http_receiver  # noqa: F401  (the fixture)
+from tests.services.conftest import assert_daily_pnl
 from tradebot.core.config import load_settings
 from tradebot.exchanges.sim import sim_candles
 from tradebot.services.context import Context
@@ -38,11 +38,4 @@ def test_each_day_is_told_once_by_cron_runs_of_one_candle(tmp_path: Path, http_r
         ctx.close()
     texts = [json.dumps(r.json()) for r in http_receiver.requests]
     assert [t.split("] ")[1][:10] for t in texts] == ["2024-01-01", "2024-01-02", "2024-01-03"]
-    db = sqlite3.connect(home / "tradebot.db")
-    eq = db.execute("SELECT ts_ms, equity FROM paper_equity ORDER BY ts_ms").fetchall()
-    db.close()
-    prev = 10_000.0
-    for d, text in enumerate(texts):
-        last = [e for t, e in eq if t // DAY == T0 // DAY + d][-1]
-        assert f"P&L {last - prev:+,.2f}" in text, (d, text)
-        prev = last
+    assert_daily_pnl(texts, home / "tradebot.db", "paper_equity", T0, 10_000.0)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.notify.conftest import http_receiver  # noqa: F401  (the fixture)
+from tests.services.conftest import assert_daily_pnl
 from tradebot.core.config import load_settings
 from tradebot.core.pairs import PairList
 from tradebot.exchanges.sim import sim_candles
@@ -237,11 +238,4 @@ def test_closed_trades_and_daily_summaries_reach_a_local_webhook(tmp_path: Path,
         assert sum(row["pair"] in t for t in trades) >= 1
     assert [t.split('] ')[1][:10] for t in days] == [f"2024-01-0{d}" for d in range(1, 10)]  # once each
     # each day's P&L is its last close's equity less the day before's (the capital before the first)
-    db = sqlite3.connect(home / "tradebot.db")
-    eq = db.execute("SELECT ts_ms, equity FROM portfolio_account_equity ORDER BY ts_ms").fetchall()
-    db.close()
-    prev = 10_000.0
-    for d, text in enumerate(days):
-        last = [e for t, e in eq if t // DAY == T0 // DAY + d][-1]
-        assert f"P&L {last - prev:+,.2f}" in text, (d, text)
-        prev = last
+    assert_daily_pnl(days, home / "tradebot.db", "portfolio_account_equity", T0, 10_000.0)

@@ -53,6 +53,10 @@ def live(
     rank: str = RankOpt,
 ) -> None:
     """Process every candle closed since the account's last run and send its orders (cron-safe)."""
+    if typer_ctx.invoked_subcommand is not None or reconcile or adopt:
+        from tradebot.core.startup import resume_gc
+
+        resume_gc()  # only a trading step keeps it paused until its orders are out (core/startup.py)
     if typer_ctx.invoked_subcommand is not None:
         return
     from tradebot.cli.common import context, interrupt_note

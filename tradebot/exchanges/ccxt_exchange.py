@@ -611,15 +611,14 @@ class CcxtExchange:
         cached = read_markets(self._markets_file, self._markets_key, self._markets_ttl_s)
         if cached is None:
             return None
+        infos: dict[str, MarketInfo] | None = None
         try:
             self._ex.set_markets(*cached)
             infos = convert(self._ex.markets)
         except Exception as e:  # a file ccxt cannot take (another ccxt version): load them again
             _log.warning("markets cache %s not usable (%s: %s); loading the markets again",
                          self._markets_file, type(e).__name__, e)
-            self._ex.markets = None
-            return None
-        if not infos:  # none of this adapter's type in it: load them again
+        if not infos:  # unusable, or none of this adapter's type in it: ccxt loads them again
             self._ex.markets = None
             return None
         self.markets_from_cache = True

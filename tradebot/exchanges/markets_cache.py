@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cache_file", "read_markets", "write_markets"]
+__all__ = ["cache_file", "forget", "read_markets", "write_markets"]
 
 _log = logging.getLogger(__name__)
 _FORMAT = 1

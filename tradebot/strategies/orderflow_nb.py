@@ -7,19 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from tradebot._jit import njit
-
-
-@njit(cache=True)
-def rolling_sum_nb(x, window):
-    """Sum of the ``window`` values ending at each bar (summed afresh: exact and stable)."""
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    for i in range(window - 1, n):
-        s = 0.0
-        for j in range(i - window + 1, i + 1):
-            s += x[j]
-        out[i] = s
-    return out
+from tradebot.ml.rolling_nb import rolling_sum_nb  # noqa: F401  (the feature kernel: the same sums)
 
 
 @njit(cache=True)

@@ -17,16 +17,14 @@ planted and 1-4 random walks, were not looked at before the setting was fixed
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.ml.select.conftest import synth_context
 from tradebot.core.candles import Candles
-from tradebot.core.config import load_settings
 from tradebot.ml.select.verdict import BEATS
-from tradebot.services.context import Context
 from tradebot.services.selector import evaluate_selector
 from tradebot.testing.markets import proof_market
 
@@ -44,14 +42,6 @@ CLAIMED = ("model", "linucb")
 ALL_METHODS = ("model", "linucb", "thompson", "qlearn")
 
 
-def _ctx(home: Path, candles: Candles) -> Context:
-    ctx = Context(load_settings(overrides={
-        "home": str(home), "market": {"exchange": "synth", "symbol": "TEST/USDT", "timeframe": "1h"},
-        "slippage": {"bps": 5.0}}, env={}))
-    ctx.cache.save(replace(candles, exchange="synth", symbol="TEST/USDT"))
-    return ctx
-
-
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
     lines = report["lines"]
     sel = next(ln for ln in lines if ln["kind"] == "selector")
@@ -61,7 +51,7 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run(home: Path, candles: Candles, methods: tuple[str, ...], seed: int) -> dict[str, dict[str, Any]]:
-    ctx = _ctx(home, candles)
+    ctx = synth_context(home, candles)
     return {m: _summary(evaluate_selector(ctx, [TREND, REVERT], window=WINDOW, min_train_windows=MIN_TRAIN,
                                           method=m, seed=seed, save=False).report) for m in methods}
 

@@ -4,30 +4,19 @@ claim to beat the candidates (several seeds)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tradebot.core.candles import Candles
-from tradebot.core.config import load_settings
+from tests.ml.select.conftest import synth_context
 from tradebot.ml.select.verdict import BEATS, NOT_SHOWN
-from tradebot.services.context import Context
 from tradebot.services.selector import evaluate_selector
 from tradebot.testing.markets import planted_regime_market, regime_market
 
 #: a trend follower (wins in the trend segments) and a mean reverter (wins in the ranges)
 TREND = "bollinger:period=48,mode=breakout"
 REVERT = "bollinger:period=10,std=1.5"
-
-
-def _ctx(home: Path, candles: Candles) -> Context:
-    ctx = Context(load_settings(overrides={
-        "home": str(home), "market": {"exchange": "synth", "symbol": "TEST/USDT", "timeframe": "1h"},
-        "slippage": {"bps": 5.0}}, env={}))
-    ctx.cache.save(replace(candles, exchange="synth", symbol="TEST/USDT"))
-    return ctx
 
 
 def _lines(report: dict) -> dict[str, dict]:
@@ -37,7 +26,7 @@ def _lines(report: dict) -> dict[str, dict]:
 def test_selector_beats_every_candidate_and_the_blend_on_planted_regimes(tmp_path: Path) -> None:
     candles, _ = planted_regime_market(6000, 1, min_len=300, max_len=800,
                                        kinds=("trend_up", "trend_down", "range"))
-    ctx = _ctx(tmp_path, candles)
+    ctx = synth_context(tmp_path, candles)
     out = evaluate_selector(ctx, [TREND, REVERT], window="48", min_train_windows=10, seed=0, save=False)
     rep = out.report
     lines = _lines(rep)
@@ -59,7 +48,7 @@ def test_selector_beats_every_candidate_and_the_blend_on_planted_regimes(tmp_pat
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_no_claim_on_a_driftless_random_walk(tmp_path: Path, seed: int) -> None:
     candles = regime_market(4000, seed, False)
-    ctx = _ctx(tmp_path, candles)
+    ctx = synth_context(tmp_path, candles)
     out = evaluate_selector(ctx, [TREND, REVERT], window="48", min_train_windows=10, seed=seed, save=False)
     v = out.report["verdict"]
     assert v["verdict"] == NOT_SHOWN, out.report["verdict_line"]
@@ -69,7 +58,7 @@ def test_no_claim_on_a_driftless_random_walk(tmp_path: Path, seed: int) -> None:
 
 def test_choices_are_reproducible_under_a_seed(tmp_path: Path) -> None:
     candles = regime_market(1600, 4, False)
-    ctx = _ctx(tmp_path, candles)
+    ctx = synth_context(tmp_path, candles)
     a = evaluate_selector(ctx, [TREND, REVERT], window="48", min_train_windows=8, seed=3, save=False)
     b = evaluate_selector(ctx, [TREND, REVERT], window="48", min_train_windows=8, seed=3, save=False)
     np.testing.assert_array_equal(a.choices, b.choices)
