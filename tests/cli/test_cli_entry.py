@@ -70,3 +70,35 @@ def test_ctrl_c_inside_a_library_callback_is_delivered_after_it() -> None:
     assert res.returncode == 0, res
     assert res.stdout.strip() == "interrupted [1, 2, 3, 4, 5]"  # the callback answered; then the interrupt
     assert res.stderr == ""  # no "Exception ignored on calling ctypes callback function"
+
+
+# A Ctrl-C that lands while a C extension initialises and imports a Python module:
+# numba._dispatcher imports numba._devicearray and, on any error, prints it with PyErr_Print
+# (a traceback on stderr) and raises "ImportError: numba._devicearray failed to import".
+EXTENSION = """
+import os, signal, sys, time
+from tradebot.cli import app
+signal.signal(signal.SIGINT, app._on_sigint)
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numba._devicearray":
+            os.kill(os.getpid(), signal.SIGINT)
+            t = time.time()
+            while time.time() - t < 0.02:
+                pass
+        return None
+sys.meta_path.insert(0, CtrlC())
+try:
+    import numba
+    time.sleep(5)
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted", "numba._dispatcher" in sys.modules)
+"""
+
+
+def test_ctrl_c_while_an_extension_initialises_is_delivered_after_it() -> None:
+    res = subprocess.run([sys.executable, "-c", EXTENSION], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res
+    assert res.stdout.strip() == "interrupted True"  # the extension loaded; then the interrupt
+    assert "Traceback" not in res.stderr and "failed to import" not in res.stderr, res.stderr

@@ -138,12 +138,17 @@ _SIGINT = threading.Event()
 #: "Exception ignored on calling ctypes callback function" with a traceback and dropped (and
 #: the C caller gets a garbage answer), so an interrupt there is delivered again a moment later.
 _CALLBACK_CODE = ("/llvmlite/",)
+#: The import machinery's frames that run a C extension's initialisation. Many extensions import
+#: Python modules while they initialise and print any error they get (numpy's ``import_array``:
+#: ``PyErr_Print()``, then "ImportError: ... failed to import"; numba._dispatcher imports
+#: numba._devicearray that way), so an interrupt there is delivered again a moment later too.
+_EXTENSION_INIT = ("ExtensionFileLoader.create_module", "ExtensionFileLoader.exec_module")
 REDELIVER_S = 0.05
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
     _SIGINT.set()
-    if _in_callback_code(frame):
+    if _must_wait(frame):
         timer = threading.Timer(REDELIVER_S, signal.raise_signal, (signal.SIGINT,))
         timer.daemon = True
         timer.start()
@@ -151,11 +156,14 @@ def _on_sigint(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _in_callback_code(frame: Any) -> bool:
-    """Whether the main thread is running (or called from) code of :data:`_CALLBACK_CODE`."""
+def _must_wait(frame: Any) -> bool:
+    """Whether the main thread is running C code that would print and drop an interrupt: code
+    of :data:`_CALLBACK_CODE`, or anything a C extension's initialisation called."""
     while frame is not None:
-        name = frame.f_code.co_filename.replace("\\", "/")
-        if any(part in name for part in _CALLBACK_CODE):
+        code = frame.f_code
+        name = code.co_filename.replace("\\", "/")
+        if any(part in name for part in _CALLBACK_CODE) or \
+                getattr(code, "co_qualname", code.co_name) in _EXTENSION_INIT:
             return True
         frame = frame.f_back
     return False
