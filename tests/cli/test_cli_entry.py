@@ -102,3 +102,32 @@ def test_ctrl_c_while_an_extension_initialises_is_delivered_after_it() -> None:
     assert res.returncode == 0, res
     assert res.stdout.strip() == "interrupted True"  # the extension loaded; then the interrupt
     assert "Traceback" not in res.stderr and "failed to import" not in res.stderr, res.stderr
+
+
+# A Ctrl-C that lands in a finalizer: raised there, it is printed as "Exception ignored in ..."
+# and lost.
+FINALIZER = """
+import os, signal, time
+from tradebot.cli import app
+signal.signal(signal.SIGINT, app._on_sigint)
+class Handle:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        t = time.time()
+        while time.time() - t < 0.02:
+            pass
+try:
+    handle = Handle()
+    del handle
+    time.sleep(5)
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_ctrl_c_inside_a_finalizer_is_delivered_after_it() -> None:
+    res = subprocess.run([sys.executable, "-c", FINALIZER], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res
+    assert res.stdout.strip() == "interrupted"
+    assert res.stderr == ""  # no "Exception ignored in: <function Handle.__del__ ...>"

@@ -143,6 +143,8 @@ _CALLBACK_CODE = ("/llvmlite/",)
 #: ``PyErr_Print()``, then "ImportError: ... failed to import"; numba._dispatcher imports
 #: numba._devicearray that way), so an interrupt there is delivered again a moment later too.
 _EXTENSION_INIT = ("ExtensionFileLoader.create_module", "ExtensionFileLoader.exec_module")
+#: Finalizers: an exception raised in ``__del__`` is printed ("Exception ignored in ...") and lost.
+_FINALIZERS = ("__del__",)
 REDELIVER_S = 0.05
 
 
@@ -157,13 +159,13 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 
 def _must_wait(frame: Any) -> bool:
-    """Whether the main thread is running C code that would print and drop an interrupt: code
-    of :data:`_CALLBACK_CODE`, or anything a C extension's initialisation called."""
+    """Whether an interrupt raised now would be printed and dropped by the code around it: code
+    of :data:`_CALLBACK_CODE`, anything a C extension's initialisation called, or a finalizer."""
     while frame is not None:
         code = frame.f_code
         name = code.co_filename.replace("\\", "/")
         if any(part in name for part in _CALLBACK_CODE) or \
-                getattr(code, "co_qualname", code.co_name) in _EXTENSION_INIT:
+                getattr(code, "co_qualname", code.co_name) in _EXTENSION_INIT or code.co_name in _FINALIZERS:
             return True
         frame = frame.f_back
     return False
