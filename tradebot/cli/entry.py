@@ -7,7 +7,7 @@ import sys
 
 
 def main() -> None:
-    from tradebot.core.startup import pause_gc
+    from tradebot.core.startup import freeze_for_exit, pause_gc
 
     pause_gc()  # resumed by the root command (tradebot.core.startup)
     try:
@@ -15,4 +15,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: tradebot was still starting; nothing was done\n")
         raise SystemExit(130) from None
-    app_main()
+    try:
+        app_main()
+    finally:
+        freeze_for_exit()  # the interpreter's exit does not collect the heap again (core.startup)
