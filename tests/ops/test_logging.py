@@ -77,3 +77,25 @@ def test_json_lines_carry_run_and_account(home: Path, run) -> None:  # type: ign
     res = run("--log-level", "INFO", "--log-json", *paper_args())
     second = [json.loads(line) for line in res.err.splitlines() if line.startswith("{")]
     assert second and second[-1]["run"] != ours[0]["run"]
+
+
+def test_a_library_logging_a_ctrl_c_stays_off_bare_stderr(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """SQLAlchemy's pool logs the KeyboardInterrupt it catches while closing a connection (then
+    re-raises it); the command's one ``interrupted:`` line is all stderr shows, the file has it."""
+    from tradebot.core.config import load_settings
+    from tradebot.core.logging_setup import setup_logging
+
+    home = tmp_path / "h"
+    cfg = write_config(home, "")
+    setup_logging(settings=load_settings(cfg, env={"TRADEBOT_HOME": str(home)}))
+    pool = logging.getLogger("sqlalchemy.pool.impl.QueuePool")
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pool.error("Exception closing connection %r", "<sqlite3.Connection>", exc_info=True)
+    pool.error("Exception closing connection %r", "<other>", exc_info=RuntimeError("disk I/O error"))
+    err = capsys.readouterr().err
+    assert "<sqlite3.Connection>" not in err and "KeyboardInterrupt" not in err
+    assert "<other>" in err and "disk I/O error" in err  # any other error still shows
+    logs = (home / "logs" / "tradebot.log").read_text()
+    assert "<sqlite3.Connection>" in logs and "KeyboardInterrupt" in logs

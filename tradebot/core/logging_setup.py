@@ -239,9 +239,14 @@ def scrub(text: str) -> str:
 
 
 class _NotOnBareStderr(logging.Filter):
-    """Drops records logged with ``extra=QUIET`` (the command prints its own one-line error)."""
+    """Drops records logged with ``extra=QUIET`` (the command prints its own one-line error),
+    and records whose exception is a Ctrl-C: a library that logs what it caught while the
+    interrupt went through (SQLAlchemy's pool: "Exception closing connection" with a
+    traceback) would print it before the command's one ``interrupted:`` line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            return False
         return getattr(record, "tb_stderr", True)
 
 
