@@ -26,7 +26,7 @@ def is_portfolio_run(ctx: Context, run_id: int) -> bool:
 def _markets(ctx: Context, run_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     from sqlalchemy import select
 
-    from tradebot.data.models import TradeColumns
+    from tradebot.data.base import TradeColumns
     from tradebot.data.run_market_models import RunMarket, RunMarketTrade
 
     fields = [k for k in vars(TradeColumns) if not k.startswith("_")]
